@@ -1,0 +1,588 @@
+//! `config.toml`: schema, defaults, and validation that reports every problem with file and line at once.
+//!
+//! Parsing is in two phases (as cargo-deny does it): the TOML document is parsed into a spanned tree, then
+//! each section (and each rule, service and exception inside it) is deserialised on its own, so one bad
+//! value does not hide the problems after it. Unknown keys are errors, located by walking the spanned tree.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use crate::finding::Severity;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it was read from (`None` for built-in defaults).
+    pub file: Option<PathBuf>,
+    /// Where the infra repo is.
+    pub source: SourceConfig,
+    /// How services and environments are laid out in the repo.
+    pub layout: LayoutConfig,
+    /// Environments and their promotion order.
+    pub environments: EnvironmentsConfig,
+    /// Where envparity keeps its state (render cache, later history).
+    pub state: StateConfig,
+    /// Per-rule policy, by rule id.
+    pub rules: BTreeMap<String, RulePolicy>,
+    /// Per-service overrides, by service name.
+    pub services: BTreeMap<String, ServiceConfig>,
+    /// Findings accepted for a while, with a reason.
+    pub exceptions: Vec<Exception>,
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SourceConfig {
+    /// Path of the infra repo (relative paths are relative to the config file). Default: the current directory.
+    pub path: Option<PathBuf>,
+}
+
+/// `[layout]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LayoutConfig {
+    /// Patterns of overlay directories with `{service}` and `{env}` placeholders, e.g.
+    /// `apps/{service}/overlays/{env}`. Default: detect the common layouts.
+    #[serde(default)]
+    pub overlays: Vec<String>,
+    /// Pattern of a service's base directory, e.g. `apps/{service}/base`. Default: the `base` directory next to
+    /// the overlays' parent, when it exists.
+    pub base: Option<String>,
+}
+
+/// `[environments]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct EnvironmentsConfig {
+    /// Promotion order, earliest first; the last is the reference. Default: inferred from well-known names.
+    #[serde(default)]
+    pub order: Vec<String>,
+    /// Environments to leave out of every check.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+}
+
+/// `[state]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StateConfig {
+    /// State directory (render cache). Default: `.envparity` next to the config file.
+    pub dir: Option<PathBuf>,
+}
+
+/// A severity as config spells it: a [`Severity`] or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The rule is not run.
+    Off,
+    /// Recorded only.
+    Info,
+    /// Reported, does not fail `check`.
+    Warn,
+    /// Fails `check`.
+    Block,
+}
+
+impl Level {
+    /// The severity, or `None` for `off`.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            Level::Off => None,
+            Level::Info => Some(Severity::Info),
+            Level::Warn => Some(Severity::Warn),
+            Level::Block => Some(Severity::Block),
+        }
+    }
+}
+
+/// `[rules.<id>]` or `[services.<name>.rules.<id>]`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct RulePolicy {
+    /// Severity (`block`, `warn`, `info`, `off`). Default: the rule's own.
+    pub severity: Option<Level>,
+    /// The rule's threshold (limit-scale: factor, default 4; request-limit-ratio: tolerance, default 1.5;
+    /// overlay-patch-count: patches, default 10). Only rules with a threshold accept it.
+    pub threshold: Option<f64>,
+}
+
+/// `[services.<name>]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ServiceConfig {
+    /// Per-rule overrides for this service.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RulePolicy>,
+    /// Leave this service out entirely.
+    #[serde(default)]
+    pub ignore: bool,
+}
+
+/// `[[exceptions]]`: hides matching findings until `expires`.
+#[derive(Debug, Clone)]
+pub struct Exception {
+    /// Service the exception is for.
+    pub service: String,
+    /// Rule id.
+    pub rule: String,
+    /// Only this container (default: any).
+    pub container: Option<String>,
+    /// Only this field (default: any).
+    pub field: Option<String>,
+    /// Why the difference is accepted (required).
+    pub reason: String,
+    /// Last day the exception applies (required): an expired exception stops hiding its finding.
+    pub expires: NaiveDate,
+    /// Line in the config file, for warnings.
+    pub line: usize,
+}
+
+#[derive(Deserialize)]
+struct RawException {
+    service: String,
+    rule: String,
+    container: Option<String>,
+    field: Option<String>,
+    reason: String,
+    expires: toml::value::Datetime,
+}
+
+/// One problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub level: DiagnosticLevel,
+    /// The config file.
+    pub file: PathBuf,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// What is wrong, and how to fix it.
+    pub message: String,
+}
+
+/// Whether a diagnostic stops envparity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnosticLevel {
+    /// The config cannot be used.
+    Error,
+    /// Worth fixing; envparity goes on.
+    Warning,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            DiagnosticLevel::Error => "error",
+            DiagnosticLevel::Warning => "warning",
+        };
+        write!(f, "{level}: {}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// A config file that cannot be used: every problem found, in file order.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has problems.
+    #[error("{} has {} problem(s):\n{}", file.display(), diagnostics.len(), diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file.
+        file: PathBuf,
+        /// Every error (warnings excluded).
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file. Returns the config and its warnings, or every error.
+    pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text; `path` names the file in diagnostics and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+        let mut p = Parser {
+            text,
+            file: path.to_path_buf(),
+            diagnostics: Vec::new(),
+        };
+        let config = p.config();
+        let (errors, warnings): (Vec<_>, Vec<_>) = p
+            .diagnostics
+            .into_iter()
+            .partition(|d| d.level == DiagnosticLevel::Error);
+        if errors.is_empty() {
+            Ok((config, warnings))
+        } else {
+            let mut diagnostics = errors;
+            diagnostics.sort_by_key(|d| d.line);
+            Err(ConfigError::Invalid {
+                file: path.to_path_buf(),
+                diagnostics,
+            })
+        }
+    }
+
+    /// The directory relative paths in the config are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
+    /// The infra repo's path.
+    pub fn repo_path(&self) -> PathBuf {
+        let dir = self.base_dir();
+        match &self.source.path {
+            Some(p) => dir.join(p),
+            None if dir.as_os_str().is_empty() => PathBuf::from("."),
+            None => dir,
+        }
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> PathBuf {
+        let dir = self.base_dir();
+        dir.join(self.state.dir.as_deref().unwrap_or(Path::new(".envparity")))
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    file: PathBuf,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Parser<'a> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text[..end].matches('\n').count() + 1
+    }
+
+    fn push(&mut self, level: DiagnosticLevel, line: usize, message: String) {
+        self.diagnostics.push(Diagnostic {
+            level,
+            file: self.file.clone(),
+            line,
+            message,
+        });
+    }
+
+    fn error(&mut self, span: &Range<usize>, message: String) {
+        let line = self.line(span);
+        self.push(DiagnosticLevel::Error, line, message);
+    }
+
+    fn config(&mut self) -> Config {
+        let mut config = Config {
+            file: Some(self.file.clone()),
+            ..Config::default()
+        };
+        let (root, errors) = DeTable::parse_recoverable(self.text);
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            self.error(&span, format!("TOML syntax: {}", e.message().trim()));
+        }
+        for (key, value) in root.into_inner() {
+            let name = key.get_ref().as_ref();
+            match name {
+                "source" => config.source = self.section(value, name).unwrap_or_default(),
+                "layout" => config.layout = self.section(value, name).unwrap_or_default(),
+                "environments" => {
+                    config.environments = self.section(value, name).unwrap_or_default();
+                }
+                "state" => config.state = self.section(value, name).unwrap_or_default(),
+                "rules" => config.rules = self.rules(value, "rules"),
+                "services" => config.services = self.services(value),
+                "exceptions" => config.exceptions = self.exceptions(value),
+                other => self.error(
+                    &key.span(),
+                    format!(
+                        "unknown key `{other}` (expected source, layout, environments, state, rules, services or exceptions)"
+                    ),
+                ),
+            }
+        }
+        self.validate(&config);
+        config
+    }
+
+    /// Deserialises one value, reporting its type errors and unknown keys.
+    fn section<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'a>>, path: &str) -> Option<T> {
+        let whole = value.clone();
+        let mut unknown: Vec<Vec<String>> = Vec::new();
+        let result = serde_ignored::deserialize(ValueDeserializer::from(value), |p| {
+            unknown.push(segments(&p));
+        });
+        for keys in unknown {
+            let span = locate(&whole, &keys).unwrap_or_else(|| whole.span());
+            self.error(&span, format!("unknown key `{path}.{}`", keys.join(".")));
+        }
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let span = e.span().unwrap_or_else(|| whole.span());
+                self.error(&span, format!("in `{path}`: {}", e.message().trim()));
+                None
+            }
+        }
+    }
+
+    fn table_entries(
+        &mut self,
+        value: Spanned<DeValue<'a>>,
+        path: &str,
+    ) -> Vec<(Spanned<String>, Spanned<DeValue<'a>>)> {
+        let span = value.span();
+        match value.into_inner() {
+            DeValue::Table(t) => t
+                .into_iter()
+                .map(|(k, v)| {
+                    let ks = k.span();
+                    (Spanned::new(ks, k.into_inner().to_string()), v)
+                })
+                .collect(),
+            other => {
+                self.error(&span, format!("`{path}` must be a table, found {}", other.type_str()));
+                Vec::new()
+            }
+        }
+    }
+
+    fn rules(&mut self, value: Spanned<DeValue<'a>>, path: &str) -> BTreeMap<String, RulePolicy> {
+        let mut out = BTreeMap::new();
+        for (id, v) in self.table_entries(value, path) {
+            let Some(rule) = crate::rules::by_id(id.get_ref()) else {
+                self.error(&id.span(), format!("unknown rule `{}` in `{path}` (see `envparity rules`)", id.get_ref()));
+                continue;
+            };
+            if let Some(policy) = self.section::<RulePolicy>(v.clone(), &format!("{path}.{}", id.get_ref())) {
+                if let Some(t) = policy.threshold {
+                    if rule.default_threshold().is_none() {
+                        self.error(&v.span(), format!("rule `{}` has no threshold", rule.id()));
+                    } else if !(t.is_finite() && t > 0.0) {
+                        self.error(&v.span(), format!("threshold of `{}` must be a positive number", rule.id()));
+                    }
+                }
+                out.insert(id.into_inner(), policy);
+            }
+        }
+        out
+    }
+
+    fn services(&mut self, value: Spanned<DeValue<'a>>) -> BTreeMap<String, ServiceConfig> {
+        let mut out = BTreeMap::new();
+        for (name, v) in self.table_entries(value, "services") {
+            let path = format!("services.{}", name.get_ref());
+            let mut service = ServiceConfig::default();
+            for (key, field) in self.table_entries(v, &path) {
+                match key.get_ref().as_str() {
+                    "rules" => service.rules = self.rules(field, &format!("{path}.rules")),
+                    "ignore" => {
+                        service.ignore = self.section(field, &format!("{path}.ignore")).unwrap_or_default();
+                    }
+                    other => self.error(
+                        &key.span(),
+                        format!("unknown key `{path}.{other}` (expected rules or ignore)"),
+                    ),
+                }
+            }
+            out.insert(name.into_inner(), service);
+        }
+        out
+    }
+
+    fn exceptions(&mut self, value: Spanned<DeValue<'a>>) -> Vec<Exception> {
+        let span = value.span();
+        let DeValue::Array(items) = value.into_inner() else {
+            self.error(&span, "`exceptions` must be an array of tables: use `[[exceptions]]`".into());
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let span = item.span();
+            let line = self.line(&span);
+            let Some(raw) = self.section::<RawException>(item, &format!("exceptions[{i}]")) else {
+                continue;
+            };
+            if crate::rules::by_id(&raw.rule).is_none() {
+                self.error(&span, format!("exception for unknown rule `{}`", raw.rule));
+                continue;
+            }
+            if raw.reason.trim().is_empty() {
+                self.error(&span, "an exception needs a non-empty `reason`".into());
+            }
+            let expires = raw
+                .expires
+                .date
+                .filter(|_| raw.expires.time.is_none())
+                .and_then(|d| NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into()));
+            let Some(expires) = expires else {
+                self.error(&span, "`expires` must be a date such as 2027-01-31".into());
+                continue;
+            };
+            out.push(Exception {
+                service: raw.service,
+                rule: raw.rule,
+                container: raw.container,
+                field: raw.field,
+                reason: raw.reason,
+                expires,
+                line,
+            });
+        }
+        out
+    }
+
+    fn validate(&mut self, config: &Config) {
+        let today = chrono::Local::now().date_naive();
+        for e in &config.exceptions {
+            if e.expires < today {
+                self.push(
+                    DiagnosticLevel::Warning,
+                    e.line,
+                    format!(
+                        "exception for `{}` / `{}` expired on {}: its findings are reported again",
+                        e.service, e.rule, e.expires
+                    ),
+                );
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for env in &config.environments.order {
+            if !seen.insert(env) {
+                self.push(
+                    DiagnosticLevel::Error,
+                    0,
+                    format!("environment `{env}` appears twice in `environments.order`"),
+                );
+            }
+        }
+        for pattern in &config.layout.overlays {
+            if !(pattern.contains("{env}")) {
+                self.push(
+                    DiagnosticLevel::Error,
+                    0,
+                    format!("layout pattern `{pattern}` has no `{{env}}` placeholder"),
+                );
+            }
+        }
+    }
+}
+
+fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
+    let mut out = match path {
+        serde_ignored::Path::Root => return Vec::new(),
+        serde_ignored::Path::Seq { parent, .. }
+        | serde_ignored::Path::Map { parent, .. }
+        | serde_ignored::Path::Some { parent }
+        | serde_ignored::Path::NewtypeStruct { parent }
+        | serde_ignored::Path::NewtypeVariant { parent } => segments(parent),
+    };
+    match path {
+        serde_ignored::Path::Seq { index, .. } => out.push(index.to_string()),
+        serde_ignored::Path::Map { key, .. } => out.push(key.clone()),
+        _ => {}
+    }
+    out
+}
+
+/// The span of the key at `keys` under `value`.
+fn locate(value: &Spanned<DeValue<'_>>, keys: &[String]) -> Option<Range<usize>> {
+    let (first, rest) = keys.split_first()?;
+    match value.get_ref() {
+        DeValue::Table(t) => {
+            let (k, v) = t.iter().find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
+            if rest.is_empty() {
+                Some(k.span())
+            } else {
+                locate(v, rest)
+            }
+        }
+        DeValue::Array(a) => {
+            let v = a.get(first.parse::<usize>().ok()?)?;
+            if rest.is_empty() {
+                Some(v.span())
+            } else {
+                locate(v, rest)
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
+        Config::parse(text, Path::new("/x/config.toml"))
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let text = "[source]\npath = \"infra\"\ncolour = 1\n\n[rules.limit-scale]\nthreshold = \"big\"\n\n[rules.no-such-rule]\nseverity = \"warn\"\n\n[[exceptions]]\nservice = \"a\"\nrule = \"image\"\nreason = \"x\"\nexpires = 2020-01-01\nwhy = 2\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        let lines: Vec<(usize, &str)> = diagnostics.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert_eq!(lines[0].0, 3);
+        assert!(lines[0].1.contains("source.colour"));
+        assert_eq!(lines[1].0, 6);
+        assert_eq!(lines[2].0, 8);
+        assert!(lines[2].1.contains("no-such-rule"));
+        assert_eq!(lines[3].0, 16);
+        assert!(lines[3].1.contains("exceptions[0].why"));
+    }
+
+    #[test]
+    fn expired_exception_is_a_warning() {
+        let text = "[[exceptions]]\nservice = \"a\"\nrule = \"image\"\nreason = \"rollout\"\nexpires = 2020-01-01\n";
+        let (config, warnings) = parse(text).expect("valid");
+        assert_eq!(config.exceptions.len(), 1);
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].line, 1);
+        assert!(warnings[0].message.contains("expired"));
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_file() {
+        let (config, _) = parse("[source]\npath = \"examples/infra\"\n").expect("valid");
+        assert_eq!(config.repo_path(), PathBuf::from("/x/examples/infra"));
+        assert_eq!(config.state_dir(), PathBuf::from("/x/.envparity"));
+    }
+
+    #[test]
+    fn severities_and_service_overrides() {
+        let text = "[rules.image]\nseverity = \"warn\"\n[services.web.rules.limit-scale]\nseverity = \"off\"\nthreshold = 8\n";
+        let (config, _) = parse(text).expect("valid");
+        assert_eq!(config.rules["image"].severity, Some(Level::Warn));
+        assert_eq!(config.services["web"].rules["limit-scale"].threshold, Some(8.0));
+    }
+
+    #[test]
+    fn syntax_error_has_a_line() {
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse("[source]\npath = \n") else {
+            panic!("expected errors");
+        };
+        assert_eq!(diagnostics[0].line, 2, "{diagnostics:?}");
+    }
+}

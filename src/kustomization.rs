@@ -1,0 +1,161 @@
+//! The few fields of an overlay's own `kustomization.yaml` that parity needs: how it renames objects, and
+//! which patch files it applies (to name the file behind a finding and to count patches).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::discover::kustomization_file;
+use crate::model::Naming;
+use crate::yaml::YamlError;
+
+/// A kustomization that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KustomizationError {
+    /// No kustomization file in the directory.
+    #[error("no kustomization.yaml in {}", dir.display())]
+    Missing {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML.
+    #[error("{}: {source}", path.display())]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error (with line).
+        source: YamlError,
+    },
+}
+
+/// One patch entry of a kustomization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// The patch file, relative to the kustomization's directory (`None` for inline patches).
+    pub path: Option<String>,
+    /// `target.kind`, when given.
+    pub target_kind: Option<String>,
+    /// `target.name`, when given.
+    pub target_name: Option<String>,
+}
+
+/// What envparity reads from an overlay's kustomization.
+#[derive(Debug, Clone, Default)]
+pub struct Kustomization {
+    /// The file.
+    pub file: PathBuf,
+    /// `namePrefix`, `nameSuffix`, `namespace`.
+    pub naming: Naming,
+    /// Every patch (`patches`, `patchesStrategicMerge`, `patchesJson6902`).
+    pub patches: Vec<Patch>,
+    /// Whether it has an `images:` transformer.
+    pub sets_images: bool,
+    /// Whether it has a `replicas:` transformer.
+    pub sets_replicas: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    name_prefix: Option<String>,
+    name_suffix: Option<String>,
+    namespace: Option<String>,
+    #[serde(default)]
+    patches: Vec<Value>,
+    #[serde(default)]
+    patches_strategic_merge: Vec<Value>,
+    #[serde(default)]
+    patches_json6902: Vec<Value>,
+    #[serde(default)]
+    images: Vec<Value>,
+    #[serde(default)]
+    replicas: Vec<Value>,
+}
+
+impl Kustomization {
+    /// Reads the kustomization in `dir`.
+    pub fn read(dir: &Path) -> Result<Kustomization, KustomizationError> {
+        let path = kustomization_file(dir).ok_or_else(|| KustomizationError::Missing {
+            dir: dir.to_path_buf(),
+        })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| KustomizationError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let raw: Option<Raw> = crate::yaml::document(&text).map_err(|source| KustomizationError::Yaml {
+            path: path.clone(),
+            source,
+        })?;
+        let raw = raw.unwrap_or_default();
+        let entry = |v: &Value| {
+            let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+            match v {
+                Value::String(path) => Patch {
+                    path: Some(path.clone()),
+                    target_kind: None,
+                    target_name: None,
+                },
+                _ => Patch {
+                    path: s("/path"),
+                    target_kind: s("/target/kind"),
+                    target_name: s("/target/name"),
+                },
+            }
+        };
+        let patches = raw
+            .patches
+            .iter()
+            .chain(&raw.patches_strategic_merge)
+            .chain(&raw.patches_json6902)
+            .map(entry)
+            .collect();
+        Ok(Kustomization {
+            file: path,
+            naming: Naming {
+                prefix: raw.name_prefix.unwrap_or_default(),
+                suffix: raw.name_suffix.unwrap_or_default(),
+                namespace: raw.namespace,
+            },
+            patches,
+            sets_images: !raw.images.is_empty(),
+            sets_replicas: !raw.replicas.is_empty(),
+        })
+    }
+
+    /// The patch files (relative to the kustomization's directory) that may touch `kind`/`name` (the name as
+    /// the base declares it), most likely first: an explicit target, then a strategic-merge patch naming the
+    /// object — keeping only those that mention `hint` (the field's last word).
+    pub fn patches_for(&self, kind: &str, name: &str, hint: &str) -> Vec<String> {
+        let dir = self.file.parent().unwrap_or(Path::new(""));
+        let mut scored: Vec<String> = Vec::new();
+        for p in &self.patches {
+            let Some(rel) = &p.path else { continue };
+            let text = std::fs::read_to_string(dir.join(rel)).unwrap_or_default();
+            let targets = match (&p.target_kind, &p.target_name) {
+                (Some(k), n) => k == kind && n.as_deref().is_none_or(|n| n == name),
+                (None, Some(n)) => n == name,
+                (None, None) => crate::yaml::documents::<Value>(&text)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|d| {
+                        d.get("kind").and_then(Value::as_str) == Some(kind)
+                            && d.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+                    }),
+            };
+            // A patch that targets the object but never mentions the field did not set it.
+            if targets && (hint.is_empty() || text.contains(hint)) {
+                scored.push(rel.clone());
+            }
+        }
+        scored
+    }
+}

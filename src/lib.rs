@@ -1,0 +1,19 @@
+//! envparity keeps Kubernetes environments honest: it renders every service of a GitOps repo in every
+//! environment with the real kustomize and checks that what matters (images, resource ratios, env var names,
+//! probes, ingress structure, mesh config) is the same from dev to production.
+//!
+//! The flow is a chain of plain data types (DESIGN.md): [`discover`] → [`render`] → [`model`] → [`rules`] →
+//! [`policy`], driven by [`engine`]; [`cli`] renders the resulting [`engine::Report`].
+
+pub mod cli;
+pub mod config;
+pub mod discover;
+pub mod engine;
+pub mod finding;
+pub mod kustomization;
+pub mod model;
+pub mod policy;
+pub mod quantity;
+pub mod render;
+pub mod rules;
+pub mod yaml;

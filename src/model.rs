@@ -1,0 +1,593 @@
+//! Typed views of rendered objects: workloads, containers, probes, env names, ingress, mesh, autoscalers.
+//!
+//! The model knows nothing about environments' meaning; it only turns one rendered overlay into values the
+//! rules can compare, with the normalisation parity needs: names without the overlay's prefix/suffix and
+//! generated hash, quantities parsed exactly, probe ports resolved, hostnames masked where structure matters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::quantity::Quantity;
+
+/// Kind and normalised name: how one object is matched across environments.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    /// Object kind.
+    pub kind: String,
+    /// Name without the overlay's namePrefix/nameSuffix and without a generated hash suffix.
+    pub name: String,
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.name)
+    }
+}
+
+/// How an overlay renames what it renders (from its kustomization).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Naming {
+    /// `namePrefix` of the overlay.
+    pub prefix: String,
+    /// `nameSuffix` of the overlay.
+    pub suffix: String,
+    /// `namespace` of the overlay.
+    pub namespace: Option<String>,
+}
+
+impl Naming {
+    /// A rendered name as it is compared across environments.
+    pub fn normalize(&self, name: &str) -> String {
+        let mut n = name;
+        if !self.prefix.is_empty() {
+            n = n.strip_prefix(self.prefix.as_str()).unwrap_or(n);
+        }
+        let n = strip_generated_hash(n);
+        let n = if self.suffix.is_empty() {
+            n
+        } else {
+            n.strip_suffix(self.suffix.as_str()).unwrap_or(n)
+        };
+        n.to_string()
+    }
+}
+
+/// Removes the `-<10 chars>` suffix kustomize's generators append (alphabet of Kubernetes'
+/// `rand.SafeEncodeString`, which has no vowels, so ordinary words are not mistaken for a hash).
+pub fn strip_generated_hash(name: &str) -> &str {
+    const ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
+    match name.rsplit_once('-') {
+        Some((stem, hash))
+            if !stem.is_empty() && hash.len() == 10 && hash.chars().all(|c| ALPHABET.contains(c)) =>
+        {
+            stem
+        }
+        _ => name,
+    }
+}
+
+/// One rendered object.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Match key across environments.
+    pub key: ObjectKey,
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Name as rendered.
+    pub rendered_name: String,
+    /// The object.
+    pub value: Value,
+    /// Repo-relative file that declared the object.
+    pub origin: Option<String>,
+    /// Repo-relative kustomization files whose transformers changed it.
+    pub transformed_by: Vec<String>,
+}
+
+/// A container's resources.
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    /// `resources.requests`, by resource name.
+    pub requests: BTreeMap<String, Quantity>,
+    /// `resources.limits`, by resource name.
+    pub limits: BTreeMap<String, Quantity>,
+}
+
+/// A container image split into repository and reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// As written.
+    pub raw: String,
+    /// Registry and path, e.g. `ghcr.io/acme/checkout`.
+    pub repository: String,
+    /// Tag and/or digest (`1.4.2`, `sha256:…`, `1.4.2@sha256:…`); `latest` when none is given.
+    pub reference: String,
+}
+
+impl Image {
+    /// Splits `registry/path:tag@digest`.
+    pub fn parse(raw: &str) -> Image {
+        let (name, digest) = match raw.split_once('@') {
+            Some((n, d)) => (n, Some(d)),
+            None => (raw, None),
+        };
+        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+        let (repository, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
+            None => (name, None),
+        };
+        let reference = match (tag, digest) {
+            (Some(t), Some(d)) => format!("{t}@{d}"),
+            (Some(t), None) => t.to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => "latest".to_string(),
+        };
+        Image {
+            raw: raw.to_string(),
+            repository: repository.to_string(),
+            reference,
+        }
+    }
+}
+
+/// A container (or init container) of a pod template.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// Container name.
+    pub name: String,
+    /// An init container.
+    pub init: bool,
+    /// Image, if set.
+    pub image: Option<Image>,
+    /// Requests and limits.
+    pub resources: Resources,
+    /// Names of env vars: `env[].name` plus the (prefixed) keys of ConfigMaps/Secrets in the same render that
+    /// `envFrom` loads.
+    pub env_names: BTreeSet<String>,
+    /// `envFrom` sources as `configMap <name>` / `secret <name>` (names normalised), with the prefix if any.
+    pub env_from: BTreeSet<String>,
+    /// Probes by kind (`readinessProbe`, `livenessProbe`, `startupProbe`), normalised: keys sorted, named
+    /// ports resolved to numbers, Kubernetes defaults filled in.
+    pub probes: BTreeMap<&'static str, Value>,
+}
+
+/// A pod-template owner: Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The owning object's key.
+    pub key: ObjectKey,
+    /// `spec.replicas`, when set.
+    pub replicas: Option<i64>,
+    /// Containers, then init containers.
+    pub containers: Vec<Container>,
+    /// Pod-template annotations.
+    pub pod_annotations: BTreeMap<String, String>,
+    /// Pod-template labels.
+    pub pod_labels: BTreeMap<String, String>,
+}
+
+/// A problem with one object that does not stop the others from being checked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{object}: {field}: {problem}")]
+pub struct ModelError {
+    /// `Kind/name` of the object.
+    pub object: String,
+    /// Field path.
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// One environment's rendered service, ready for the rules.
+#[derive(Debug, Clone, Default)]
+pub struct EnvModel {
+    /// Environment name (`base` for the base).
+    pub env: String,
+    /// How the overlay renames objects.
+    pub naming: Naming,
+    /// Every object, in render order.
+    pub objects: Vec<Object>,
+    /// Pod-template owners.
+    pub workloads: Vec<Workload>,
+}
+
+const WORKLOAD_KINDS: [&str; 6] = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+];
+
+impl EnvModel {
+    /// Builds the model of one rendered overlay. Problems with single fields are returned beside it.
+    pub fn build(
+        env: &str,
+        naming: Naming,
+        rendered: Vec<crate::render::RenderedObject>,
+    ) -> (EnvModel, Vec<ModelError>) {
+        let mut errors = Vec::new();
+        let objects: Vec<Object> = rendered
+            .into_iter()
+            .filter_map(|r| {
+                let kind = r.value.get("kind")?.as_str()?.to_string();
+                let rendered_name = r.value.pointer("/metadata/name")?.as_str()?.to_string();
+                let group = r
+                    .value
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|v| v.rsplit_once('/').map(|(g, _)| g.to_string()))
+                    .unwrap_or_default();
+                Some(Object {
+                    key: ObjectKey {
+                        kind,
+                        name: naming.normalize(&rendered_name),
+                    },
+                    group,
+                    rendered_name,
+                    value: r.value,
+                    origin: r.origin,
+                    transformed_by: r.transformed_by,
+                })
+            })
+            .collect();
+        let mut model = EnvModel {
+            env: env.to_string(),
+            naming,
+            objects,
+            workloads: Vec::new(),
+        };
+        let workloads = model
+            .objects
+            .iter()
+            .filter(|o| WORKLOAD_KINDS.contains(&o.key.kind.as_str()))
+            .map(|o| model.workload(o, &mut errors))
+            .collect();
+        model.workloads = workloads;
+        (model, errors)
+    }
+
+    /// The object with this key.
+    pub fn object(&self, key: &ObjectKey) -> Option<&Object> {
+        self.objects.iter().find(|o| &o.key == key)
+    }
+
+    /// The workload with this key.
+    pub fn workload_by_key(&self, key: &ObjectKey) -> Option<&Workload> {
+        self.workloads.iter().find(|w| &w.key == key)
+    }
+
+    /// Objects of one kind.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.objects.iter().filter(move |o| o.key.kind == kind)
+    }
+
+    /// Whether this object is the environment's own Namespace (not a parity difference).
+    pub fn is_env_namespace(&self, object: &Object) -> bool {
+        object.key.kind == "Namespace"
+            && (self.naming.namespace.as_deref() == Some(object.rendered_name.as_str())
+                || object.rendered_name.contains(self.env.as_str()))
+    }
+
+    fn workload(&self, object: &Object, errors: &mut Vec<ModelError>) -> Workload {
+        let template = if object.key.kind == "CronJob" {
+            object.value.pointer("/spec/jobTemplate/spec/template")
+        } else {
+            object.value.pointer("/spec/template")
+        };
+        let empty = Value::Null;
+        let template = template.unwrap_or(&empty);
+        let pod = template.get("spec").unwrap_or(&empty);
+        let mut containers = Vec::new();
+        for (list, init) in [("containers", false), ("initContainers", true)] {
+            for c in pod.get(list).and_then(Value::as_array).into_iter().flatten() {
+                containers.push(self.container(object, c, init, errors));
+            }
+        }
+        Workload {
+            key: object.key.clone(),
+            replicas: object.value.pointer("/spec/replicas").and_then(Value::as_i64),
+            containers,
+            pod_annotations: string_map(template.pointer("/metadata/annotations")),
+            pod_labels: string_map(template.pointer("/metadata/labels")),
+        }
+    }
+
+    fn container(
+        &self,
+        object: &Object,
+        c: &Value,
+        init: bool,
+        errors: &mut Vec<ModelError>,
+    ) -> Container {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut resources = Resources::default();
+        for (section, target) in [
+            ("requests", &mut resources.requests),
+            ("limits", &mut resources.limits),
+        ] {
+            let Some(map) = c.pointer(&format!("/resources/{section}")).and_then(Value::as_object)
+            else {
+                continue;
+            };
+            for (resource, raw) in map {
+                match Quantity::from_json(raw) {
+                    Ok(q) => {
+                        target.insert(resource.clone(), q);
+                    }
+                    Err(e) => errors.push(ModelError {
+                        object: object.key.to_string(),
+                        field: format!("containers[{name}].resources.{section}.{resource}"),
+                        problem: e.to_string(),
+                    }),
+                }
+            }
+        }
+        let mut env_names: BTreeSet<String> = c
+            .get("env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let mut env_from = BTreeSet::new();
+        for source in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+            let prefix = source.get("prefix").and_then(Value::as_str).unwrap_or("");
+            for (field, kind, label) in [
+                ("configMapRef", "ConfigMap", "configMap"),
+                ("secretRef", "Secret", "secret"),
+            ] {
+                let Some(rendered) = source.pointer(&format!("/{field}/name")).and_then(Value::as_str)
+                else {
+                    continue;
+                };
+                let normalized = self.naming.normalize(rendered);
+                env_from.insert(if prefix.is_empty() {
+                    format!("{label} {normalized}")
+                } else {
+                    format!("{label} {normalized} (prefix {prefix})")
+                });
+                let loaded = self
+                    .objects
+                    .iter()
+                    .find(|o| o.key.kind == kind && o.rendered_name == rendered);
+                if let Some(loaded) = loaded {
+                    for section in ["data", "binaryData", "stringData"] {
+                        if let Some(keys) = loaded.value.get(section).and_then(Value::as_object) {
+                            env_names.extend(keys.keys().map(|k| format!("{prefix}{k}")));
+                        }
+                    }
+                }
+            }
+        }
+        let ports: BTreeMap<String, i64> = c
+            .get("ports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                Some((
+                    p.get("name")?.as_str()?.to_string(),
+                    p.get("containerPort")?.as_i64()?,
+                ))
+            })
+            .collect();
+        let probes = ["readinessProbe", "livenessProbe", "startupProbe"]
+            .into_iter()
+            .filter_map(|kind| Some((kind, normalize_probe(c.get(kind)?, &ports))))
+            .collect();
+        Container {
+            name,
+            init,
+            image: c.get("image").and_then(Value::as_str).map(Image::parse),
+            resources,
+            env_names,
+            env_from,
+            probes,
+        }
+    }
+}
+
+fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .collect()
+}
+
+/// Kubernetes' probe defaults: a probe that spells a default out equals one that leaves it implicit.
+const PROBE_DEFAULTS: [(&str, i64); 4] = [
+    ("timeoutSeconds", 1),
+    ("periodSeconds", 10),
+    ("successThreshold", 1),
+    ("failureThreshold", 3),
+];
+
+fn normalize_probe(probe: &Value, ports: &BTreeMap<String, i64>) -> Value {
+    let mut probe = canonical(probe);
+    if let Some(map) = probe.as_object_mut() {
+        for (key, default) in PROBE_DEFAULTS {
+            map.entry(key).or_insert(Value::from(default));
+        }
+        map.entry("initialDelaySeconds").or_insert(Value::from(0));
+        for handler in ["httpGet", "tcpSocket", "grpc"] {
+            let Some(h) = map.get_mut(handler).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            if let Some(port) = h.get("port") {
+                let resolved = match port {
+                    Value::String(s) => s
+                        .parse::<i64>()
+                        .ok()
+                        .or_else(|| ports.get(s).copied())
+                        .map_or_else(|| port.clone(), Value::from),
+                    other => other.clone(),
+                };
+                h.insert("port".to_string(), resolved);
+            }
+            if handler == "httpGet" {
+                h.entry("scheme").or_insert(Value::from("HTTP"));
+                h.entry("path").or_insert(Value::from("/"));
+            }
+        }
+    }
+    canonical(&probe)
+}
+
+/// A copy with every object's keys sorted, so that equal values print the same.
+pub fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect::<Map<_, _>>())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Keys whose string values are hostnames: masked where only structure must match.
+const HOST_KEYS: [&str; 5] = ["host", "hosts", "hostname", "hostnames", "sni"];
+
+/// A canonical copy with every string under a host-like key replaced by `<host>`.
+pub fn mask_hosts(value: &Value) -> Value {
+    fn walk(value: &Value, masked: bool) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), walk(v, HOST_KEYS.contains(&k.as_str()))))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, masked)).collect()),
+            Value::String(_) if masked => Value::from("<host>"),
+            other => other.clone(),
+        }
+    }
+    canonical(&walk(value, false))
+}
+
+/// Paths (`a.b[0].c`) at which two values differ; lists of objects with a `name` are matched by name.
+pub fn diff_paths(a: &Value, b: &Value) -> Vec<String> {
+    fn named(items: &[Value]) -> Option<BTreeMap<&str, &Value>> {
+        let map: BTreeMap<&str, &Value> = items
+            .iter()
+            .map(|i| Some((i.get("name")?.as_str()?, i)))
+            .collect::<Option<_>>()?;
+        (map.len() == items.len()).then_some(map)
+    }
+    fn walk(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+        let join = |k: &str| {
+            if path.is_empty() {
+                k.to_string()
+            } else {
+                format!("{path}.{k}")
+            }
+        };
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+                for k in keys {
+                    match (x.get(k), y.get(k)) {
+                        (Some(va), Some(vb)) => walk(va, vb, &join(k), out),
+                        _ => out.push(join(k)),
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => match (named(x), named(y)) {
+                (Some(nx), Some(ny)) => {
+                    let keys: BTreeSet<&&str> = nx.keys().chain(ny.keys()).collect();
+                    for k in keys {
+                        let p = format!("{path}[{k}]");
+                        match (nx.get(*k), ny.get(*k)) {
+                            (Some(va), Some(vb)) => walk(va, vb, &p, out),
+                            _ => out.push(p),
+                        }
+                    }
+                }
+                _ if x.len() == y.len() => {
+                    for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                        walk(va, vb, &format!("{path}[{i}]"), out);
+                    }
+                }
+                _ => out.push(path.to_string()),
+            },
+            _ if a == b => {}
+            _ => out.push(path.to_string()),
+        }
+    }
+    let mut out = Vec::new();
+    walk(a, b, "", &mut out);
+    out
+}
+
+/// A compact one-line rendering of a value for messages and tables.
+pub fn compact(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn generated_hash_is_stripped_but_words_are_not() {
+        assert_eq!(strip_generated_hash("app-config-7g8m2kd4hb"), "app-config");
+        assert_eq!(strip_generated_hash("app-config-production"), "app-config-production");
+        assert_eq!(strip_generated_hash("payments-aaaaaaaaaa"), "payments-aaaaaaaaaa");
+    }
+
+    #[test]
+    fn naming_removes_prefix_suffix_and_hash() {
+        let n = Naming {
+            prefix: "dev-".into(),
+            suffix: "-v2".into(),
+            namespace: None,
+        };
+        assert_eq!(n.normalize("dev-web-v2"), "web");
+        assert_eq!(n.normalize("dev-cfg-v2-9f2k5m7tbc"), "cfg");
+    }
+
+    #[test]
+    fn image_references() {
+        let i = Image::parse("registry:5000/acme/web:1.2@sha256:abc");
+        assert_eq!(i.repository, "registry:5000/acme/web");
+        assert_eq!(i.reference, "1.2@sha256:abc");
+        assert_eq!(Image::parse("nginx").reference, "latest");
+        assert_eq!(Image::parse("registry:5000/nginx").repository, "registry:5000/nginx");
+    }
+
+    #[test]
+    fn probes_normalise_order_ports_and_defaults() {
+        let ports = BTreeMap::from([("http".to_string(), 8080)]);
+        let a = normalize_probe(
+            &json!({"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10}),
+            &ports,
+        );
+        let b = normalize_probe(&json!({"httpGet": {"port": "http", "path": "/ready"}}), &ports);
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), b.to_string());
+    }
+
+    #[test]
+    fn diff_matches_named_items_by_name() {
+        let a = json!({"c": [{"name": "x", "v": 1}, {"name": "y", "v": 2}]});
+        let b = json!({"c": [{"name": "y", "v": 2}, {"name": "x", "v": 3}]});
+        assert_eq!(diff_paths(&a, &b), vec!["c[x].v"]);
+    }
+
+    #[test]
+    fn hosts_are_masked() {
+        let a = mask_hosts(&json!({"hosts": ["a.example.com"], "http": [{"route": [{"destination": {"host": "a"}}]}]}));
+        let b = mask_hosts(&json!({"hosts": ["b.example.com"], "http": [{"route": [{"destination": {"host": "b"}}]}]}));
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,129 @@
+//! The sink: the one place where config turns a rule's drafts into findings — severity (per rule and per
+//! service), thresholds, and exceptions. Rules never see config.
+
+use std::cell::RefCell;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+
+use crate::config::{Config, Exception};
+use crate::finding::{Draft, Finding, Severity, fingerprint};
+use crate::rules::{Rule, Settings};
+
+/// Config's policy, ready to apply.
+pub struct Policy<'a> {
+    config: &'a Config,
+    today: NaiveDate,
+    used: RefCell<Vec<bool>>,
+}
+
+/// A finding hidden by an exception, kept so output can say what was hidden and why.
+#[derive(Debug, Clone)]
+pub struct Suppressed {
+    /// The finding.
+    pub finding: Finding,
+    /// The exception's reason.
+    pub reason: String,
+    /// Its expiry date.
+    pub expires: NaiveDate,
+}
+
+impl<'a> Policy<'a> {
+    /// A policy evaluated on `today` (exceptions expire at the end of their date).
+    pub fn new(config: &'a Config, today: NaiveDate) -> Self {
+        Policy {
+            config,
+            today,
+            used: RefCell::new(vec![false; config.exceptions.len()]),
+        }
+    }
+
+    /// The severity and settings of `rule` for `service`; `None` when config turned it off.
+    pub fn settings(&self, rule: &dyn Rule, service: &str) -> Option<(Severity, Settings)> {
+        let global = self.config.rules.get(rule.id());
+        let local = self
+            .config
+            .services
+            .get(service)
+            .and_then(|s| s.rules.get(rule.id()));
+        let level = local
+            .and_then(|p| p.severity)
+            .or_else(|| global.and_then(|p| p.severity));
+        let severity = match level {
+            Some(l) => l.severity()?,
+            None => rule.default_severity(),
+        };
+        let threshold = local
+            .and_then(|p| p.threshold)
+            .or_else(|| global.and_then(|p| p.threshold))
+            .and_then(Decimal::from_f64);
+        Some((severity, Settings { threshold }))
+    }
+
+    /// Turns a draft into a finding, or into a suppressed finding when an unexpired exception matches it.
+    pub fn apply(
+        &self,
+        rule: &dyn Rule,
+        service: &str,
+        severity: Severity,
+        draft: Draft,
+    ) -> Result<Finding, Box<Suppressed>> {
+        let finding = Finding {
+            rule: rule.id().to_string(),
+            severity,
+            service: service.to_string(),
+            fingerprint: fingerprint(
+                rule.id(),
+                service,
+                &draft.kind,
+                &draft.name,
+                draft.container.as_deref(),
+                &draft.field,
+            ),
+            kind: draft.kind,
+            name: draft.name,
+            container: draft.container,
+            envs: draft.envs,
+            field: draft.field,
+            values: draft.values,
+            message: draft.message,
+            files: Default::default(),
+        };
+        match self.exception_for(&finding) {
+            Some(e) => Err(Box::new(Suppressed {
+                finding,
+                reason: e.reason.clone(),
+                expires: e.expires,
+            })),
+            None => Ok(finding),
+        }
+    }
+
+    fn exception_for(&self, f: &Finding) -> Option<&'a Exception> {
+        let config: &'a Config = self.config;
+        let (i, e) = config.exceptions.iter().enumerate().find(|(_, e)| {
+            e.service == f.service
+                && e.rule == f.rule
+                && e.container.as_ref().is_none_or(|c| Some(c) == f.container.as_ref())
+                && e.field.as_ref().is_none_or(|x| *x == f.field)
+        })?;
+        if let Some(u) = self.used.borrow_mut().get_mut(i) {
+            *u = true;
+        }
+        (e.expires >= self.today).then_some(e)
+    }
+
+    /// Exceptions that matched no finding in this run (worth a warning: stale config).
+    pub fn unused_exceptions(&self) -> Vec<&'a Exception> {
+        let config: &'a Config = self.config;
+        let used = self.used.borrow();
+        config
+            .exceptions
+            .iter()
+            .zip(used.iter())
+            .filter(|(_, u)| !**u)
+            .map(|(e, _)| e)
+            .collect()
+    }
+}

@@ -1,0 +1,184 @@
+//! A content-addressed on-disk cache in front of any [`Renderer`].
+//!
+//! An overlay's entry is keyed by the digest of every file it reads (see [`input_digest`]) together with
+//! the renderer's identity (kustomize's version): a changed patch re-renders exactly the overlays that
+//! read it, and a kustomize upgrade re-renders everything. Entries are written atomically (temp file in
+//! the same directory, then rename), so concurrent runs and crashes never leave half a file; a file that
+//! does not parse anyway is a miss and gets overwritten. Errors are never cached.
+
+use std::io::{BufWriter, ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::inputs::{digest_files, hex, walk};
+use super::paths::canonical_dir;
+use super::{RenderError, RenderRequest, Rendered, Renderer, input_digest, redact_secret};
+
+/// Bumped whenever the entry format or the meaning of a rendered object changes.
+const CACHE_FORMAT: u32 = 1;
+
+/// What the last [`CachedRenderer::render`] call found in the cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Requests answered from the cache.
+    pub hits: usize,
+    /// Requests handed to the inner renderer. Requests refused before rendering (a remote base, a missing
+    /// file, broken YAML) count as neither.
+    pub misses: usize,
+}
+
+/// Content-addressed on-disk cache in front of any renderer.
+#[derive(Debug)]
+pub struct CachedRenderer<R: Renderer> {
+    inner: R,
+    cache_dir: PathBuf,
+    repo_root: PathBuf,
+    stats: Mutex<CacheStats>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    format: u32,
+    rendered: Rendered,
+}
+
+impl<R: Renderer> CachedRenderer<R> {
+    /// A cache in `cache_dir` (created on first write) for overlays of the repository at `repo_root`.
+    pub fn new(inner: R, cache_dir: PathBuf, repo_root: PathBuf) -> Self {
+        CachedRenderer {
+            inner,
+            cache_dir,
+            repo_root,
+            stats: Mutex::new(CacheStats::default()),
+        }
+    }
+
+    /// Hits and misses of the last `render` call.
+    pub fn stats(&self) -> CacheStats {
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The renderer behind the cache.
+    pub fn inner(&self) -> &R {
+        &self.inner
+    }
+
+    /// The cache file for the kustomization in `dir` as its inputs are now.
+    pub fn entry_path(&self, dir: &Path) -> Result<PathBuf, RenderError> {
+        let repo_root = canonical_dir(&self.repo_root)?;
+        let digest = input_digest(dir, &repo_root)?;
+        Ok(self.entry_path_for(digest.as_str()))
+    }
+
+    fn entry_path_for(&self, digest: &str) -> PathBuf {
+        let mut key = Sha256::new();
+        for part in [
+            format!("envparity-render-cache {CACHE_FORMAT}"),
+            self.inner.identity(),
+            digest.to_string(),
+        ] {
+            key.update((part.len() as u64).to_le_bytes());
+            key.update(part.as_bytes());
+        }
+        self.cache_dir.join(format!("{}.json", hex(&key.finalize())))
+    }
+
+    fn load(&self, path: &Path) -> Option<Rendered> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == ErrorKind::NotFound => return None,
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "unreadable render cache entry; re-rendering");
+                return None;
+            }
+        };
+        match serde_json::from_slice::<Entry>(&bytes) {
+            Ok(entry) if entry.format == CACHE_FORMAT => Some(entry.rendered),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "corrupt render cache entry; re-rendering");
+                None
+            }
+        }
+    }
+
+    fn store(&self, path: &Path, rendered: &Rendered) -> Result<(), RenderError> {
+        std::fs::create_dir_all(&self.cache_dir).map_err(|err| RenderError::io(&self.cache_dir, err))?;
+        let tmp = tempfile::NamedTempFile::new_in(&self.cache_dir)
+            .map_err(|err| RenderError::io(&self.cache_dir, err))?;
+        let entry = Entry {
+            format: CACHE_FORMAT,
+            rendered: rendered.clone(),
+        };
+        let mut writer = BufWriter::new(tmp.as_file());
+        serde_json::to_writer(&mut writer, &entry)
+            .map_err(|err| RenderError::io(tmp.path(), err.into()))?;
+        writer.flush().map_err(|err| RenderError::io(tmp.path(), err))?;
+        drop(writer);
+        tmp.persist(path).map_err(|err| RenderError::io(path, err.error))?;
+        Ok(())
+    }
+}
+
+impl<R: Renderer> Renderer for CachedRenderer<R> {
+    #[tracing::instrument(name = "render_cache", skip_all, fields(requests = requests.len()))]
+    fn render(&self, requests: &[RenderRequest]) -> Vec<Result<Rendered, RenderError>> {
+        let mut results: Vec<Option<Result<Rendered, RenderError>>> = vec![None; requests.len()];
+        let mut stats = CacheStats::default();
+        let mut misses: Vec<(usize, PathBuf)> = Vec::new();
+        match canonical_dir(&self.repo_root) {
+            Err(err) => results.iter_mut().for_each(|r| *r = Some(Err(err.clone()))),
+            Ok(repo_root) => {
+                for (i, request) in requests.iter().enumerate() {
+                    let key = walk(&request.dir, &repo_root)
+                        .and_then(|inputs| digest_files(&inputs.files, &repo_root));
+                    let digest = match key {
+                        Ok(digest) => digest,
+                        Err(err) => {
+                            results[i] = Some(Err(err));
+                            continue;
+                        }
+                    };
+                    let path = self.entry_path_for(digest.as_str());
+                    match self.load(&path) {
+                        Some(rendered) => {
+                            stats.hits += 1;
+                            results[i] = Some(Ok(rendered));
+                        }
+                        None => misses.push((i, path)),
+                    }
+                }
+            }
+        }
+        stats.misses = misses.len();
+        tracing::debug!(hits = stats.hits, misses = stats.misses, "render cache");
+
+        if !misses.is_empty() {
+            let miss_requests: Vec<RenderRequest> =
+                misses.iter().map(|(i, _)| requests[*i].clone()).collect();
+            let rendered = self.inner.render(&miss_requests);
+            for ((i, path), mut result) in misses.into_iter().zip(rendered) {
+                if let Ok(rendered) = &mut result {
+                    // Whatever the inner renderer is, no Secret value reaches the disk.
+                    rendered.objects.iter_mut().for_each(|o| redact_secret(&mut o.value));
+                    if let Err(err) = self.store(&path, rendered) {
+                        tracing::warn!(error = %err, "could not write render cache entry");
+                    }
+                }
+                results[i] = Some(result);
+            }
+        }
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
+        results
+            .into_iter()
+            .map(|r| r.expect("every request is settled: refused, hit or rendered"))
+            .collect()
+    }
+
+    fn identity(&self) -> String {
+        self.inner.identity()
+    }
+}

@@ -1,0 +1,411 @@
+//! The files a kustomization reads, found by walking it the way kustomize does: every input of an overlay,
+//! recursively through the bases and components it includes. The list feeds the cache key (any input change
+//! invalidates) and git backfill (render a commit's overlay only when one of its inputs changed).
+//!
+//! The walk also rejects what envparity cannot or will not render before kustomize runs: remote bases,
+//! Helm charts, files outside the repository, missing files and broken YAML, each with the kustomization
+//! file that refers to it.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::io::ErrorKind;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::RenderError;
+use super::paths::{canonical_dir, display_path, normalize, repo_relative, slash};
+
+/// The file names kustomize accepts for a kustomization, in the order it looks for them.
+pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Hex SHA-256 over every input file of an overlay: the cache key's main part.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InputDigest(String);
+
+impl InputDigest {
+    /// The digest as lowercase hex.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InputDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Digest of every input file a kustomization reads (recursively), used as the cache key.
+///
+/// It covers each file's repo-relative path and bytes, in path order, so renaming, editing, adding or
+/// removing an input all change it. The renderer's version is not part of it; [`super::CachedRenderer`]
+/// mixes that in.
+pub fn input_digest(dir: &Path, repo_root: &Path) -> Result<InputDigest, RenderError> {
+    let repo_root = canonical_dir(repo_root)?;
+    let inputs = walk(dir, &repo_root)?;
+    digest_files(&inputs.files, &repo_root)
+}
+
+/// The input files (repo-relative, sorted) a kustomization reads, recursively through its bases,
+/// components and generator/transformer configs.
+pub fn input_files(dir: &Path, repo_root: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    let repo_root = canonical_dir(repo_root)?;
+    let inputs = walk(dir, &repo_root)?;
+    Ok(inputs
+        .files
+        .iter()
+        .filter_map(|f| repo_relative(f, &repo_root))
+        .collect())
+}
+
+/// Number of patches an overlay's own kustomization declares (`patches`, `patchesStrategicMerge` and
+/// `patchesJson6902` entries); patches of its bases are not counted.
+pub fn patch_count(dir: &Path) -> Result<usize, RenderError> {
+    let file = kustomization_file(dir).ok_or_else(|| RenderError::MissingKustomization {
+        dir: dir.to_path_buf(),
+        referenced_from: None,
+    })?;
+    // No repository root is known here: errors name the file by its full path.
+    let k = load_kustomization(&file, Path::new(""))?;
+    Ok(["patches", "patchesStrategicMerge", "patchesJson6902"]
+        .iter()
+        .filter_map(|field| k.get(*field).and_then(Value::as_array))
+        .map(Vec::len)
+        .sum())
+}
+
+/// What walking one overlay found.
+#[derive(Debug)]
+pub(crate) struct Inputs {
+    /// The kustomization directory, canonical.
+    pub dir: PathBuf,
+    /// Absolute, normalized paths of every input file, kustomization files included.
+    pub files: BTreeSet<PathBuf>,
+    /// The overlay's own `sortOptions`: kustomize honours only the top kustomization's, so a batch must
+    /// carry it to print the objects in the order the overlay alone would.
+    pub sort_options: Option<Value>,
+}
+
+/// Walks the kustomization in `dir`; `repo_root` must be canonical.
+pub(crate) fn walk(dir: &Path, repo_root: &Path) -> Result<Inputs, RenderError> {
+    let dir = match std::fs::canonicalize(dir) {
+        Ok(dir) => dir,
+        Err(err) if err.kind() == ErrorKind::NotFound => {
+            return Err(RenderError::MissingKustomization {
+                dir: display_path(dir, repo_root),
+                referenced_from: None,
+            });
+        }
+        Err(err) => return Err(RenderError::io(dir, err)),
+    };
+    let mut walker = Walker {
+        repo_root,
+        files: BTreeSet::new(),
+        visited: HashSet::new(),
+    };
+    let root = walker.kustomization(&dir, None)?;
+    Ok(Inputs {
+        dir,
+        files: walker.files,
+        sort_options: root.get("sortOptions").filter(|v| !v.is_null()).cloned(),
+    })
+}
+
+/// Hashes `files` (absolute paths inside `repo_root`) in sorted order.
+pub(crate) fn digest_files(
+    files: &BTreeSet<PathBuf>,
+    repo_root: &Path,
+) -> Result<InputDigest, RenderError> {
+    let mut hasher = Sha256::new();
+    for file in files {
+        let rel = repo_relative(file, repo_root).unwrap_or_else(|| file.clone());
+        let bytes = std::fs::read(file).map_err(|err| RenderError::io(file, err))?;
+        // Length-prefix both parts so that no two different file sets can feed the same byte stream.
+        let name = slash(&rel);
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(InputDigest(hex(&hasher.finalize())))
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The kustomization file in `dir`, if any.
+pub(crate) fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+    KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// Reads and parses a kustomization file into a JSON mapping (an empty file is an empty mapping).
+fn load_kustomization(file: &Path, repo_root: &Path) -> Result<Map<String, Value>, RenderError> {
+    let text = std::fs::read_to_string(file).map_err(|err| RenderError::io(file, err))?;
+    let value: Value = match serde_saphyr::from_str(&text) {
+        Ok(value) => value,
+        Err(err) => {
+            // Without the snippet: a secretGenerator's literals live in this file.
+            let err = err.without_snippet();
+            let location = err.location();
+            let message = err.to_string();
+            return Err(RenderError::KustomizationSyntax {
+                file: display_path(file, repo_root),
+                line: location.as_ref().map(|l| l.line()),
+                column: location.as_ref().map(|l| l.column()),
+                message: first_line(&message),
+            });
+        }
+    };
+    match value {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(Map::new()),
+        _ => Err(RenderError::KustomizationNotAMapping {
+            file: display_path(file, repo_root),
+        }),
+    }
+}
+
+/// The parser's own words: the first line of its message, which never quotes the input.
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or("invalid YAML")
+        .trim()
+        .to_string()
+}
+
+/// Whether a `resources`-style entry names something kustomize would fetch over the network.
+pub(crate) fn is_remote(entry: &str) -> bool {
+    let entry = entry.trim();
+    entry.contains("://")
+        || entry.contains("?ref=")
+        || entry.contains("?version=")
+        || entry.starts_with("git@")
+        || entry.starts_with("git::")
+        || ["github.com/", "gitlab.com/", "bitbucket.org/"]
+            .iter()
+            .any(|host| entry.starts_with(host))
+}
+
+/// How an entry of a kustomization field is loaded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// A file, or a directory holding a kustomization (`resources`, `components`, plugin configs).
+    FileOrKustomization,
+    /// A plain file (patches, generator sources, CRDs, ...).
+    File,
+}
+
+struct Walker<'a> {
+    repo_root: &'a Path,
+    files: BTreeSet<PathBuf>,
+    visited: HashSet<PathBuf>,
+}
+
+impl Walker<'_> {
+    /// Walks the kustomization in `dir` (absolute, normalized) and returns its parsed content.
+    fn kustomization(
+        &mut self,
+        dir: &Path,
+        referenced_from: Option<&Path>,
+    ) -> Result<Map<String, Value>, RenderError> {
+        let Some(file) = kustomization_file(dir) else {
+            return Err(RenderError::MissingKustomization {
+                dir: display_path(dir, self.repo_root),
+                referenced_from: referenced_from.map(|f| display_path(f, self.repo_root)),
+            });
+        };
+        self.check_inside(&file, referenced_from.unwrap_or(&file))?;
+        let k = load_kustomization(&file, self.repo_root)?;
+        if !self.visited.insert(dir.to_path_buf()) {
+            // A diamond (two overlays' bases sharing a component) or a cycle: its inputs are in already.
+            return Ok(k);
+        }
+        self.files.insert(file.clone());
+
+        for field in ["helmCharts", "helmChartInflationGenerator"] {
+            if k.get(field).is_some_and(is_non_empty) {
+                return Err(RenderError::Unsupported {
+                    kustomization: display_path(&file, self.repo_root),
+                    field,
+                });
+            }
+        }
+
+        for field in ["resources", "bases", "components"] {
+            for entry in strings(k.get(field)) {
+                if is_remote(entry) {
+                    return Err(RenderError::RemoteResource {
+                        kustomization: display_path(&file, self.repo_root),
+                        url: entry.to_string(),
+                    });
+                }
+                self.entry(&file, dir, entry, Entry::FileOrKustomization)?;
+            }
+        }
+        for field in ["generators", "transformers", "validators"] {
+            for entry in strings(k.get(field)) {
+                // Entries may be inline plugin configs rather than paths.
+                if entry.contains('\n') {
+                    continue;
+                }
+                if is_remote(entry) {
+                    return Err(RenderError::RemoteResource {
+                        kustomization: display_path(&file, self.repo_root),
+                        url: entry.to_string(),
+                    });
+                }
+                self.entry(&file, dir, entry, Entry::FileOrKustomization)?;
+            }
+        }
+        for field in ["patches", "patchesJson6902", "replacements"] {
+            for item in items(k.get(field)) {
+                if let Some(path) = item.get("path").and_then(Value::as_str) {
+                    self.entry(&file, dir, path, Entry::File)?;
+                }
+            }
+        }
+        if let Some(path) = k
+            .get("openapi")
+            .and_then(|o| o.get("path"))
+            .and_then(Value::as_str)
+        {
+            self.entry(&file, dir, path, Entry::File)?;
+        }
+        for entry in strings(k.get("patchesStrategicMerge")) {
+            if !is_inline_patch(entry, dir) {
+                self.entry(&file, dir, entry, Entry::File)?;
+            }
+        }
+        for field in ["crds", "configurations"] {
+            for entry in strings(k.get(field)) {
+                self.entry(&file, dir, entry, Entry::File)?;
+            }
+        }
+        for field in ["configMapGenerator", "secretGenerator"] {
+            for generator in items(k.get(field)) {
+                for source in strings(generator.get("files")) {
+                    // `key=path` or just `path`.
+                    let path = source.split_once('=').map_or(source, |(_, path)| path);
+                    self.entry(&file, dir, path, Entry::File)?;
+                }
+                for env in strings(generator.get("envs")) {
+                    self.entry(&file, dir, env, Entry::File)?;
+                }
+                if let Some(env) = generator.get("env").and_then(Value::as_str) {
+                    self.entry(&file, dir, env, Entry::File)?;
+                }
+            }
+        }
+        Ok(k)
+    }
+
+    /// Records the file or kustomization `entry` (relative to `dir`) that `file` refers to.
+    fn entry(&mut self, file: &Path, dir: &Path, entry: &str, kind: Entry) -> Result<(), RenderError> {
+        let path = normalize(&dir.join(entry.trim()));
+        self.check_inside(&path, file)?;
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == ErrorKind::NotFound => {
+                return Err(RenderError::MissingFile {
+                    kustomization: display_path(file, self.repo_root),
+                    path: display_path(&path, self.repo_root),
+                });
+            }
+            Err(err) => return Err(RenderError::io(&path, err)),
+        };
+        if meta.is_dir() {
+            if kind == Entry::FileOrKustomization {
+                self.kustomization(&path, Some(file))?;
+            }
+            // A directory where a file belongs: kustomize reports that itself, with its own words.
+        } else {
+            self.files.insert(path);
+        }
+        Ok(())
+    }
+
+    /// Envparity reads a repository at a commit: a file outside it is not part of that commit.
+    fn check_inside(&self, path: &Path, referenced_from: &Path) -> Result<(), RenderError> {
+        if repo_relative(path, self.repo_root).is_some() {
+            Ok(())
+        } else {
+            Err(RenderError::OutsideRepo {
+                kustomization: display_path(referenced_from, self.repo_root),
+                path: path.to_path_buf(),
+            })
+        }
+    }
+}
+
+/// Kustomize reads a `patchesStrategicMerge` entry as a file when one exists, else as an inline patch.
+fn is_inline_patch(entry: &str, dir: &Path) -> bool {
+    if entry.contains('\n') {
+        return true;
+    }
+    if dir.join(entry.trim()).exists() {
+        return false;
+    }
+    matches!(serde_saphyr::from_str::<Value>(entry), Ok(Value::Object(_)))
+}
+
+fn is_non_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}
+
+/// The string entries of a list field; other shapes are left for kustomize to reject.
+fn strings(value: Option<&Value>) -> impl Iterator<Item = &str> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// The mapping entries of a list field.
+fn items(value: Option<&Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    value
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_entries() {
+        for remote in [
+            "https://github.com/org/repo//base?ref=v1",
+            "github.com/org/repo/base?ref=main",
+            "git@github.com:org/repo.git",
+            "ssh://git@example.com/repo.git",
+            "../base?ref=v1",
+        ] {
+            assert!(is_remote(remote), "{remote}");
+        }
+        for local in ["../../base", "deploy.yaml", "github/base"] {
+            assert!(!is_remote(local), "{local}");
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! Rendering overlays into Kubernetes objects with the real kustomize, behind a content-addressed cache.
+//!
+//! - [`Renderer`] is the seam: the rest of envparity asks for a list of kustomization directories and gets
+//!   objects (or one error per directory) back.
+//! - [`Kustomize`] runs `kustomize build` (or `kubectl kustomize`), rendering many overlays in one process
+//!   because the process start-up, not the overlay, is what costs (see DESIGN.md, "Rendering fast").
+//! - [`CachedRenderer`] keys each overlay by the digest of every input file it reads ([`input_digest`]) and
+//!   only renders what changed.
+//!
+//! Secret values never leave this module: every `Secret`'s `data`/`stringData` values are blanked before
+//! an object is returned or cached, and kustomize's stdout never goes into an error message.
+
+mod cache;
+mod inputs;
+mod kustomize;
+mod paths;
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use cache::{CacheStats, CachedRenderer};
+pub use inputs::{InputDigest, KUSTOMIZATION_FILE_NAMES, input_digest, input_files, patch_count};
+pub use kustomize::{Kustomize, KustomizeCommand};
+
+/// The annotation that tells which overlay of a batch an object came from.
+pub const MARKER_ANNOTATION: &str = "envparity.io/overlay";
+/// Kustomize's `buildMetadata: [originAnnotations]` annotation.
+pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+/// Kustomize's `buildMetadata: [transformerAnnotations]` annotation.
+pub const TRANSFORMATIONS_ANNOTATION: &str = "alpha.config.kubernetes.io/transformations";
+
+/// One kustomization directory to render (an overlay, or a service's base).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RenderRequest {
+    /// The service the directory belongs to.
+    pub service: String,
+    /// Environment name, or "base" for a service's base directory.
+    pub env: String,
+    /// Directory holding kustomization.yaml (or .yml / Kustomization), absolute path.
+    pub dir: PathBuf,
+}
+
+/// One rendered object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RenderedObject {
+    /// The object as kustomize printed it, with envparity's marker annotation and kustomize's
+    /// buildMetadata annotations removed everywhere they landed (metadata and pod-template metadata; an
+    /// annotations map that became empty is removed). A `Secret` keeps its keys, each value blanked.
+    pub value: Value,
+    /// Path (relative to the repository root, forward slashes) of the file that declared the object: the
+    /// resource file, or for generated objects the kustomization that configured the generator.
+    pub origin: Option<String>,
+    /// Paths (relative to the repository root) of the kustomization files whose transformers changed the
+    /// object, in the order kustomize applied them, without duplicates.
+    pub transformed_by: Vec<String>,
+}
+
+/// Everything one kustomization rendered to, in kustomize's output order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Rendered {
+    /// The objects.
+    pub objects: Vec<RenderedObject>,
+}
+
+/// Why a kustomization could not be rendered. Paths are repository-relative wherever the path lies in the
+/// repository.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RenderError {
+    /// kustomize ran and refused the kustomization.
+    #[error("kustomize failed for {}: {message}", dir.display())]
+    KustomizeFailed {
+        /// The kustomization directory.
+        dir: PathBuf,
+        /// kustomize's error (from stderr only), with temporary paths rewritten and plugin configs elided.
+        message: String,
+    },
+    /// A resource, base or component is fetched from the network.
+    #[error(
+        "unsupported input: remote resource {url} in {}; envparity does not fetch remote bases",
+        kustomization.display()
+    )]
+    RemoteResource {
+        /// The kustomization file that names it.
+        kustomization: PathBuf,
+        /// The entry as written.
+        url: String,
+    },
+    /// A kustomization feature envparity does not render (Helm charts).
+    #[error(
+        "unsupported input: `{field}` in {}; envparity does not inflate Helm charts",
+        kustomization.display()
+    )]
+    Unsupported {
+        /// The kustomization file that uses it.
+        kustomization: PathBuf,
+        /// The field.
+        field: &'static str,
+    },
+    /// A directory that should hold a kustomization has none.
+    #[error(
+        "no kustomization file (kustomization.yaml, kustomization.yml or Kustomization) in {}{}",
+        dir.display(),
+        referenced_from.as_ref().map(|f| format!(", referenced from {}", f.display())).unwrap_or_default()
+    )]
+    MissingKustomization {
+        /// The directory.
+        dir: PathBuf,
+        /// The kustomization that refers to it, when it is not the requested directory itself.
+        referenced_from: Option<PathBuf>,
+    },
+    /// A kustomization refers to a file or directory that does not exist.
+    #[error("{} refers to {}, which does not exist", kustomization.display(), path.display())]
+    MissingFile {
+        /// The kustomization file that refers to it.
+        kustomization: PathBuf,
+        /// The missing path.
+        path: PathBuf,
+    },
+    /// A kustomization refers to a path outside the repository (which a commit of the repository does not
+    /// hold, so no cache key or history can cover it).
+    #[error(
+        "{} refers to {}, which is outside the repository",
+        kustomization.display(),
+        path.display()
+    )]
+    OutsideRepo {
+        /// The kustomization file that refers to it.
+        kustomization: PathBuf,
+        /// The absolute path.
+        path: PathBuf,
+    },
+    /// A kustomization file is not valid YAML.
+    #[error(
+        "YAML syntax error in {}{}: {message}",
+        file.display(),
+        line.map(|l| format!(" at line {l}")).unwrap_or_default()
+    )]
+    KustomizationSyntax {
+        /// The kustomization file.
+        file: PathBuf,
+        /// 1-based line, when the parser knows it.
+        line: Option<u64>,
+        /// 1-based column, when the parser knows it.
+        column: Option<u64>,
+        /// The parser's message, never quoting the input.
+        message: String,
+    },
+    /// A kustomization file is valid YAML but not a mapping.
+    #[error("{} is not a kustomization: its top level is not a mapping", file.display())]
+    KustomizationNotAMapping {
+        /// The kustomization file.
+        file: PathBuf,
+    },
+    /// Neither `kustomize` nor `kubectl` is on PATH.
+    #[error("neither `kustomize` nor `kubectl` was found on PATH; install one of them")]
+    KustomizeNotFound,
+    /// The kustomize program could not be started.
+    #[error("could not run {}: {source}", program.display())]
+    Spawn {
+        /// The program.
+        program: PathBuf,
+        /// The operating system's error.
+        source: Arc<io::Error>,
+    },
+    /// The kustomize program did not say its version.
+    #[error("could not read the version of {}: {message}", program.display())]
+    KustomizeVersion {
+        /// The program.
+        program: PathBuf,
+        /// What went wrong (stderr or a parse problem, never anything else).
+        message: String,
+    },
+    /// kustomize succeeded but printed something that is not YAML (never quoted: it may hold secrets).
+    #[error(
+        "kustomize output for {} is not valid YAML{}",
+        dir.display(),
+        line.map(|l| format!(" (line {l})")).unwrap_or_default()
+    )]
+    UnreadableOutput {
+        /// The kustomization directory.
+        dir: PathBuf,
+        /// 1-based line of the output, when known.
+        line: Option<u64>,
+    },
+    /// kustomize printed an object that lacks envparity's marker annotation, so it cannot be attributed.
+    #[error("kustomize printed an object without envparity's overlay marker while rendering {}", dir.display())]
+    UnmarkedOutput {
+        /// The kustomization directory.
+        dir: PathBuf,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: Arc<io::Error>,
+    },
+}
+
+impl RenderError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
+        RenderError::Io {
+            path: path.to_path_buf(),
+            source: Arc::new(source),
+        }
+    }
+}
+
+/// Something that turns kustomization directories into objects.
+pub trait Renderer: Sync {
+    /// Renders every request; the result vector is parallel to `requests`.
+    fn render(&self, requests: &[RenderRequest]) -> Vec<Result<Rendered, RenderError>>;
+
+    /// Names the renderer and its version; part of the cache key, so that upgrading kustomize re-renders.
+    fn identity(&self) -> String {
+        std::any::type_name::<Self>().to_string()
+    }
+}
+
+impl<R: Renderer + ?Sized> Renderer for &R {
+    fn render(&self, requests: &[RenderRequest]) -> Vec<Result<Rendered, RenderError>> {
+        (**self).render(requests)
+    }
+
+    fn identity(&self) -> String {
+        (**self).identity()
+    }
+}
+
+/// The batch index a marked object belongs to.
+pub(crate) fn marker(value: &Value) -> Option<usize> {
+    value
+        .get("metadata")?
+        .get("annotations")?
+        .get(MARKER_ANNOTATION)?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// Turns one object kustomize printed into a [`RenderedObject`]. `build_root` is the directory of the top
+/// kustomization (buildMetadata paths are relative to it); transformer entries configured inside it are
+/// envparity's own wrapper and are dropped.
+pub(crate) fn finish_object(mut value: Value, build_root: &Path, repo_root: &Path) -> RenderedObject {
+    let annotation = |key: &str| -> Option<String> {
+        value
+            .get("metadata")?
+            .get("annotations")?
+            .get(key)?
+            .as_str()
+            .map(str::to_string)
+    };
+    let resolve = |p: &str| -> Option<String> {
+        let abs = paths::normalize(&build_root.join(p));
+        if abs.starts_with(build_root) {
+            return None;
+        }
+        paths::repo_relative(&abs, repo_root).map(|rel| paths::slash(&rel))
+    };
+
+    let origin = annotation(ORIGIN_ANNOTATION)
+        .and_then(|text| serde_saphyr::from_str::<Value>(&text).ok())
+        .and_then(|o| {
+            o.get("path")
+                .or_else(|| o.get("configuredIn"))
+                .and_then(Value::as_str)
+                .and_then(resolve)
+        });
+    let mut transformed_by = Vec::new();
+    if let Some(Value::Array(entries)) =
+        annotation(TRANSFORMATIONS_ANNOTATION).and_then(|text| serde_saphyr::from_str(&text).ok())
+    {
+        for entry in entries {
+            if let Some(path) = entry.get("configuredIn").and_then(Value::as_str).and_then(resolve)
+                && !transformed_by.contains(&path)
+            {
+                transformed_by.push(path);
+            }
+        }
+    }
+
+    strip_annotations(&mut value);
+    redact_secret(&mut value);
+    RenderedObject {
+        value,
+        origin,
+        transformed_by,
+    }
+}
+
+/// Removes the marker and buildMetadata annotations from every `metadata.annotations` in the object
+/// (kustomize's commonAnnotations also writes pod templates, CronJob job templates, ...).
+fn strip_annotations(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
+                strip_from_metadata(metadata);
+            }
+            map.values_mut().for_each(strip_annotations);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_annotations),
+        _ => {}
+    }
+}
+
+fn strip_from_metadata(metadata: &mut Map<String, Value>) {
+    let Some(Value::Object(annotations)) = metadata.get_mut("annotations") else {
+        return;
+    };
+    let mut removed = false;
+    for key in [MARKER_ANNOTATION, ORIGIN_ANNOTATION, TRANSFORMATIONS_ANNOTATION] {
+        removed |= annotations.shift_remove(key).is_some();
+    }
+    if removed && annotations.is_empty() {
+        metadata.shift_remove("annotations");
+    }
+}
+
+/// Blanks every value of a `Secret`'s `data` and `stringData`, keeping the keys.
+///
+/// Envparity compares which keys a Secret has, never what they hold, so it has no reason to keep the
+/// values anywhere: not in memory, not in the cache, not in a report or an error.
+pub(crate) fn redact_secret(value: &mut Value) {
+    if value.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(entries)) = value.get_mut(field) {
+            for v in entries.values_mut() {
+                *v = Value::String(String::new());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strips_marker_and_build_metadata_everywhere() {
+        let root = Path::new("/tmp/batch");
+        let repo = Path::new("/work/repo");
+        let object = json!({
+            "kind": "CronJob",
+            "metadata": {"name": "x", "annotations": {
+                MARKER_ANNOTATION: "3",
+                ORIGIN_ANNOTATION: "path: ../../work/repo/apps/a/base/cron.yaml\n",
+                TRANSFORMATIONS_ANNOTATION: "- configuredIn: ../../work/repo/apps/a/overlays/dev/kustomization.yaml\n  configuredBy: {kind: PrefixTransformer}\n- configuredIn: w3/kustomization.yaml\n",
+                "keep": "me"}},
+            "spec": {"jobTemplate": {"metadata": {"annotations": {MARKER_ANNOTATION: "3"}},
+                "spec": {"template": {"metadata": {"annotations": {MARKER_ANNOTATION: "3"}, "labels": {"a": "b"}}}}}}
+        });
+        assert_eq!(marker(&object), Some(3));
+        let done = finish_object(object, root, repo);
+        assert_eq!(done.origin.as_deref(), Some("apps/a/base/cron.yaml"));
+        assert_eq!(done.transformed_by, vec!["apps/a/overlays/dev/kustomization.yaml"]);
+        assert_eq!(
+            done.value,
+            json!({"kind": "CronJob", "metadata": {"name": "x", "annotations": {"keep": "me"}},
+                "spec": {"jobTemplate": {"metadata": {}, "spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}}})
+        );
+    }
+
+    #[test]
+    fn secret_values_are_blanked() {
+        let mut secret = json!({"kind": "Secret", "data": {"a": "c2VjcmV0"}, "stringData": {"b": "secret"}});
+        redact_secret(&mut secret);
+        assert_eq!(secret, json!({"kind": "Secret", "data": {"a": ""}, "stringData": {"b": ""}}));
+    }
+}

@@ -1,0 +1,78 @@
+//! `limits-presence`: a request or limit set in one environment must be set in all.
+
+use indexmap::IndexMap;
+
+use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
+use crate::finding::{Draft, Severity};
+
+#[doc = include_str!("docs/limits-presence.md")]
+pub struct LimitsPresence;
+
+impl Rule for LimitsPresence {
+    fn id(&self) -> &'static str {
+        "limits-presence"
+    }
+    fn summary(&self) -> &'static str {
+        "a container has a request or limit in one environment and none in another"
+    }
+    fn category(&self) -> Category {
+        Category::Resources
+    }
+    fn default_severity(&self) -> Severity {
+        Severity::Block
+    }
+    fn doc(&self) -> &'static str {
+        include_str!("docs/limits-presence.md")
+    }
+    fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
+        for c in service.containers() {
+            for section in ["requests", "limits"] {
+                let get = |ct: &crate::model::Container| {
+                    if section == "requests" {
+                        ct.resources.requests.clone()
+                    } else {
+                        ct.resources.limits.clone()
+                    }
+                };
+                let names: std::collections::BTreeSet<String> = c
+                    .per_env
+                    .iter()
+                    .flat_map(|(_, ct)| get(ct).into_keys())
+                    .collect();
+                for resource in names {
+                    let values: IndexMap<String, String> = c
+                        .per_env
+                        .iter()
+                        .map(|(e, ct)| {
+                            let v = get(ct)
+                                .get(&resource)
+                                .map_or_else(|| "(not set)".to_string(), ToString::to_string);
+                            (e.to_string(), v)
+                        })
+                        .collect();
+                    let missing: Vec<String> = values
+                        .iter()
+                        .filter(|(_, v)| v.as_str() == "(not set)")
+                        .map(|(e, _)| e.clone())
+                        .collect();
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    let message = format!(
+                        "{resource} {} is not set in {} but is elsewhere",
+                        section.trim_end_matches('s'),
+                        and_list(&missing)
+                    );
+                    let envs = values.keys().cloned().collect();
+                    out.push(container_draft(
+                        &c,
+                        format!("resources.{section}.{resource}"),
+                        envs,
+                        values,
+                        message,
+                    ));
+                }
+            }
+        }
+    }
+}

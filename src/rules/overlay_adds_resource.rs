@@ -1,0 +1,61 @@
+//! `overlay-adds-resource`: overlays should change the base, not add to it.
+
+use indexmap::IndexMap;
+
+use super::{Category, Rule, ServiceModel, Settings, and_list};
+use crate::finding::{Draft, Severity};
+use crate::model::ObjectKey;
+
+#[doc = include_str!("docs/overlay-adds-resource.md")]
+pub struct OverlayAddsResource;
+
+impl Rule for OverlayAddsResource {
+    fn id(&self) -> &'static str {
+        "overlay-adds-resource"
+    }
+    fn summary(&self) -> &'static str {
+        "an overlay adds objects that the base does not have"
+    }
+    fn category(&self) -> Category {
+        Category::Structure
+    }
+    fn default_severity(&self) -> Severity {
+        Severity::Warn
+    }
+    fn doc(&self) -> &'static str {
+        include_str!("docs/overlay-adds-resource.md")
+    }
+    fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
+        let Some(base) = &service.base else {
+            return;
+        };
+        let mut added: IndexMap<&ObjectKey, Vec<String>> = IndexMap::new();
+        for env in &service.envs {
+            for o in &env.objects {
+                if o.key.kind != "Namespace" && base.object(&o.key).is_none() {
+                    added.entry(&o.key).or_default().push(env.env.clone());
+                }
+            }
+        }
+        for (key, envs) in added {
+            let values = service
+                .envs
+                .iter()
+                .map(|e| {
+                    let v = if envs.contains(&e.env) { "added by overlay" } else { "-" };
+                    (e.env.clone(), v.to_string())
+                })
+                .collect();
+            let message = format!("{key} is not in the base; the {} overlay{} add{} it", and_list(&envs), if envs.len() == 1 { "" } else { "s" }, if envs.len() == 1 { "s" } else { "" });
+            out.push(Draft {
+                kind: key.kind.clone(),
+                name: key.name.clone(),
+                container: None,
+                envs,
+                field: "(object)".into(),
+                values,
+                message,
+            });
+        }
+    }
+}

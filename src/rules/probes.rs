@@ -1,0 +1,73 @@
+//! `probes`: readiness, liveness and startup probes must be structurally equal across environments.
+
+use indexmap::IndexMap;
+
+use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
+use crate::finding::{Draft, Severity};
+use crate::model::{compact, diff_paths};
+
+#[doc = include_str!("docs/probes.md")]
+pub struct Probes;
+
+impl Rule for Probes {
+    fn id(&self) -> &'static str {
+        "probes"
+    }
+    fn summary(&self) -> &'static str {
+        "readiness, liveness or startup probes differ between environments"
+    }
+    fn category(&self) -> Category {
+        Category::Configuration
+    }
+    fn default_severity(&self) -> Severity {
+        Severity::Block
+    }
+    fn doc(&self) -> &'static str {
+        include_str!("docs/probes.md")
+    }
+    fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
+        for c in service.containers() {
+            for kind in ["readinessProbe", "livenessProbe", "startupProbe"] {
+                let probes: Vec<(&str, Option<&serde_json::Value>)> =
+                    c.per_env.iter().map(|(e, ct)| (*e, ct.probes.get(kind))).collect();
+                let Some((ref_env, reference)) = probes.last().copied() else {
+                    continue;
+                };
+                if probes.iter().all(|(_, p)| *p == reference) {
+                    continue;
+                }
+                let mut differing: Vec<String> = Vec::new();
+                let mut paths: Vec<String> = Vec::new();
+                for (env, probe) in &probes {
+                    if *probe == reference {
+                        continue;
+                    }
+                    differing.push(env.to_string());
+                    if let (Some(a), Some(b)) = (probe, reference) {
+                        for p in diff_paths(a, b) {
+                            if !paths.contains(&p) {
+                                paths.push(p);
+                            }
+                        }
+                    }
+                }
+                let values: IndexMap<String, String> = probes
+                    .iter()
+                    .map(|(e, p)| (e.to_string(), p.map_or_else(|| "(none)".to_string(), compact)))
+                    .collect();
+                let detail = if paths.is_empty() {
+                    "is missing in some".to_string()
+                } else {
+                    format!("differs in {}", paths.join(", "))
+                };
+                let mut envs = differing.clone();
+                envs.push(ref_env.to_string());
+                let message = format!(
+                    "{kind} {detail}: {} vs {ref_env}",
+                    and_list(&differing)
+                );
+                out.push(container_draft(&c, kind.into(), envs, values, message));
+            }
+        }
+    }
+}

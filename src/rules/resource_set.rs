@@ -1,0 +1,71 @@
+//! `resource-set`: every environment should render the same set of objects.
+
+use indexmap::IndexMap;
+
+use super::{Category, Rule, ServiceModel, Settings, and_list};
+use crate::finding::{Draft, Severity};
+use crate::model::ObjectKey;
+
+#[doc = include_str!("docs/resource-set.md")]
+pub struct ResourceSet;
+
+impl Rule for ResourceSet {
+    fn id(&self) -> &'static str {
+        "resource-set"
+    }
+    fn summary(&self) -> &'static str {
+        "an object exists in some environments only"
+    }
+    fn category(&self) -> Category {
+        Category::Structure
+    }
+    fn default_severity(&self) -> Severity {
+        Severity::Warn
+    }
+    fn doc(&self) -> &'static str {
+        include_str!("docs/resource-set.md")
+    }
+    fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
+        let mut keys: Vec<&ObjectKey> = Vec::new();
+        for env in &service.envs {
+            for o in &env.objects {
+                if !env.is_env_namespace(o) && !keys.contains(&&o.key) {
+                    keys.push(&o.key);
+                }
+            }
+        }
+        for key in keys {
+            let values: IndexMap<String, String> = service
+                .envs
+                .iter()
+                .map(|e| {
+                    let v = if e.object(key).is_some() { "present" } else { "absent" };
+                    (e.env.clone(), v.to_string())
+                })
+                .collect();
+            let absent: Vec<String> = values
+                .iter()
+                .filter(|(_, v)| v.as_str() == "absent")
+                .map(|(e, _)| e.clone())
+                .collect();
+            if absent.is_empty() {
+                continue;
+            }
+            let present: Vec<String> = values
+                .iter()
+                .filter(|(_, v)| v.as_str() == "present")
+                .map(|(e, _)| e.clone())
+                .collect();
+            let message = format!("{key} exists in {} but not in {}", and_list(&present), and_list(&absent));
+            out.push(Draft {
+                kind: key.kind.clone(),
+                name: key.name.clone(),
+                container: None,
+                envs: values.keys().cloned().collect(),
+                field: "(object)".into(),
+                values,
+                message,
+            });
+        }
+    }
+}
