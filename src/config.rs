@@ -179,7 +179,13 @@ impl fmt::Display for Diagnostic {
             DiagnosticLevel::Error => "error",
             DiagnosticLevel::Warning => "warning",
         };
-        write!(f, "{level}: {}:{}: {}", self.file.display(), self.line, self.message)
+        write!(
+            f,
+            "{level}: {}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.message
+        )
     }
 }
 
@@ -325,7 +331,11 @@ impl<'a> Parser<'a> {
     }
 
     /// Deserialises one value, reporting its type errors and unknown keys.
-    fn section<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'a>>, path: &str) -> Option<T> {
+    fn section<T: DeserializeOwned>(
+        &mut self,
+        value: Spanned<DeValue<'a>>,
+        path: &str,
+    ) -> Option<T> {
         let whole = value.clone();
         let mut unknown: Vec<Vec<String>> = Vec::new();
         let result = serde_ignored::deserialize(ValueDeserializer::from(value), |p| {
@@ -360,7 +370,10 @@ impl<'a> Parser<'a> {
                 })
                 .collect(),
             other => {
-                self.error(&span, format!("`{path}` must be a table, found {}", other.type_str()));
+                self.error(
+                    &span,
+                    format!("`{path}` must be a table, found {}", other.type_str()),
+                );
                 Vec::new()
             }
         }
@@ -370,15 +383,26 @@ impl<'a> Parser<'a> {
         let mut out = BTreeMap::new();
         for (id, v) in self.table_entries(value, path) {
             let Some(rule) = crate::rules::by_id(id.get_ref()) else {
-                self.error(&id.span(), format!("unknown rule `{}` in `{path}` (see `envparity rules`)", id.get_ref()));
+                self.error(
+                    &id.span(),
+                    format!(
+                        "unknown rule `{}` in `{path}` (see `envparity rules`)",
+                        id.get_ref()
+                    ),
+                );
                 continue;
             };
-            if let Some(policy) = self.section::<RulePolicy>(v.clone(), &format!("{path}.{}", id.get_ref())) {
+            if let Some(policy) =
+                self.section::<RulePolicy>(v.clone(), &format!("{path}.{}", id.get_ref()))
+            {
                 if let Some(t) = policy.threshold {
                     if rule.default_threshold().is_none() {
                         self.error(&v.span(), format!("rule `{}` has no threshold", rule.id()));
                     } else if !(t.is_finite() && t > 0.0) {
-                        self.error(&v.span(), format!("threshold of `{}` must be a positive number", rule.id()));
+                        self.error(
+                            &v.span(),
+                            format!("threshold of `{}` must be a positive number", rule.id()),
+                        );
                     }
                 }
                 out.insert(id.into_inner(), policy);
@@ -396,7 +420,9 @@ impl<'a> Parser<'a> {
                 match key.get_ref().as_str() {
                     "rules" => service.rules = self.rules(field, &format!("{path}.rules")),
                     "ignore" => {
-                        service.ignore = self.section(field, &format!("{path}.ignore")).unwrap_or_default();
+                        service.ignore = self
+                            .section(field, &format!("{path}.ignore"))
+                            .unwrap_or_default();
                     }
                     other => self.error(
                         &key.span(),
@@ -412,7 +438,10 @@ impl<'a> Parser<'a> {
     fn exceptions(&mut self, value: Spanned<DeValue<'a>>) -> Vec<Exception> {
         let span = value.span();
         let DeValue::Array(items) = value.into_inner() else {
-            self.error(&span, "`exceptions` must be an array of tables: use `[[exceptions]]`".into());
+            self.error(
+                &span,
+                "`exceptions` must be an array of tables: use `[[exceptions]]`".into(),
+            );
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -509,7 +538,9 @@ fn locate(value: &Spanned<DeValue<'_>>, keys: &[String]) -> Option<Range<usize>>
     let (first, rest) = keys.split_first()?;
     match value.get_ref() {
         DeValue::Table(t) => {
-            let (k, v) = t.iter().find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
+            let (k, v) = t
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == first.as_str())?;
             if rest.is_empty() {
                 Some(k.span())
             } else {
@@ -542,7 +573,10 @@ mod tests {
         let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
             panic!("expected errors");
         };
-        let lines: Vec<(usize, &str)> = diagnostics.iter().map(|d| (d.line, d.message.as_str())).collect();
+        let lines: Vec<(usize, &str)> = diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
         assert_eq!(lines.len(), 4, "{lines:#?}");
         assert_eq!(lines[0].0, 3);
         assert!(lines[0].1.contains("source.colour"));
@@ -575,7 +609,10 @@ mod tests {
         let text = "[rules.image]\nseverity = \"warn\"\n[services.web.rules.limit-scale]\nseverity = \"off\"\nthreshold = 8\n";
         let (config, _) = parse(text).expect("valid");
         assert_eq!(config.rules["image"].severity, Some(Level::Warn));
-        assert_eq!(config.services["web"].rules["limit-scale"].threshold, Some(8.0));
+        assert_eq!(
+            config.services["web"].rules["limit-scale"].threshold,
+            Some(8.0)
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub const COMMON_LAYOUTS: &[&str] = &[
 ];
 
 /// File names kustomize accepts for a kustomization.
-pub const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// Directory names that sit next to overlays but are not environments.
 const NOT_ENVS: [&str; 3] = ["base", "bases", "components"];
@@ -121,14 +122,24 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     for pattern in &patterns {
         let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
         let mut matches = Vec::new();
-        walk(root, Path::new(""), &segments, &mut Captures::default(), &mut matches);
+        walk(
+            root,
+            Path::new(""),
+            &segments,
+            &mut Captures::default(),
+            &mut matches,
+        );
         let mut used = false;
         for (dir, caps) in matches {
             if NOT_ENVS.contains(&caps.env.as_str()) || claimed.contains(&dir) {
                 continue;
             }
             // A directory already claimed as a base or overlay by an earlier (more specific) pattern wins.
-            if claimed.iter().any(|c| dir.starts_with(c) || c.starts_with(&dir)) && detect {
+            if claimed
+                .iter()
+                .any(|c| dir.starts_with(c) || c.starts_with(&dir))
+                && detect
+            {
                 continue;
             }
             if options.ignore.contains(&caps.env) {
@@ -164,7 +175,10 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         .flat_map(|s| s.overlays.keys().cloned())
         .collect();
     let (envs, order_source) = if options.order.is_empty() {
-        (infer_order(found.iter().map(String::as_str)), OrderSource::Inferred)
+        (
+            infer_order(found.iter().map(String::as_str)),
+            OrderSource::Inferred,
+        )
     } else {
         let mut envs: Vec<String> = options
             .order
@@ -208,7 +222,12 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
 
     for s in &services {
         if s.base.is_none() && layouts_expect_base(&layouts, options) {
-            let example = s.overlays.values().next().map(|d| d.display().to_string()).unwrap_or_default();
+            let example = s
+                .overlays
+                .values()
+                .next()
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
             problems.push(Problem {
                 service: Some(s.name.clone()),
                 message: format!(
@@ -239,7 +258,10 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
 }
 
 fn layouts_expect_base(layouts: &[String], options: &Options) -> bool {
-    options.base.is_some() || layouts.iter().any(|l| l.contains("overlays") || l.contains("envs"))
+    options.base.is_some()
+        || layouts
+            .iter()
+            .any(|l| l.contains("overlays") || l.contains("envs"))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -249,7 +271,13 @@ struct Captures {
     wild: Vec<String>,
 }
 
-fn walk(root: &Path, rel: &Path, segments: &[&str], caps: &mut Captures, out: &mut Vec<(PathBuf, Captures)>) {
+fn walk(
+    root: &Path,
+    rel: &Path,
+    segments: &[&str],
+    caps: &mut Captures,
+    out: &mut Vec<(PathBuf, Captures)>,
+) {
     let Some((first, rest)) = segments.split_first() else {
         if kustomization_file(&root.join(rel)).is_some() && !caps.env.is_empty() {
             out.push((rel.to_path_buf(), caps.clone()));
@@ -285,7 +313,12 @@ fn walk(root: &Path, rel: &Path, segments: &[&str], caps: &mut Captures, out: &m
     }
 }
 
-fn find_base(root: &Path, overlay: &Path, caps: &Captures, pattern: Option<&str>) -> Option<PathBuf> {
+fn find_base(
+    root: &Path,
+    overlay: &Path,
+    caps: &Captures,
+    pattern: Option<&str>,
+) -> Option<PathBuf> {
     if let Some(pattern) = pattern {
         let mut p = pattern.to_string();
         if let Some(s) = &caps.service {
@@ -298,7 +331,10 @@ fn find_base(root: &Path, overlay: &Path, caps: &Captures, pattern: Option<&str>
         return kustomization_file(&root.join(&p)).map(|_| p);
     }
     let parent = overlay.parent()?;
-    let candidates = [Some(parent.join("base")), parent.parent().map(|g| g.join("base"))];
+    let candidates = [
+        Some(parent.join("base")),
+        parent.parent().map(|g| g.join("base")),
+    ];
     candidates
         .into_iter()
         .flatten()
@@ -342,15 +378,36 @@ mod tests {
     #[test]
     fn well_known_order() {
         let got = infer_order([
-            "prod-us", "staging-eu", "qa", "dev", "load", "prod-eu", "integration-gpu", "uat", "staging-us", "zeta",
+            "prod-us",
+            "staging-eu",
+            "qa",
+            "dev",
+            "load",
+            "prod-eu",
+            "integration-gpu",
+            "uat",
+            "staging-us",
+            "zeta",
         ]);
         assert_eq!(
             got,
             [
-                "dev", "integration-gpu", "qa", "load", "uat", "staging-eu", "staging-us", "prod-eu", "prod-us", "zeta"
+                "dev",
+                "integration-gpu",
+                "qa",
+                "load",
+                "uat",
+                "staging-eu",
+                "staging-us",
+                "prod-eu",
+                "prod-us",
+                "zeta"
             ]
         );
-        assert_eq!(infer_order(["production", "staging", "dev"]), ["dev", "staging", "production"]);
+        assert_eq!(
+            infer_order(["production", "staging", "dev"]),
+            ["dev", "staging", "production"]
+        );
     }
 
     fn repo(dirs: &[&str]) -> tempfile::TempDir {
@@ -376,7 +433,10 @@ mod tests {
         assert_eq!(d.layouts, ["apps/{service}/overlays/{env}"]);
         assert_eq!(d.envs, ["dev", "staging", "production"]);
         assert_eq!(d.services.len(), 2);
-        assert_eq!(d.services[0].base.as_deref(), Some(Path::new("apps/a/base")));
+        assert_eq!(
+            d.services[0].base.as_deref(),
+            Some(Path::new("apps/a/base"))
+        );
         assert!(d.problems.is_empty(), "{:?}", d.problems);
     }
 
@@ -391,7 +451,11 @@ mod tests {
 
     #[test]
     fn clusters_wildcard_names_the_service() {
-        let t = repo(&["clusters/eu/base", "clusters/eu/overlays/dev", "clusters/eu/overlays/prod"]);
+        let t = repo(&[
+            "clusters/eu/base",
+            "clusters/eu/overlays/dev",
+            "clusters/eu/overlays/prod",
+        ]);
         let d = discover(t.path(), &Options::default());
         assert_eq!(d.services[0].name, "eu");
     }
@@ -401,10 +465,18 @@ mod tests {
         let t = repo(&["apps/a/overlays/dev"]);
         let d = discover(t.path(), &Options::default());
         assert_eq!(d.problems.len(), 1);
-        assert!(d.problems[0].message.contains("no base"), "{:?}", d.problems);
+        assert!(
+            d.problems[0].message.contains("no base"),
+            "{:?}",
+            d.problems
+        );
         let empty = tempfile::tempdir().expect("tempdir");
         let d = discover(empty.path(), &Options::default());
-        assert!(d.problems[0].message.contains("no Kustomize overlays found"));
+        assert!(
+            d.problems[0]
+                .message
+                .contains("no Kustomize overlays found")
+        );
     }
 
     #[test]

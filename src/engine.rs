@@ -169,11 +169,12 @@ pub fn check(
             ..ServiceModel::default()
         };
         let mut kustomizations: IndexMap<String, (PathBuf, Kustomization)> = IndexMap::new();
-        let dirs = s
-            .base
-            .iter()
-            .map(|b| ("base".to_string(), b))
-            .chain(s.overlays.iter().filter(|(e, _)| envs.contains(e)).map(|(e, d)| (e.clone(), d)));
+        let dirs = s.base.iter().map(|b| ("base".to_string(), b)).chain(
+            s.overlays
+                .iter()
+                .filter(|(e, _)| envs.contains(e))
+                .map(|(e, d)| (e.clone(), d)),
+        );
         for (env, dir) in dirs {
             let result = rendered.next();
             let kustomization = match Kustomization::read(&root.join(dir)) {
@@ -191,14 +192,17 @@ pub fn check(
                 }
                 None => continue,
             };
-            let (env_model, problems) = EnvModel::build(&env, kustomization.naming.clone(), objects);
+            let (env_model, problems) =
+                EnvModel::build(&env, kustomization.naming.clone(), objects);
             for p in problems {
                 errors.push(err(&s.name, &env, format!("{}: {p}", dir.display())));
             }
             if env == "base" {
                 model.base = Some(env_model);
             } else {
-                model.patch_counts.insert(env.clone(), kustomization.patches.len());
+                model
+                    .patch_counts
+                    .insert(env.clone(), kustomization.patches.len());
                 model.envs.push(env_model);
                 kustomizations.insert(env, (dir.clone(), kustomization));
             }
@@ -227,15 +231,24 @@ pub fn check(
         }
     }
     findings.sort_by(|a, b| {
-        (&a.service, std::cmp::Reverse(a.severity), &a.rule, &a.kind, &a.name, &a.container, &a.field).cmp(&(
-            &b.service,
-            std::cmp::Reverse(b.severity),
-            &b.rule,
-            &b.kind,
-            &b.name,
-            &b.container,
-            &b.field,
-        ))
+        (
+            &a.service,
+            std::cmp::Reverse(a.severity),
+            &a.rule,
+            &a.kind,
+            &a.name,
+            &a.container,
+            &a.field,
+        )
+            .cmp(&(
+                &b.service,
+                std::cmp::Reverse(b.severity),
+                &b.rule,
+                &b.kind,
+                &b.name,
+                &b.container,
+                &b.field,
+            ))
     });
     let mut summary = Summary::default();
     for f in &findings {
@@ -322,17 +335,24 @@ fn files_for(
             out.insert(env.clone(), rel(&k.file));
             continue;
         }
-        let Some(object) = model
-            .envs
-            .iter()
-            .find(|e| &e.env == env)
-            .and_then(|e| e.objects.iter().find(|o| o.key.kind == finding.kind && o.key.name == finding.name))
-        else {
+        let Some(object) = model.envs.iter().find(|e| &e.env == env).and_then(|e| {
+            e.objects
+                .iter()
+                .find(|o| o.key.kind == finding.kind && o.key.name == finding.name)
+        }) else {
             continue;
         };
-        let file = if let Some(origin) = object.origin.as_ref().filter(|o| o.starts_with(&format!("{dir_s}/"))) {
+        let file = if let Some(origin) = object
+            .origin
+            .as_ref()
+            .filter(|o| o.starts_with(&format!("{dir_s}/")))
+        {
             Some(origin.clone())
-        } else if let Some(patch) = k.patches_for(&finding.kind, &finding.name, hint).into_iter().next() {
+        } else if let Some(patch) = k
+            .patches_for(&finding.kind, &finding.name, hint)
+            .into_iter()
+            .next()
+        {
             Some(format!("{dir_s}/{patch}"))
         } else if (finding.field == "image" && k.sets_images)
             || (finding.field == "spec.replicas" && k.sets_replicas)

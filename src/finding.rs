@@ -117,13 +117,33 @@ mod tests {
     #[test]
     fn fingerprint_is_stable_and_field_sensitive() {
         let a = fingerprint("image", "svc", "Deployment", "web", Some("web"), "image");
-        assert_eq!(a, fingerprint("image", "svc", "Deployment", "web", Some("web"), "image"));
-        assert_ne!(a, fingerprint("image", "svc", "Deployment", "web", None, "image"));
+        assert_eq!(
+            a,
+            fingerprint("image", "svc", "Deployment", "web", Some("web"), "image")
+        );
+        assert_ne!(
+            a,
+            fingerprint("image", "svc", "Deployment", "web", None, "image")
+        );
         assert_eq!(a.len(), 16);
         // A frozen value: changing the hash breaks every history store in the field.
         assert_eq!(
-            fingerprint("limit-inversion", "inventory-service", "Deployment", "inventory", Some("inventory"), "resources.limits.memory"),
-            fingerprint("limit-inversion", "inventory-service", "Deployment", "inventory", Some("inventory"), "resources.limits.memory")
+            fingerprint(
+                "limit-inversion",
+                "inventory-service",
+                "Deployment",
+                "inventory",
+                Some("inventory"),
+                "resources.limits.memory"
+            ),
+            fingerprint(
+                "limit-inversion",
+                "inventory-service",
+                "Deployment",
+                "inventory",
+                Some("inventory"),
+                "resources.limits.memory"
+            )
         );
     }
 

@@ -91,10 +91,11 @@ impl Kustomization {
             path: path.clone(),
             source,
         })?;
-        let raw: Option<Raw> = crate::yaml::document(&text).map_err(|source| KustomizationError::Yaml {
-            path: path.clone(),
-            source,
-        })?;
+        let raw: Option<Raw> =
+            crate::yaml::document(&text).map_err(|source| KustomizationError::Yaml {
+                path: path.clone(),
+                source,
+            })?;
         let raw = raw.unwrap_or_default();
         let entry = |v: &Value| {
             let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);

@@ -60,7 +60,9 @@ pub fn strip_generated_hash(name: &str) -> &str {
     const ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
     match name.rsplit_once('-') {
         Some((stem, hash))
-            if !stem.is_empty() && hash.len() == 10 && hash.chars().all(|c| ALPHABET.contains(c)) =>
+            if !stem.is_empty()
+                && hash.len() == 10
+                && hash.chars().all(|c| ALPHABET.contains(c)) =>
         {
             stem
         }
@@ -282,13 +284,21 @@ impl EnvModel {
         let pod = template.get("spec").unwrap_or(&empty);
         let mut containers = Vec::new();
         for (list, init) in [("containers", false), ("initContainers", true)] {
-            for c in pod.get(list).and_then(Value::as_array).into_iter().flatten() {
+            for c in pod
+                .get(list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 containers.push(self.container(object, c, init, errors));
             }
         }
         Workload {
             key: object.key.clone(),
-            replicas: object.value.pointer("/spec/replicas").and_then(Value::as_i64),
+            replicas: object
+                .value
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64),
             containers,
             pod_annotations: string_map(template.pointer("/metadata/annotations")),
             pod_labels: string_map(template.pointer("/metadata/labels")),
@@ -302,13 +312,19 @@ impl EnvModel {
         init: bool,
         errors: &mut Vec<ModelError>,
     ) -> Container {
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = c
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let mut resources = Resources::default();
         for (section, target) in [
             ("requests", &mut resources.requests),
             ("limits", &mut resources.limits),
         ] {
-            let Some(map) = c.pointer(&format!("/resources/{section}")).and_then(Value::as_object)
+            let Some(map) = c
+                .pointer(&format!("/resources/{section}"))
+                .and_then(Value::as_object)
             else {
                 continue;
             };
@@ -333,13 +349,20 @@ impl EnvModel {
             .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
             .collect();
         let mut env_from = BTreeSet::new();
-        for source in c.get("envFrom").and_then(Value::as_array).into_iter().flatten() {
+        for source in c
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let prefix = source.get("prefix").and_then(Value::as_str).unwrap_or("");
             for (field, kind, label) in [
                 ("configMapRef", "ConfigMap", "configMap"),
                 ("secretRef", "Secret", "secret"),
             ] {
-                let Some(rendered) = source.pointer(&format!("/{field}/name")).and_then(Value::as_str)
+                let Some(rendered) = source
+                    .pointer(&format!("/{field}/name"))
+                    .and_then(Value::as_str)
                 else {
                     continue;
                 };
@@ -395,7 +418,12 @@ fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+            )
+        })
         .collect()
 }
 
@@ -444,7 +472,12 @@ pub fn canonical(value: &Value) -> Value {
         Value::Object(map) => {
             let sorted: BTreeMap<&String, Value> =
                 map.iter().map(|(k, v)| (k, canonical(v))).collect();
-            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect::<Map<_, _>>())
+            Value::Object(
+                sorted
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), v))
+                    .collect::<Map<_, _>>(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
         other => other.clone(),
@@ -525,6 +558,43 @@ pub fn diff_paths(a: &Value, b: &Value) -> Vec<String> {
     out
 }
 
+/// The value at a path produced by [`diff_paths`] (`a.b[name].c`, `a[0]`).
+pub fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = value;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            current = current.get(key)?;
+        }
+        for index in indexes.split('[').filter(|i| !i.is_empty()) {
+            let index = index.trim_end_matches(']');
+            let items = current.as_array()?;
+            current = match index.parse::<usize>() {
+                Ok(i) if items.iter().all(|x| x.get("name").is_none()) => items.get(i)?,
+                _ => items
+                    .iter()
+                    .find(|x| x.get("name").and_then(Value::as_str) == Some(index))?,
+            };
+        }
+    }
+    Some(current)
+}
+
+/// The values at `paths` in `value`, as `path: value; …` (`(absent)` where a path does not exist).
+pub fn show_paths(value: &Value, paths: &[String]) -> String {
+    paths
+        .iter()
+        .map(|p| {
+            let v = value_at(value, p).map_or_else(|| "(absent)".to_string(), compact);
+            if p.is_empty() { v } else { format!("{p}: {v}") }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A compact one-line rendering of a value for messages and tables.
 pub fn compact(value: &Value) -> String {
     match value {
@@ -541,8 +611,14 @@ mod tests {
     #[test]
     fn generated_hash_is_stripped_but_words_are_not() {
         assert_eq!(strip_generated_hash("app-config-7g8m2kd4hb"), "app-config");
-        assert_eq!(strip_generated_hash("app-config-production"), "app-config-production");
-        assert_eq!(strip_generated_hash("payments-aaaaaaaaaa"), "payments-aaaaaaaaaa");
+        assert_eq!(
+            strip_generated_hash("app-config-production"),
+            "app-config-production"
+        );
+        assert_eq!(
+            strip_generated_hash("payments-aaaaaaaaaa"),
+            "payments-aaaaaaaaaa"
+        );
     }
 
     #[test]
@@ -562,7 +638,10 @@ mod tests {
         assert_eq!(i.repository, "registry:5000/acme/web");
         assert_eq!(i.reference, "1.2@sha256:abc");
         assert_eq!(Image::parse("nginx").reference, "latest");
-        assert_eq!(Image::parse("registry:5000/nginx").repository, "registry:5000/nginx");
+        assert_eq!(
+            Image::parse("registry:5000/nginx").repository,
+            "registry:5000/nginx"
+        );
     }
 
     #[test]
@@ -572,7 +651,10 @@ mod tests {
             &json!({"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 10}),
             &ports,
         );
-        let b = normalize_probe(&json!({"httpGet": {"port": "http", "path": "/ready"}}), &ports);
+        let b = normalize_probe(
+            &json!({"httpGet": {"port": "http", "path": "/ready"}}),
+            &ports,
+        );
         assert_eq!(a, b);
         assert_eq!(a.to_string(), b.to_string());
     }
@@ -585,9 +667,24 @@ mod tests {
     }
 
     #[test]
+    fn values_at_diff_paths() {
+        let a = json!({"c": [{"name": "x", "v": 1}], "l": [5, 6]});
+        assert_eq!(value_at(&a, "c[x].v"), Some(&json!(1)));
+        assert_eq!(value_at(&a, "l[1]"), Some(&json!(6)));
+        assert_eq!(
+            show_paths(&a, &["c[x].v".into(), "nope".into()]),
+            "c[x].v: 1; nope: (absent)"
+        );
+    }
+
+    #[test]
     fn hosts_are_masked() {
-        let a = mask_hosts(&json!({"hosts": ["a.example.com"], "http": [{"route": [{"destination": {"host": "a"}}]}]}));
-        let b = mask_hosts(&json!({"hosts": ["b.example.com"], "http": [{"route": [{"destination": {"host": "b"}}]}]}));
+        let a = mask_hosts(
+            &json!({"hosts": ["a.example.com"], "http": [{"route": [{"destination": {"host": "a"}}]}]}),
+        );
+        let b = mask_hosts(
+            &json!({"hosts": ["b.example.com"], "http": [{"route": [{"destination": {"host": "b"}}]}]}),
+        );
         assert_eq!(a, b);
     }
 }

@@ -105,7 +105,9 @@ impl<'a> Policy<'a> {
         let (i, e) = config.exceptions.iter().enumerate().find(|(_, e)| {
             e.service == f.service
                 && e.rule == f.rule
-                && e.container.as_ref().is_none_or(|c| Some(c) == f.container.as_ref())
+                && e.container
+                    .as_ref()
+                    .is_none_or(|c| Some(c) == f.container.as_ref())
                 && e.field.as_ref().is_none_or(|x| *x == f.field)
         })?;
         if let Some(u) = self.used.borrow_mut().get_mut(i) {

@@ -107,7 +107,8 @@ impl FromStr for Quantity {
             if digits.starts_with('.') { "0" } else { "" },
             digits.trim_end_matches('.')
         );
-        let mantissa = Decimal::from_str_exact(&normalised).map_err(|_| err("number out of range"))?;
+        let mantissa =
+            Decimal::from_str_exact(&normalised).map_err(|_| err("number out of range"))?;
         let value = match suffix {
             "" => Some(mantissa),
             "Ki" => mantissa.checked_mul(Decimal::from(1u64 << 10)),
@@ -178,7 +179,10 @@ mod tests {
     fn order_and_ratio_are_exact() {
         assert!(q("2Gi") > q("512Mi"));
         assert_eq!(q("2Gi").ratio(&q("512Mi")), Some(Decimal::from(4)));
-        assert_eq!(q("250m").ratio(&q("1")), Some(Decimal::from_str_exact("0.25").expect("dec")));
+        assert_eq!(
+            q("250m").ratio(&q("1")),
+            Some(Decimal::from_str_exact("0.25").expect("dec"))
+        );
         assert_eq!(q("1").ratio(&q("0")), None);
     }
 
@@ -191,7 +195,13 @@ mod tests {
 
     #[test]
     fn numbers_from_yaml() {
-        assert_eq!(Quantity::from_json(&serde_json::json!(1)).expect("n"), q("1000m"));
-        assert_eq!(Quantity::from_json(&serde_json::json!(0.5)).expect("n"), q("500m"));
+        assert_eq!(
+            Quantity::from_json(&serde_json::json!(1)).expect("n"),
+            q("1000m")
+        );
+        assert_eq!(
+            Quantity::from_json(&serde_json::json!(0.5)).expect("n"),
+            q("500m")
+        );
     }
 }

@@ -1,0 +1,747 @@
+//! The render module against the real `kubectl kustomize`, on throwaway repositories built in temp dirs.
+//!
+//! kustomize runs are counted through a tiny shell wrapper around kubectl, so the tests can say how many
+//! processes a render took (batching) and that a refused input never reached kustomize.
+
+use std::path::{Path, PathBuf};
+
+use envparity::render::{
+    CacheStats, CachedRenderer, Kustomize, KustomizeCommand, RenderError, RenderRequest, Rendered,
+    Renderer, input_digest, input_files, patch_count,
+};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// A throwaway GitOps repository.
+struct Repo {
+    _tmp: TempDir,
+    root: PathBuf,
+}
+
+impl Repo {
+    fn new() -> Repo {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let root = tmp.path().canonicalize().expect("canonical temp dir");
+        Repo { _tmp: tmp, root }
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let path = self.root.join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    }
+
+    fn dir(&self, service: &str, env: &str) -> PathBuf {
+        if env == "base" {
+            self.root.join(format!("apps/{service}/base"))
+        } else {
+            self.root.join(format!("apps/{service}/overlays/{env}"))
+        }
+    }
+
+    fn request(&self, service: &str, env: &str) -> RenderRequest {
+        RenderRequest {
+            service: service.to_string(),
+            env: env.to_string(),
+            dir: self.dir(service, env),
+        }
+    }
+
+    /// A service base: a Deployment, a Service and a generated ConfigMap.
+    fn base(&self, service: &str) {
+        self.write(
+            &format!("apps/{service}/base/kustomization.yaml"),
+            &format!(
+                "resources: [deployment.yaml, service.yaml]\nconfigMapGenerator:\n- name: {service}-config\n  literals: [LOG_LEVEL=info, COLOR=blue]\n"
+            ),
+        );
+        self.write(
+            &format!("apps/{service}/base/deployment.yaml"),
+            &format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {service}\nspec:\n  replicas: 1\n  template:\n    metadata:\n      labels: {{app: {service}}}\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        envFrom: [{{configMapRef: {{name: {service}-config}}}}]\n"
+            ),
+        );
+        self.write(
+            &format!("apps/{service}/base/service.yaml"),
+            &format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {service}\nspec:\n  ports: [{{port: 80}}]\n"),
+        );
+    }
+
+    /// A dev overlay: namePrefix, a patch file and a merged ConfigMap.
+    fn dev(&self, service: &str) {
+        self.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            &format!(
+                "resources: [../../base]\nnamePrefix: dev-\npatches:\n- path: replicas.yaml\nconfigMapGenerator:\n- name: {service}-config\n  behavior: merge\n  literals: [LOG_LEVEL=debug]\n"
+            ),
+        );
+        self.write(
+            &format!("apps/{service}/overlays/dev/replicas.yaml"),
+            &format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {service}\nspec:\n  replicas: 2\n"),
+        );
+    }
+
+    /// A prod overlay: a namespace, its own common annotation and an image tag.
+    fn prod(&self, service: &str) {
+        self.write(
+            &format!("apps/{service}/overlays/prod/kustomization.yaml"),
+            "resources: [../../base]\nnamespace: prod\ncommonAnnotations: {team: payments}\nimages: [{name: nginx, newTag: \"1.27\"}]\n",
+        );
+    }
+}
+
+/// kubectl behind a shell script that logs every invocation.
+struct CountingKubectl {
+    _tmp: TempDir,
+    script: PathBuf,
+    log: PathBuf,
+}
+
+impl CountingKubectl {
+    fn new() -> CountingKubectl {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let script = tmp.path().join("kubectl");
+        let log = tmp.path().join("calls.log");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec kubectl \"$@\"\n",
+                log.display()
+            ),
+        )
+        .expect("script");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+        }
+        CountingKubectl {
+            _tmp: tmp,
+            script,
+            log,
+        }
+    }
+
+    fn kustomize(&self, repo: &Repo) -> Kustomize {
+        Kustomize::with_command(KustomizeCommand::Kubectl(self.script.clone()), &repo.root)
+            .expect("kubectl works")
+    }
+
+    /// How many `kubectl kustomize` processes ran so far.
+    fn builds(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("kustomize "))
+            .count()
+    }
+}
+
+/// What plain `kubectl kustomize <dir>` prints, parsed, with Secret values blanked like envparity does.
+fn plain_kustomize(dir: &Path) -> Vec<Value> {
+    let output = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let mut docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("yaml");
+    for doc in &mut docs {
+        if doc["kind"] == "Secret" {
+            for field in ["data", "stringData"] {
+                if let Some(map) = doc.get_mut(field).and_then(Value::as_object_mut) {
+                    map.values_mut().for_each(|v| *v = json!(""));
+                }
+            }
+        }
+    }
+    docs
+}
+
+fn ok(result: &Result<Rendered, RenderError>) -> &Rendered {
+    match result {
+        Ok(rendered) => rendered,
+        Err(err) => panic!("render failed: {err}"),
+    }
+}
+
+fn values(rendered: &Rendered) -> Vec<Value> {
+    rendered.objects.iter().map(|o| o.value.clone()).collect()
+}
+
+fn object<'a>(rendered: &'a Rendered, kind: &str) -> &'a envparity::render::RenderedObject {
+    rendered
+        .objects
+        .iter()
+        .find(|o| o.value["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {rendered:?}"))
+}
+
+fn assert_no_envparity_annotations(rendered: &Rendered) {
+    for object in &rendered.objects {
+        let text = object.value.to_string();
+        for key in [
+            "envparity.io/overlay",
+            "config.kubernetes.io/origin",
+            "alpha.config.kubernetes.io",
+        ] {
+            assert!(!text.contains(key), "{key} left in {text}");
+        }
+    }
+}
+
+#[test]
+fn batch_render_equals_rendering_each_overlay_alone() {
+    let repo = Repo::new();
+    for service in ["web", "api", "worker"] {
+        repo.base(service);
+        repo.dev(service);
+    }
+    repo.prod("web");
+    repo.prod("api");
+    // The worker's dev overlay asks for fifo order, which only a top kustomization can honour: it must
+    // be batched apart and still print in its own order. Its CronJob gets the marker on two templates.
+    repo.write(
+        "apps/worker/overlays/dev/kustomization.yaml",
+        "resources: [../../base, cronjob.yaml]\nnamePrefix: dev-\nsortOptions: {order: fifo}\npatches:\n- path: replicas.yaml\n",
+    );
+    repo.write(
+        "apps/worker/overlays/dev/cronjob.yaml",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: sweep}\nspec:\n  schedule: '0 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: Never\n          containers: [{name: sweep, image: busybox}]\n",
+    );
+    let requests = vec![
+        repo.request("web", "dev"),
+        repo.request("api", "dev"),
+        repo.request("worker", "dev"),
+        repo.request("web", "prod"),
+        repo.request("api", "prod"),
+    ];
+    let kubectl = CountingKubectl::new();
+    let kustomize = kubectl.kustomize(&repo);
+
+    let batched = kustomize.render(&requests);
+    // dev, dev with fifo order, prod.
+    assert_eq!(kubectl.builds(), 3);
+
+    for (request, batch) in requests.iter().zip(&batched) {
+        let batch = ok(batch);
+        let alone = kustomize.render(std::slice::from_ref(request));
+        let alone = ok(&alone[0]);
+        assert_eq!(batch, alone, "{}", request.dir.display());
+        assert_eq!(
+            values(batch),
+            plain_kustomize(&request.dir),
+            "{}",
+            request.dir.display()
+        );
+        assert_no_envparity_annotations(batch);
+        let config = object(batch, "ConfigMap").value["metadata"]["name"]
+            .as_str()
+            .expect("name");
+        let expected_prefix = match request.env.as_str() {
+            "dev" => format!("dev-{}-config-", request.service),
+            _ => format!("{}-config-", request.service),
+        };
+        assert!(config.starts_with(&expected_prefix), "{config}");
+        assert_eq!(
+            config.len(),
+            expected_prefix.len() + 10,
+            "hash suffix in {config}"
+        );
+    }
+    // The overlay's own commonAnnotations stay, on the object and its pod template.
+    let web_prod = object(ok(&batched[3]), "Deployment");
+    assert_eq!(
+        web_prod.value["metadata"]["annotations"],
+        json!({"team": "payments"})
+    );
+    assert_eq!(
+        web_prod.value["spec"]["template"]["metadata"]["annotations"],
+        json!({"team": "payments"})
+    );
+}
+
+#[test]
+fn overlays_declaring_the_same_object_in_one_batch_both_render() {
+    let repo = Repo::new();
+    // Every service's dev overlay brings the shared namespace: one batch would register it twice.
+    repo.write(
+        "shared/dev-namespace/kustomization.yaml",
+        "resources: [namespace.yaml]\n",
+    );
+    repo.write(
+        "shared/dev-namespace/namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}\n",
+    );
+    for service in ["web", "api", "worker"] {
+        repo.base(service);
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            "resources: [../../base, ../../../../shared/dev-namespace]\nnamespace: dev\n",
+        );
+    }
+    let requests = vec![
+        repo.request("web", "dev"),
+        repo.request("api", "dev"),
+        repo.request("worker", "dev"),
+    ];
+    let kubectl = CountingKubectl::new();
+    let results = kubectl.kustomize(&repo).render(&requests);
+    for (request, result) in requests.iter().zip(&results) {
+        let rendered = ok(result);
+        assert_eq!(values(rendered), plain_kustomize(&request.dir));
+        assert_eq!(
+            object(rendered, "Namespace").origin.as_deref(),
+            Some("shared/dev-namespace/namespace.yaml")
+        );
+    }
+    assert!(kubectl.builds() > 1, "the batch was split");
+    eprintln!("BUILDS: {}", kubectl.builds());
+}
+
+#[test]
+fn a_broken_overlay_gets_its_own_error_while_the_rest_of_its_batch_renders() {
+    let repo = Repo::new();
+    for service in ["web", "api", "worker", "cart", "mail"] {
+        repo.base(service);
+        repo.dev(service);
+    }
+    // A patch file that does not exist.
+    repo.write(
+        "apps/api/overlays/dev/kustomization.yaml",
+        "resources: [../../base]\npatches:\n- path: missing.yaml\n",
+    );
+    // A YAML syntax error on line 4.
+    repo.write(
+        "apps/worker/overlays/dev/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: dev-\n  nested: oops\n",
+    );
+    // Valid inputs that only kustomize can refuse: the patch targets no object.
+    repo.write(
+        "apps/cart/overlays/dev/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nope\nspec:\n  replicas: 2\n",
+    );
+    let requests: Vec<RenderRequest> = ["web", "api", "worker", "cart", "mail"]
+        .iter()
+        .map(|s| repo.request(s, "dev"))
+        .collect();
+    let results = Kustomize::detect(&repo.root)
+        .expect("kustomize")
+        .render(&requests);
+
+    for i in [0, 4] {
+        assert_eq!(values(ok(&results[i])), plain_kustomize(&requests[i].dir));
+    }
+    match &results[1] {
+        Err(
+            err @ RenderError::MissingFile {
+                kustomization,
+                path,
+            },
+        ) => {
+            assert_eq!(
+                kustomization,
+                Path::new("apps/api/overlays/dev/kustomization.yaml")
+            );
+            assert_eq!(path, Path::new("apps/api/overlays/dev/missing.yaml"));
+            assert_eq!(
+                err.to_string(),
+                "apps/api/overlays/dev/kustomization.yaml refers to apps/api/overlays/dev/missing.yaml, which does not exist"
+            );
+        }
+        other => panic!("expected MissingFile, got {other:?}"),
+    }
+    match &results[2] {
+        Err(err @ RenderError::KustomizationSyntax { file, line, .. }) => {
+            assert_eq!(
+                file,
+                Path::new("apps/worker/overlays/dev/kustomization.yaml")
+            );
+            assert_eq!(*line, Some(4));
+            let text = err.to_string();
+            assert!(
+                text.starts_with(
+                    "YAML syntax error in apps/worker/overlays/dev/kustomization.yaml at line 4: "
+                ),
+                "{text}"
+            );
+        }
+        other => panic!("expected KustomizationSyntax, got {other:?}"),
+    }
+    match &results[3] {
+        Err(err @ RenderError::KustomizeFailed { dir, message }) => {
+            assert_eq!(dir, Path::new("apps/cart/overlays/dev"));
+            assert!(message.contains("nope"), "{message}");
+            let text = err.to_string();
+            for leak in [
+                repo.root.to_string_lossy().as_ref(),
+                "envparity-kustomize",
+                "'w3'",
+                "E1125",
+                "run.go",
+            ] {
+                assert!(!text.contains(leak), "{leak} in {text}");
+            }
+        }
+        other => panic!("expected KustomizeFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_remote_base_is_refused_without_running_kustomize() {
+    let repo = Repo::new();
+    repo.write(
+        "apps/x/overlays/prod/kustomization.yaml",
+        "resources:\n- https://github.com/org/infra//apps/x/base?ref=v1.2.0\n",
+    );
+    // Reached through a local base, the error names the base's file.
+    repo.write(
+        "apps/y/overlays/prod/kustomization.yaml",
+        "resources: [../../base]\n",
+    );
+    repo.write(
+        "apps/y/base/kustomization.yaml",
+        "resources: [github.com/org/infra/apps/y?ref=main]\n",
+    );
+    let kubectl = CountingKubectl::new();
+    let results = kubectl
+        .kustomize(&repo)
+        .render(&[repo.request("x", "prod"), repo.request("y", "prod")]);
+    assert_eq!(kubectl.builds(), 0);
+    match &results[0] {
+        Err(err @ RenderError::RemoteResource { .. }) => assert_eq!(
+            err.to_string(),
+            "unsupported input: remote resource https://github.com/org/infra//apps/x/base?ref=v1.2.0 in apps/x/overlays/prod/kustomization.yaml; envparity does not fetch remote bases"
+        ),
+        other => panic!("expected RemoteResource, got {other:?}"),
+    }
+    match &results[1] {
+        Err(RenderError::RemoteResource { kustomization, url }) => {
+            assert_eq!(kustomization, Path::new("apps/y/base/kustomization.yaml"));
+            assert_eq!(url, "github.com/org/infra/apps/y?ref=main");
+        }
+        other => panic!("expected RemoteResource, got {other:?}"),
+    }
+}
+
+#[test]
+fn cache_hits_unchanged_overlays_and_misses_exactly_the_changed_ones() {
+    let repo = Repo::new();
+    repo.base("web");
+    repo.dev("web");
+    repo.prod("web");
+    repo.base("api");
+    repo.dev("api");
+    let requests = vec![
+        repo.request("web", "dev"),
+        repo.request("web", "prod"),
+        repo.request("api", "dev"),
+    ];
+    let cache = tempfile::tempdir().expect("cache dir");
+    let kubectl = CountingKubectl::new();
+    let cached = CachedRenderer::new(
+        kubectl.kustomize(&repo),
+        cache.path().join("render"),
+        repo.root.clone(),
+    );
+    let stats = |hits, misses| CacheStats { hits, misses };
+
+    let first = cached.render(&requests);
+    assert_eq!(cached.stats(), stats(0, 3));
+    let uncached = kubectl.kustomize(&repo).render(&requests);
+    for (a, b) in first.iter().zip(&uncached) {
+        assert_eq!(ok(a), ok(b));
+    }
+
+    let builds = kubectl.builds();
+    let second = cached.render(&requests);
+    assert_eq!(cached.stats(), stats(3, 0));
+    assert_eq!(kubectl.builds(), builds, "no kustomize run on all hits");
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(ok(a), ok(b));
+    }
+
+    // A patch file of one overlay.
+    repo.write(
+        "apps/web/overlays/dev/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 5\n",
+    );
+    let third = cached.render(&requests);
+    assert_eq!(cached.stats(), stats(2, 1));
+    assert_eq!(
+        object(ok(&third[0]), "Deployment").value["spec"]["replicas"],
+        5
+    );
+
+    // A base file: every overlay of that base.
+    repo.write(
+        "apps/web/base/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports: [{port: 8080}]\n",
+    );
+    cached.render(&requests);
+    assert_eq!(cached.stats(), stats(1, 2));
+
+    // A corrupt entry is a miss, and is rewritten.
+    let entry = cached
+        .entry_path(&repo.dir("api", "dev"))
+        .expect("entry path");
+    std::fs::write(&entry, "{\"format\": 1, \"rendered\": {\"objects\": [").expect("corrupt");
+    let fifth = cached.render(&requests);
+    assert_eq!(cached.stats(), stats(2, 1));
+    assert_eq!(ok(&fifth[2]), ok(&first[2]));
+    let rewritten: Value =
+        serde_json::from_slice(&std::fs::read(&entry).expect("entry")).expect("valid json");
+    assert_eq!(rewritten["format"], 1);
+
+    // Errors are not cached: a broken overlay misses every time.
+    repo.write(
+        "apps/api/overlays/dev/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: nope\n",
+    );
+    for _ in 0..2 {
+        let results = cached.render(&requests);
+        assert!(
+            matches!(results[2], Err(RenderError::KustomizeFailed { .. })),
+            "{:?}",
+            results[2]
+        );
+        assert_eq!(cached.stats(), stats(2, 1));
+    }
+}
+
+#[test]
+fn origin_and_transformers_point_at_repo_files() {
+    let repo = Repo::new();
+    repo.base("web");
+    repo.dev("web");
+    repo.prod("web");
+    let results = Kustomize::detect(&repo.root).expect("kustomize").render(&[
+        repo.request("web", "dev"),
+        repo.request("web", "prod"),
+        repo.request("web", "base"),
+    ]);
+    let dev = ok(&results[0]);
+    let deployment = object(dev, "Deployment");
+    assert_eq!(
+        deployment.origin.as_deref(),
+        Some("apps/web/base/deployment.yaml")
+    );
+    assert_eq!(
+        deployment.transformed_by,
+        vec!["apps/web/overlays/dev/kustomization.yaml"]
+    );
+    assert_eq!(
+        deployment.value["spec"]["template"]["metadata"],
+        json!({"labels": {"app": "web"}})
+    );
+    assert!(deployment.value["metadata"].get("annotations").is_none());
+    assert_eq!(
+        object(dev, "Service").origin.as_deref(),
+        Some("apps/web/base/service.yaml")
+    );
+    // Generated objects name the kustomization that configured the generator.
+    assert_eq!(
+        object(dev, "ConfigMap").origin.as_deref(),
+        Some("apps/web/base/kustomization.yaml")
+    );
+
+    let prod = object(ok(&results[1]), "Deployment");
+    assert_eq!(
+        prod.transformed_by,
+        vec!["apps/web/overlays/prod/kustomization.yaml"]
+    );
+    let base = ok(&results[2]);
+    assert!(
+        base.objects.iter().all(|o| o.transformed_by.is_empty()),
+        "{base:?}"
+    );
+    for rendered in [dev, ok(&results[1]), base] {
+        assert_no_envparity_annotations(rendered);
+    }
+}
+
+#[test]
+fn secret_values_are_blanked_in_results_cache_and_errors() {
+    let repo = Repo::new();
+    repo.write(
+        "apps/vault/overlays/dev/kustomization.yaml",
+        "resources: [secret.yaml]\nsecretGenerator:\n- name: generated\n  literals: [password=hunter2-literal]\n  envs: [creds.env]\n",
+    );
+    repo.write("apps/vault/overlays/dev/creds.env", "TOKEN=hunter2-env\n");
+    repo.write(
+        "apps/vault/overlays/dev/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: static}\ndata: {key: aHVudGVyMi1kYXRh}\nstringData: {other: hunter2-string}\n",
+    );
+    let cache = tempfile::tempdir().expect("cache dir");
+    let cached = CachedRenderer::new(
+        Kustomize::detect(&repo.root).expect("kustomize"),
+        cache.path().to_path_buf(),
+        repo.root.clone(),
+    );
+    let results = cached.render(&[repo.request("vault", "dev")]);
+    let rendered = ok(&results[0]);
+    let secrets: Vec<&Value> = rendered
+        .objects
+        .iter()
+        .map(|o| &o.value)
+        .filter(|v| v["kind"] == "Secret")
+        .collect();
+    assert_eq!(secrets.len(), 2);
+    for secret in &secrets {
+        let text = secret.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("aHVudGVy"),
+            "{text}"
+        );
+    }
+    let generated = secrets
+        .iter()
+        .find(|s| {
+            s["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("generated-"))
+        })
+        .expect("generated");
+    assert_eq!(generated["data"], json!({"TOKEN": "", "password": ""}));
+    let fixed = secrets
+        .iter()
+        .find(|s| s["metadata"]["name"] == "static")
+        .expect("static");
+    assert_eq!(fixed["data"], json!({"key": ""}));
+    assert_eq!(fixed["stringData"], json!({"other": ""}));
+    for entry in std::fs::read_dir(cache.path()).expect("cache dir") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        assert!(!text.contains("hunter2") && !text.contains("aHVudGVy"));
+    }
+
+    // kustomize quotes a malformed literal in its error; envparity cuts it out.
+    repo.write(
+        "apps/vault/overlays/dev/kustomization.yaml",
+        "secretGenerator:\n- name: generated\n  literals: [hunter2-malformed]\n",
+    );
+    let results = cached.render(&[repo.request("vault", "dev")]);
+    match &results[0] {
+        Err(err @ RenderError::KustomizeFailed { .. }) => {
+            let text = err.to_string();
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("invalid literal source"), "{text}");
+        }
+        other => panic!("expected KustomizeFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn input_files_cover_everything_a_kustomization_reads() {
+    let repo = Repo::new();
+    repo.base("web");
+    repo.write(
+        "components/probes/kustomization.yaml",
+        "kind: Component\npatches: [{path: probe.yaml}]\n",
+    );
+    repo.write("components/probes/probe.yaml", "{}\n");
+    let dev = "apps/web/overlays/dev";
+    repo.write(
+        &format!("{dev}/kustomization.yaml"),
+        "resources: [../../base, extra.yaml]\n\
+         components: [../../../../components/probes]\n\
+         patches:\n- path: p1.yaml\n- patch: |-\n    - op: remove\n      path: /spec/replicas\n  target: {kind: Deployment}\n\
+         patchesStrategicMerge:\n- p2.yaml\n- |-\n  apiVersion: v1\n  kind: Service\n  metadata: {name: web}\n\
+         patchesJson6902:\n- target: {kind: Deployment, name: web}\n  path: p3.yaml\n\
+         configMapGenerator:\n- name: files\n  files: [config.json, renamed=raw.txt]\n  envs: [a.env]\n\
+         secretGenerator:\n- name: s\n  env: b.env\n\
+         crds: [crd.yaml]\n\
+         openapi: {path: schema.json}\n\
+         replacements: [{path: repl.yaml}]\n\
+         configurations: [conf.yaml]\n\
+         transformers: [labels.yaml]\n",
+    );
+    let files = [
+        "extra.yaml",
+        "p1.yaml",
+        "p2.yaml",
+        "p3.yaml",
+        "config.json",
+        "raw.txt",
+        "a.env",
+        "b.env",
+        "crd.yaml",
+        "schema.json",
+        "repl.yaml",
+        "conf.yaml",
+        "labels.yaml",
+    ];
+    for file in files {
+        repo.write(&format!("{dev}/{file}"), "x: 1\n");
+    }
+    let mut expected: Vec<PathBuf> = files
+        .iter()
+        .map(|f| PathBuf::from(format!("{dev}/{f}")))
+        .collect();
+    expected.extend(
+        [
+            "apps/web/overlays/dev/kustomization.yaml",
+            "apps/web/base/kustomization.yaml",
+            "apps/web/base/deployment.yaml",
+            "apps/web/base/service.yaml",
+            "components/probes/kustomization.yaml",
+            "components/probes/probe.yaml",
+        ]
+        .map(PathBuf::from),
+    );
+    expected.sort();
+    let dir = repo.root.join(dev);
+    assert_eq!(input_files(&dir, &repo.root).expect("inputs"), expected);
+    assert_eq!(patch_count(&dir).expect("count"), 5);
+
+    // Any input change changes the digest; an unrelated file does not.
+    let before = input_digest(&dir, &repo.root).expect("digest");
+    repo.write("apps/other/unrelated.yaml", "x: 1\n");
+    assert_eq!(input_digest(&dir, &repo.root).expect("digest"), before);
+    repo.write("components/probes/probe.yaml", "{x: 2}\n");
+    assert_ne!(input_digest(&dir, &repo.root).expect("digest"), before);
+
+    // Inputs envparity refuses.
+    repo.write(
+        "apps/helm/base/kustomization.yaml",
+        "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n",
+    );
+    assert!(matches!(
+        input_files(&repo.dir("helm", "base"), &repo.root),
+        Err(RenderError::Unsupported {
+            field: "helmCharts",
+            ..
+        })
+    ));
+    repo.write(
+        "apps/out/base/kustomization.yaml",
+        "resources: [../../../../elsewhere]\n",
+    );
+    assert!(matches!(
+        input_files(&repo.dir("out", "base"), &repo.root),
+        Err(RenderError::OutsideRepo { .. })
+    ));
+    repo.write(
+        "apps/nokust/base/kustomization.yaml",
+        "resources: [../lib]\n",
+    );
+    std::fs::create_dir_all(repo.root.join("apps/nokust/lib")).expect("mkdir");
+    match input_files(&repo.dir("nokust", "base"), &repo.root) {
+        Err(RenderError::MissingKustomization {
+            dir,
+            referenced_from,
+        }) => {
+            assert_eq!(dir, Path::new("apps/nokust/lib"));
+            assert_eq!(
+                referenced_from.as_deref(),
+                Some(Path::new("apps/nokust/base/kustomization.yaml"))
+            );
+        }
+        other => panic!("expected MissingKustomization, got {other:?}"),
+    }
+}

@@ -15,7 +15,11 @@ pub mod output;
 
 /// Command line of `envparity`.
 #[derive(Debug, Parser)]
-#[command(name = "envparity", version, about = "Keeps Kubernetes environments honest: parity across Kustomize overlays")]
+#[command(
+    name = "envparity",
+    version,
+    about = "Keeps Kubernetes environments honest: parity across Kustomize overlays"
+)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]

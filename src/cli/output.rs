@@ -53,7 +53,11 @@ fn write_text(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             current = Some(&f.service);
         }
         let sev = severity_style(f.severity);
-        let container = f.container.as_deref().map(|c| format!(" [{c}]")).unwrap_or_default();
+        let container = f
+            .container
+            .as_deref()
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default();
         writeln!(
             out,
             "  {sev}{:<5}{sev:#} {BOLD}{}{BOLD:#}  {}/{}{container} {DIM}{}{DIM:#}",
@@ -73,7 +77,12 @@ fn write_text(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             writeln!(
                 out,
                 "  {DIM}{} {} {}/{} — {} (until {}){DIM:#}",
-                s.finding.service, s.finding.rule, s.finding.kind, s.finding.name, s.reason, s.expires
+                s.finding.service,
+                s.finding.rule,
+                s.finding.kind,
+                s.finding.name,
+                s.reason,
+                s.expires
             )?;
         }
     }
@@ -120,7 +129,12 @@ fn write_values(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
     if width <= 100 {
         writeln!(out, "        {}", cells.join(" │ "))?;
     } else {
-        let pad = f.values.keys().map(|e| e.chars().count()).max().unwrap_or(0);
+        let pad = f
+            .values
+            .keys()
+            .map(|e| e.chars().count())
+            .max()
+            .unwrap_or(0);
         for (env, value) in &f.values {
             writeln!(out, "        {env:<pad$}  {value}")?;
         }
@@ -133,7 +147,10 @@ fn write_values(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
 
 /// Escapes a GitHub workflow-command value (`%`, CR, LF; and `,`/`:` in properties).
 fn gh_escape(s: &str, property: bool) -> String {
-    let mut out = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let mut out = s
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
     if property {
         out = out.replace(':', "%3A").replace(',', "%2C");
     }
@@ -175,7 +192,14 @@ fn write_github(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
         )?;
     }
     let s = report.summary;
-    writeln!(out, "envparity: {} block, {} warn, {} info, {} error(s)", s.block, s.warn, s.info, report.errors.len())
+    writeln!(
+        out,
+        "envparity: {} block, {} warn, {} info, {} error(s)",
+        s.block,
+        s.warn,
+        s.info,
+        report.errors.len()
+    )
 }
 
 fn sarif(report: &Report, root: &Path) -> serde_json::Value {
@@ -273,7 +297,10 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
     )?;
     writeln!(out, "{BOLD}services{BOLD:#}      {}", d.services.len())?;
     for s in &d.services {
-        let base = s.base.as_ref().map_or_else(|| "(no base)".into(), |b| b.display().to_string());
+        let base = s
+            .base
+            .as_ref()
+            .map_or_else(|| "(no base)".into(), |b| b.display().to_string());
         writeln!(out, "  {BOLD}{}{BOLD:#}  base: {base}", s.name)?;
         for (env, dir) in &s.overlays {
             writeln!(out, "    {env:<12} {}", dir.display())?;
@@ -290,7 +317,10 @@ pub fn print_rules() {
     let mut out = anstream::stdout().lock();
     for r in RULES {
         let sev = severity_style(r.default_severity());
-        let threshold = r.default_threshold().map(|t| format!(" (threshold {t})")).unwrap_or_default();
+        let threshold = r
+            .default_threshold()
+            .map(|t| format!(" (threshold {t})"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "{BOLD}{:<22}{BOLD:#} {sev}{:<5}{sev:#}  {}{threshold}",
@@ -309,7 +339,9 @@ pub fn print_explain(rule: &dyn Rule) {
         "{}\ndefault severity: {}{}\n",
         rule.doc().trim_end(),
         rule.default_severity(),
-        rule.default_threshold().map(|t| format!(", threshold {t}")).unwrap_or_default()
+        rule.default_threshold()
+            .map(|t| format!(", threshold {t}"))
+            .unwrap_or_default()
     );
 }
 

@@ -83,7 +83,8 @@ impl<R: Renderer> CachedRenderer<R> {
             key.update((part.len() as u64).to_le_bytes());
             key.update(part.as_bytes());
         }
-        self.cache_dir.join(format!("{}.json", hex(&key.finalize())))
+        self.cache_dir
+            .join(format!("{}.json", hex(&key.finalize())))
     }
 
     fn load(&self, path: &Path) -> Option<Rendered> {
@@ -106,7 +107,8 @@ impl<R: Renderer> CachedRenderer<R> {
     }
 
     fn store(&self, path: &Path, rendered: &Rendered) -> Result<(), RenderError> {
-        std::fs::create_dir_all(&self.cache_dir).map_err(|err| RenderError::io(&self.cache_dir, err))?;
+        std::fs::create_dir_all(&self.cache_dir)
+            .map_err(|err| RenderError::io(&self.cache_dir, err))?;
         let tmp = tempfile::NamedTempFile::new_in(&self.cache_dir)
             .map_err(|err| RenderError::io(&self.cache_dir, err))?;
         let entry = Entry {
@@ -116,9 +118,12 @@ impl<R: Renderer> CachedRenderer<R> {
         let mut writer = BufWriter::new(tmp.as_file());
         serde_json::to_writer(&mut writer, &entry)
             .map_err(|err| RenderError::io(tmp.path(), err.into()))?;
-        writer.flush().map_err(|err| RenderError::io(tmp.path(), err))?;
+        writer
+            .flush()
+            .map_err(|err| RenderError::io(tmp.path(), err))?;
         drop(writer);
-        tmp.persist(path).map_err(|err| RenderError::io(path, err.error))?;
+        tmp.persist(path)
+            .map_err(|err| RenderError::io(path, err.error))?;
         Ok(())
     }
 }
@@ -163,7 +168,10 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
             for ((i, path), mut result) in misses.into_iter().zip(rendered) {
                 if let Ok(rendered) = &mut result {
                     // Whatever the inner renderer is, no Secret value reaches the disk.
-                    rendered.objects.iter_mut().for_each(|o| redact_secret(&mut o.value));
+                    rendered
+                        .objects
+                        .iter_mut()
+                        .for_each(|o| redact_secret(&mut o.value));
                     if let Err(err) = self.store(&path, rendered) {
                         tracing::warn!(error = %err, "could not write render cache entry");
                     }

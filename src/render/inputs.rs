@@ -87,6 +87,9 @@ pub(crate) struct Inputs {
     /// The overlay's own `sortOptions`: kustomize honours only the top kustomization's, so a batch must
     /// carry it to print the objects in the order the overlay alone would.
     pub sort_options: Option<Value>,
+    /// Values of the secretGenerators' literals and env files: kustomize quotes some of them in errors
+    /// ("invalid literal source ..."), so they are cut from its messages.
+    pub secret_values: Vec<String>,
 }
 
 /// Walks the kustomization in `dir`; `repo_root` must be canonical.
@@ -105,12 +108,19 @@ pub(crate) fn walk(dir: &Path, repo_root: &Path) -> Result<Inputs, RenderError> 
         repo_root,
         files: BTreeSet::new(),
         visited: HashSet::new(),
+        secret_values: BTreeSet::new(),
     };
     let root = walker.kustomization(&dir, None)?;
     Ok(Inputs {
         dir,
         files: walker.files,
         sort_options: root.get("sortOptions").filter(|v| !v.is_null()).cloned(),
+        // Longest first, so that a value containing another is cut whole.
+        secret_values: {
+            let mut values: Vec<String> = walker.secret_values.into_iter().collect();
+            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+            values
+        },
     })
 }
 
@@ -136,10 +146,12 @@ pub(crate) fn digest_files(
 /// Lowercase hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The kustomization file in `dir`, if any.
@@ -213,7 +225,12 @@ struct Walker<'a> {
     repo_root: &'a Path,
     files: BTreeSet<PathBuf>,
     visited: HashSet<PathBuf>,
+    secret_values: BTreeSet<String>,
 }
+
+/// Shorter values are not cut from messages: replacing every `1` or `true` would garble them more than
+/// it protects.
+const MIN_SECRET_LEN: usize = 4;
 
 impl Walker<'_> {
     /// Walks the kustomization in `dir` (absolute, normalized) and returns its parsed content.
@@ -308,13 +325,22 @@ impl Walker<'_> {
                 if let Some(env) = generator.get("env").and_then(Value::as_str) {
                     self.entry(&file, dir, env, Entry::File)?;
                 }
+                if field == "secretGenerator" {
+                    self.remember_secrets(dir, generator);
+                }
             }
         }
         Ok(k)
     }
 
     /// Records the file or kustomization `entry` (relative to `dir`) that `file` refers to.
-    fn entry(&mut self, file: &Path, dir: &Path, entry: &str, kind: Entry) -> Result<(), RenderError> {
+    fn entry(
+        &mut self,
+        file: &Path,
+        dir: &Path,
+        entry: &str,
+        kind: Entry,
+    ) -> Result<(), RenderError> {
         let path = normalize(&dir.join(entry.trim()));
         self.check_inside(&path, file)?;
         let meta = match std::fs::metadata(&path) {
@@ -336,6 +362,33 @@ impl Walker<'_> {
             self.files.insert(path);
         }
         Ok(())
+    }
+
+    /// Records a secretGenerator's literal and env-file values (and whole lines, which kustomize quotes
+    /// when it cannot parse them).
+    fn remember_secrets(&mut self, dir: &Path, generator: &Map<String, Value>) {
+        let mut lines: Vec<String> = strings(generator.get("literals"))
+            .map(str::to_string)
+            .collect();
+        let env_files =
+            strings(generator.get("envs")).chain(generator.get("env").and_then(Value::as_str));
+        for env in env_files {
+            if let Ok(text) = std::fs::read_to_string(normalize(&dir.join(env.trim()))) {
+                lines.extend(text.lines().map(str::to_string));
+            }
+        }
+        for line in lines {
+            let line = line.trim();
+            if let Some((_, value)) = line.split_once('=') {
+                let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+                if value.len() >= MIN_SECRET_LEN {
+                    self.secret_values.insert(value.to_string());
+                }
+            }
+            if line.len() >= MIN_SECRET_LEN {
+                self.secret_values.insert(line.to_string());
+            }
+        }
     }
 
     /// Envparity reads a repository at a commit: a file outside it is not part of that commit.

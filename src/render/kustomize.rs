@@ -23,10 +23,12 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
+use super::MARKER_ANNOTATION;
 use super::inputs::walk;
 use super::paths::{canonical_dir, display_path, relative, slash};
-use super::{RenderError, RenderRequest, Rendered, RenderedObject, Renderer, finish_object, marker};
-use super::MARKER_ANNOTATION;
+use super::{
+    RenderError, RenderRequest, Rendered, RenderedObject, Renderer, finish_object, marker,
+};
 
 /// How to invoke kustomize.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +80,10 @@ impl Kustomize {
     }
 
     /// Uses the given program; asks its version.
-    pub fn with_command(command: KustomizeCommand, repo_root: &Path) -> Result<Kustomize, RenderError> {
+    pub fn with_command(
+        command: KustomizeCommand,
+        repo_root: &Path,
+    ) -> Result<Kustomize, RenderError> {
         let repo_root = canonical_dir(repo_root)?;
         let version = query_version(&command)?;
         Ok(Kustomize {
@@ -158,7 +163,8 @@ impl Kustomize {
         }
         // kubectl prints deprecation warnings on stderr even on success: ignored. Stdout is never logged
         // or quoted: it holds Secret values until they are blanked.
-        let stdout = String::from_utf8(output.stdout).map_err(|_| Failure::Unreadable { line: None })?;
+        let stdout =
+            String::from_utf8(output.stdout).map_err(|_| Failure::Unreadable { line: None })?;
         let mut options = serde_saphyr::Options::default();
         // The default budget (1,024 documents, 250,000 nodes) guards against hostile input; this is
         // kustomize's own output for a whole environment, which can legitimately be larger.
@@ -177,10 +183,11 @@ impl Kustomize {
             let index = marker(&document)
                 .filter(|i| members.contains(i))
                 .ok_or(Failure::Unmarked)?;
-            per_overlay
-                .entry(index)
-                .or_default()
-                .push(finish_object(document, &top, &self.repo_root));
+            per_overlay.entry(index).or_default().push(finish_object(
+                document,
+                &top,
+                &self.repo_root,
+            ));
         }
         Ok(batch
             .indices
@@ -193,7 +200,12 @@ impl Kustomize {
     }
 
     /// Runs every batch, splitting refused ones, on at most `available_parallelism` threads.
-    fn run_all(&self, batches: Vec<Batch>, slots: &[Slot], results: &mut [Option<Result<Rendered, RenderError>>]) {
+    fn run_all(
+        &self,
+        batches: Vec<Batch>,
+        slots: &[Slot],
+        results: &mut [Option<Result<Rendered, RenderError>>],
+    ) {
         if batches.is_empty() {
             return;
         }
@@ -227,16 +239,25 @@ impl Kustomize {
     /// Runs one batch: the results it settled, and the smaller batches to retry.
     fn settle(&self, batch: &Batch, slots: &[Slot]) -> (Settled, Vec<Batch>) {
         match self.run_batch(batch, slots) {
-            Ok(rendered) => (rendered.into_iter().map(|(i, r)| (i, Ok(r))).collect(), Vec::new()),
+            Ok(rendered) => (
+                rendered.into_iter().map(|(i, r)| (i, Ok(r))).collect(),
+                Vec::new(),
+            ),
             Err(Failure::Fatal(err)) => (
-                batch.indices.iter().map(|&i| (i, Err(err.clone()))).collect(),
+                batch
+                    .indices
+                    .iter()
+                    .map(|&i| (i, Err(err.clone())))
+                    .collect(),
                 Vec::new(),
             ),
             Err(failure) if batch.indices.len() == 1 => {
                 let i = batch.indices[0];
                 let dir = display_path(&slots[i].dir, &self.repo_root);
                 let err = match failure {
-                    Failure::Refused { message, .. } => RenderError::KustomizeFailed { dir, message },
+                    Failure::Refused { message, .. } => {
+                        RenderError::KustomizeFailed { dir, message }
+                    }
                     Failure::Unreadable { line } => RenderError::UnreadableOutput { dir, line },
                     Failure::Unmarked | Failure::Fatal(_) => RenderError::UnmarkedOutput { dir },
                 };
@@ -247,7 +268,11 @@ impl Kustomize {
                     Failure::Refused { named, .. } => named,
                     _ => None,
                 };
-                tracing::debug!(overlays = batch.indices.len(), ?named, "kustomize refused a batch; splitting");
+                tracing::debug!(
+                    overlays = batch.indices.len(),
+                    ?named,
+                    "kustomize refused a batch; splitting"
+                );
                 (Vec::new(), batch.split(named))
             }
         }
@@ -266,8 +291,15 @@ impl Renderer for Kustomize {
             // Checked before kustomize runs: remote bases are refused without a network access, and a
             // missing file or broken YAML gets an error naming the file instead of failing the batch.
             let inputs = walk(&request.dir, &self.repo_root);
-            slots.push(Slot {
-                dir: inputs.as_ref().map(|inp| inp.dir.clone()).unwrap_or_default(),
+            slots.push(match &inputs {
+                Ok(inputs) => Slot {
+                    dir: inputs.dir.clone(),
+                    secret_values: inputs.secret_values.clone(),
+                },
+                Err(_) => Slot {
+                    dir: PathBuf::new(),
+                    secret_values: Vec::new(),
+                },
             });
             let inputs = match inputs {
                 Ok(inputs) => inputs,
@@ -282,7 +314,11 @@ impl Renderer for Kustomize {
                 continue;
             }
             first_by_dir.insert(inputs.dir.clone(), i);
-            let sort_key = inputs.sort_options.as_ref().map(Value::to_string).unwrap_or_default();
+            let sort_key = inputs
+                .sort_options
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default();
             groups
                 .entry((request.env.as_str(), sort_key))
                 .or_insert_with(|| Batch {
@@ -313,9 +349,11 @@ impl Renderer for Kustomize {
 /// Results by request index.
 type Settled = Vec<(usize, Result<Rendered, RenderError>)>;
 
-/// Per request: its canonical directory (empty when the request failed validation).
+/// Per request: its canonical directory (empty when the request failed validation) and the secret
+/// values to keep out of its error messages.
 struct Slot {
     dir: PathBuf,
+    secret_values: Vec<String>,
 }
 
 /// Requests rendered in one kustomize run (indices into the request slice).
@@ -355,7 +393,10 @@ struct Wrapper {
 
 enum Failure {
     /// kustomize exited with an error.
-    Refused { named: Option<usize>, message: String },
+    Refused {
+        named: Option<usize>,
+        message: String,
+    },
     /// kustomize's output is not YAML.
     Unreadable { line: Option<u64> },
     /// An object without (or with a foreign) marker.
@@ -390,7 +431,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn write_file(dir: &Path, content: &Value) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|err| Failure::Fatal(RenderError::io(dir, err)))?;
     let file = dir.join("kustomization.yaml");
-    std::fs::write(&file, content.to_string()).map_err(|err| Failure::Fatal(RenderError::io(&file, err)))
+    std::fs::write(&file, content.to_string())
+        .map_err(|err| Failure::Fatal(RenderError::io(&file, err)))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {
@@ -418,10 +460,13 @@ fn query_version(command: &KustomizeCommand) -> Result<String, RenderError> {
         KustomizeCommand::Standalone(_) => cmd.arg("version"),
         KustomizeCommand::Kubectl(_) => cmd.args(["version", "--client", "-o", "json"]),
     };
-    let output = cmd.stdin(Stdio::null()).output().map_err(|err| RenderError::Spawn {
-        program: program.clone(),
-        source: Arc::new(err),
-    })?;
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| RenderError::Spawn {
+            program: program.clone(),
+            source: Arc::new(err),
+        })?;
     if !output.status.success() {
         return Err(RenderError::KustomizeVersion {
             program,
@@ -435,10 +480,12 @@ fn query_version(command: &KustomizeCommand) -> Result<String, RenderError> {
             .ok()
             .and_then(|v| v.get("kustomizeVersion")?.as_str().map(str::to_string)),
     };
-    version.filter(|v| !v.is_empty()).ok_or(RenderError::KustomizeVersion {
-        program,
-        message: "no kustomize version in its output".to_string(),
-    })
+    version
+        .filter(|v| !v.is_empty())
+        .ok_or(RenderError::KustomizeVersion {
+            program,
+            message: "no kustomize version in its output".to_string(),
+        })
 }
 
 /// The wrapper kustomize was accumulating when it failed (`accumulating resources from 'w12'`).
@@ -453,11 +500,20 @@ fn named_wrapper(stderr: &str) -> Option<usize> {
 /// kustomize's error as a user should read it: the klog framing and deprecation warnings dropped, the
 /// batch's wrapper chain cut off, plugin configs elided (a SecretGenerator's config holds its literals),
 /// and temp-dir and absolute paths rewritten to repo-relative ones.
-fn clean_stderr(stderr: &str, top: &Path, wrappers: &[Wrapper], slots: &[Slot], repo_root: &Path) -> String {
+fn clean_stderr(
+    stderr: &str,
+    top: &Path,
+    wrappers: &[Wrapper],
+    slots: &[Slot],
+    repo_root: &Path,
+) -> String {
     let mut message = error_text(stderr);
     // Cut the wrapper chain: what follows the innermost overlay is what kustomize alone would say.
     for wrapper in wrappers {
-        let needle = format!("recursed accumulation of path '{}': ", slots[wrapper.index].dir.display());
+        let needle = format!(
+            "recursed accumulation of path '{}': ",
+            slots[wrapper.index].dir.display()
+        );
         if let Some(pos) = message.rfind(&needle) {
             message = message[pos + needle.len()..].to_string();
             break;
@@ -465,9 +521,17 @@ fn clean_stderr(stderr: &str, top: &Path, wrappers: &[Wrapper], slots: &[Slot], 
     }
     message = elide_configs(&message);
     for wrapper in wrappers {
+        for value in &slots[wrapper.index].secret_values {
+            message = message.replace(value.as_str(), "<redacted>");
+        }
+    }
+    for wrapper in wrappers {
         let overlay = slash(&display_path(&slots[wrapper.index].dir, repo_root));
         message = message.replace(&wrapper.dir.display().to_string(), &overlay);
-        message = message.replace(&format!("'{}'", slash(&wrapper.rel)), &format!("'{overlay}'"));
+        message = message.replace(
+            &format!("'{}'", slash(&wrapper.rel)),
+            &format!("'{overlay}'"),
+        );
     }
     message = message.replace(&format!("{}/", top.display()), "");
     message = message.replace(&format!("{}/", repo_root.display()), "");
@@ -577,21 +641,29 @@ mod tests {
             "trouble configuring builtin PatchTransformer with config: `\npath: missing.yaml\n`: failed to get the patch file from path(missing.yaml)"
         );
         let quoted = "# Warning: 'bases' is deprecated.\nE1125 11:51:21.378132    4363 run.go:72] \"command failed\" err=\"accumulating resources from 'w1': \\\"x\\\"\"\n";
-        assert_eq!(error_text(quoted), "accumulating resources from 'w1': \"x\"");
+        assert_eq!(
+            error_text(quoted),
+            "accumulating resources from 'w1': \"x\""
+        );
         assert_eq!(error_text("Error: boom\n"), "boom");
     }
 
     #[test]
     fn plugin_configs_are_elided() {
         assert_eq!(
-            elide_configs("trouble configuring builtin SecretGenerator with config: `\nliterals: [pw=hunter2]\n`: bad"),
+            elide_configs(
+                "trouble configuring builtin SecretGenerator with config: `\nliterals: [pw=hunter2]\n`: bad"
+            ),
             "trouble configuring builtin SecretGenerator with config `…`: bad"
         );
     }
 
     #[test]
     fn named_wrapper_is_found() {
-        assert_eq!(named_wrapper("accumulation err='accumulating resources from 'w17': '/tmp/x/w17' must"), Some(17));
+        assert_eq!(
+            named_wrapper("accumulation err='accumulating resources from 'w17': '/tmp/x/w17' must"),
+            Some(17)
+        );
         assert_eq!(named_wrapper("something else"), None);
     }
 
@@ -601,7 +673,11 @@ mod tests {
             indices: vec![1, 4, 7, 9],
             sort_options: None,
         };
-        let parts: Vec<Vec<usize>> = batch.split(Some(7)).into_iter().map(|b| b.indices).collect();
+        let parts: Vec<Vec<usize>> = batch
+            .split(Some(7))
+            .into_iter()
+            .map(|b| b.indices)
+            .collect();
         assert_eq!(parts, vec![vec![7], vec![1, 4, 9]]);
         let parts: Vec<Vec<usize>> = batch.split(None).into_iter().map(|b| b.indices).collect();
         assert_eq!(parts, vec![vec![1, 4], vec![7, 9]]);

@@ -246,7 +246,11 @@ pub(crate) fn marker(value: &Value) -> Option<usize> {
 /// Turns one object kustomize printed into a [`RenderedObject`]. `build_root` is the directory of the top
 /// kustomization (buildMetadata paths are relative to it); transformer entries configured inside it are
 /// envparity's own wrapper and are dropped.
-pub(crate) fn finish_object(mut value: Value, build_root: &Path, repo_root: &Path) -> RenderedObject {
+pub(crate) fn finish_object(
+    mut value: Value,
+    build_root: &Path,
+    repo_root: &Path,
+) -> RenderedObject {
     let annotation = |key: &str| -> Option<String> {
         value
             .get("metadata")?
@@ -276,7 +280,10 @@ pub(crate) fn finish_object(mut value: Value, build_root: &Path, repo_root: &Pat
         annotation(TRANSFORMATIONS_ANNOTATION).and_then(|text| serde_saphyr::from_str(&text).ok())
     {
         for entry in entries {
-            if let Some(path) = entry.get("configuredIn").and_then(Value::as_str).and_then(resolve)
+            if let Some(path) = entry
+                .get("configuredIn")
+                .and_then(Value::as_str)
+                .and_then(resolve)
                 && !transformed_by.contains(&path)
             {
                 transformed_by.push(path);
@@ -298,8 +305,13 @@ pub(crate) fn finish_object(mut value: Value, build_root: &Path, repo_root: &Pat
 fn strip_annotations(value: &mut Value) {
     match value {
         Value::Object(map) => {
-            if let Some(Value::Object(metadata)) = map.get_mut("metadata") {
-                strip_from_metadata(metadata);
+            if let Some(Value::Object(metadata)) = map.get_mut("metadata")
+                && strip_from_metadata(metadata)
+                && metadata.is_empty()
+            {
+                // kustomize created this metadata (a CronJob's job template had none) just to hold the
+                // marker: without it, the object is as the overlay alone renders it.
+                map.shift_remove("metadata");
             }
             map.values_mut().for_each(strip_annotations);
         }
@@ -308,17 +320,23 @@ fn strip_annotations(value: &mut Value) {
     }
 }
 
-fn strip_from_metadata(metadata: &mut Map<String, Value>) {
+/// Whether anything was removed.
+fn strip_from_metadata(metadata: &mut Map<String, Value>) -> bool {
     let Some(Value::Object(annotations)) = metadata.get_mut("annotations") else {
-        return;
+        return false;
     };
     let mut removed = false;
-    for key in [MARKER_ANNOTATION, ORIGIN_ANNOTATION, TRANSFORMATIONS_ANNOTATION] {
+    for key in [
+        MARKER_ANNOTATION,
+        ORIGIN_ANNOTATION,
+        TRANSFORMATIONS_ANNOTATION,
+    ] {
         removed |= annotations.shift_remove(key).is_some();
     }
     if removed && annotations.is_empty() {
         metadata.shift_remove("annotations");
     }
+    removed
 }
 
 /// Blanks every value of a `Secret`'s `data` and `stringData`, keeping the keys.
@@ -360,18 +378,25 @@ mod tests {
         assert_eq!(marker(&object), Some(3));
         let done = finish_object(object, root, repo);
         assert_eq!(done.origin.as_deref(), Some("apps/a/base/cron.yaml"));
-        assert_eq!(done.transformed_by, vec!["apps/a/overlays/dev/kustomization.yaml"]);
+        assert_eq!(
+            done.transformed_by,
+            vec!["apps/a/overlays/dev/kustomization.yaml"]
+        );
         assert_eq!(
             done.value,
             json!({"kind": "CronJob", "metadata": {"name": "x", "annotations": {"keep": "me"}},
-                "spec": {"jobTemplate": {"metadata": {}, "spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}}})
+                "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}}})
         );
     }
 
     #[test]
     fn secret_values_are_blanked() {
-        let mut secret = json!({"kind": "Secret", "data": {"a": "c2VjcmV0"}, "stringData": {"b": "secret"}});
+        let mut secret =
+            json!({"kind": "Secret", "data": {"a": "c2VjcmV0"}, "stringData": {"b": "secret"}});
         redact_secret(&mut secret);
-        assert_eq!(secret, json!({"kind": "Secret", "data": {"a": ""}, "stringData": {"b": ""}}));
+        assert_eq!(
+            secret,
+            json!({"kind": "Secret", "data": {"a": ""}, "stringData": {"b": ""}})
+        );
     }
 }

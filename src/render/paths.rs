@@ -15,7 +15,10 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
             Component::CurDir => {}
             Component::ParentDir => {
                 // `/..` is `/`; a relative path keeps its leading `..` segments.
-                let climbs = matches!(out.components().next_back(), None | Some(Component::ParentDir));
+                let climbs = matches!(
+                    out.components().next_back(),
+                    None | Some(Component::ParentDir)
+                );
                 if climbs {
                     if !out.has_root() {
                         out.push("..");
@@ -50,7 +53,10 @@ pub(crate) fn relative(from: &Path, to: &Path) -> PathBuf {
 
 /// `path` relative to `repo_root` when it lies inside it.
 pub(crate) fn repo_relative(path: &Path, repo_root: &Path) -> Option<PathBuf> {
-    normalize(path).strip_prefix(repo_root).ok().map(Path::to_path_buf)
+    normalize(path)
+        .strip_prefix(repo_root)
+        .ok()
+        .map(Path::to_path_buf)
 }
 
 /// `path` relative to `repo_root` when it lies inside it, else `path` itself: the form used in errors.
@@ -78,9 +84,15 @@ mod tests {
 
     #[test]
     fn normalize_resolves_dots() {
-        assert_eq!(normalize(Path::new("/a/b/../c/./d")), PathBuf::from("/a/c/d"));
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
         assert_eq!(normalize(Path::new("/../a")), PathBuf::from("/a"));
-        assert_eq!(normalize(Path::new("../a/../../b")), PathBuf::from("../../b"));
+        assert_eq!(
+            normalize(Path::new("../a/../../b")),
+            PathBuf::from("../../b")
+        );
     }
 
     #[test]
@@ -89,7 +101,13 @@ mod tests {
             relative(Path::new("/tmp/x/w0"), Path::new("/work/repo/apps/a")),
             PathBuf::from("../../../work/repo/apps/a")
         );
-        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b/c")), PathBuf::from("c"));
-        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b")), PathBuf::from("."));
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/b/c")),
+            PathBuf::from("c")
+        );
+        assert_eq!(
+            relative(Path::new("/a/b"), Path::new("/a/b")),
+            PathBuf::from(".")
+        );
     }
 }

@@ -42,8 +42,10 @@ impl Rule for Image {
             } else {
                 "repository"
             };
-            let values: IndexMap<String, String> =
-                images.iter().map(|(e, i)| (e.to_string(), i.raw.clone())).collect();
+            let values: IndexMap<String, String> = images
+                .iter()
+                .map(|(e, i)| (e.to_string(), i.raw.clone()))
+                .collect();
             let envs: Vec<String> = values.keys().cloned().collect();
             let message = format!(
                 "container `{}` runs a different image {what} in {}",

@@ -55,8 +55,10 @@ impl Rule for LimitInversion {
                     continue;
                 }
                 involved.sort_by_key(|e| service.rank(e));
-                let values: IndexMap<String, String> =
-                    limits.iter().map(|(e, q)| (e.to_string(), q.to_string())).collect();
+                let values: IndexMap<String, String> = limits
+                    .iter()
+                    .map(|(e, q)| (e.to_string(), q.to_string()))
+                    .collect();
                 let message = format!(
                     "{resource} limit shrinks on the way to production: {}",
                     and_list(&pairs)

@@ -55,8 +55,10 @@ impl Rule for LimitScale {
                 if scale <= factor {
                     continue;
                 }
-                let values: IndexMap<String, String> =
-                    limits.iter().map(|(e, q)| (e.to_string(), q.to_string())).collect();
+                let values: IndexMap<String, String> = limits
+                    .iter()
+                    .map(|(e, q)| (e.to_string(), q.to_string()))
+                    .collect();
                 let message = format!(
                     "{resource} limit is {} in {} but {} in {}: {}× apart (more than {}×)",
                     max.1,

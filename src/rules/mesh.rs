@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use super::{Category, Rule, ServiceModel, Settings, and_list};
 use crate::finding::{Draft, Severity};
-use crate::model::{ObjectKey, compact, diff_paths, mask_hosts};
+use crate::model::{ObjectKey, diff_paths, mask_hosts, show_paths};
 
 #[doc = include_str!("docs/mesh.md")]
 pub struct Mesh;
@@ -50,7 +50,12 @@ impl Rule for Mesh {
                 .envs
                 .iter()
                 .filter_map(|e| {
-                    let spec = e.object(&key)?.value.get("spec").cloned().unwrap_or_default();
+                    let spec = e
+                        .object(&key)?
+                        .value
+                        .get("spec")
+                        .cloned()
+                        .unwrap_or_default();
                     Some((e.env.as_str(), mask_hosts(&spec)))
                 })
                 .collect();
@@ -73,7 +78,18 @@ impl Rule for Mesh {
             if differing.is_empty() {
                 continue;
             }
-            let values = specs.iter().map(|(e, s)| (e.to_string(), compact(s))).collect();
+            let inner: Vec<String> = paths
+                .iter()
+                .map(|p| {
+                    p.trim_start_matches("spec")
+                        .trim_start_matches('.')
+                        .to_string()
+                })
+                .collect();
+            let values = specs
+                .iter()
+                .map(|(e, s)| (e.to_string(), show_paths(s, &inner)))
+                .collect();
             let message = format!(
                 "{key} differs in {} from {ref_env} at {}",
                 and_list(&differing),
@@ -93,11 +109,18 @@ impl Rule for Mesh {
         }
         for key in service.workload_keys() {
             let across = service.workload_across(key);
-            for (field, pick) in [("spec.template.metadata.annotations", true), ("spec.template.metadata.labels", false)] {
+            for (field, pick) in [
+                ("spec.template.metadata.annotations", true),
+                ("spec.template.metadata.labels", false),
+            ] {
                 let metas: Vec<(&str, IndexMap<&String, &String>)> = across
                     .iter()
                     .map(|(e, w)| {
-                        let map = if pick { &w.pod_annotations } else { &w.pod_labels };
+                        let map = if pick {
+                            &w.pod_annotations
+                        } else {
+                            &w.pod_labels
+                        };
                         let mesh = map
                             .iter()
                             .filter(|(k, _)| MESH_META_PREFIXES.iter().any(|p| k.starts_with(p)))
@@ -122,7 +145,10 @@ impl Rule for Mesh {
                         let v = if m.is_empty() {
                             "(none)".to_string()
                         } else {
-                            m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                            m.iter()
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         };
                         (e.to_string(), v)
                     })

@@ -199,7 +199,10 @@ pub(crate) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
         [one] => one.as_ref().to_string(),
         [init @ .., last] => format!(
             "{} and {}",
-            init.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", "),
+            init.iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", "),
             last.as_ref()
         ),
     }
@@ -223,8 +226,17 @@ mod tests {
     #[test]
     fn every_rule_is_documented_with_the_four_headings() {
         for rule in RULES {
-            for heading in ["## What it checks", "## Why it matters", "## Example", "## How to fix"] {
-                assert!(rule.doc().contains(heading), "{} lacks {heading}", rule.id());
+            for heading in [
+                "## What it checks",
+                "## Why it matters",
+                "## Example",
+                "## How to fix",
+            ] {
+                assert!(
+                    rule.doc().contains(heading),
+                    "{} lacks {heading}",
+                    rule.id()
+                );
             }
         }
     }

@@ -42,11 +42,20 @@ impl Rule for OverlayAddsResource {
                 .envs
                 .iter()
                 .map(|e| {
-                    let v = if envs.contains(&e.env) { "added by overlay" } else { "-" };
+                    let v = if envs.contains(&e.env) {
+                        "added by overlay"
+                    } else {
+                        "-"
+                    };
                     (e.env.clone(), v.to_string())
                 })
                 .collect();
-            let message = format!("{key} is not in the base; the {} overlay{} add{} it", and_list(&envs), if envs.len() == 1 { "" } else { "s" }, if envs.len() == 1 { "s" } else { "" });
+            let message = format!(
+                "{key} is not in the base; the {} overlay{} add{} it",
+                and_list(&envs),
+                if envs.len() == 1 { "" } else { "s" },
+                if envs.len() == 1 { "s" } else { "" }
+            );
             out.push(Draft {
                 kind: key.kind.clone(),
                 name: key.name.clone(),

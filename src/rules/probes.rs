@@ -4,7 +4,7 @@ use indexmap::IndexMap;
 
 use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
 use crate::finding::{Draft, Severity};
-use crate::model::{compact, diff_paths};
+use crate::model::{compact, diff_paths, show_paths};
 
 #[doc = include_str!("docs/probes.md")]
 pub struct Probes;
@@ -28,8 +28,11 @@ impl Rule for Probes {
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for c in service.containers() {
             for kind in ["readinessProbe", "livenessProbe", "startupProbe"] {
-                let probes: Vec<(&str, Option<&serde_json::Value>)> =
-                    c.per_env.iter().map(|(e, ct)| (*e, ct.probes.get(kind))).collect();
+                let probes: Vec<(&str, Option<&serde_json::Value>)> = c
+                    .per_env
+                    .iter()
+                    .map(|(e, ct)| (*e, ct.probes.get(kind)))
+                    .collect();
                 let Some((ref_env, reference)) = probes.last().copied() else {
                     continue;
                 };
@@ -51,9 +54,17 @@ impl Rule for Probes {
                         }
                     }
                 }
+                // Show only what differs, unless a probe is missing altogether.
                 let values: IndexMap<String, String> = probes
                     .iter()
-                    .map(|(e, p)| (e.to_string(), p.map_or_else(|| "(none)".to_string(), compact)))
+                    .map(|(e, p)| {
+                        let v = match p {
+                            None => "(none)".to_string(),
+                            Some(p) if paths.is_empty() => compact(p),
+                            Some(p) => show_paths(p, &paths),
+                        };
+                        (e.to_string(), v)
+                    })
                     .collect();
                 let detail = if paths.is_empty() {
                     "is missing in some".to_string()
@@ -62,10 +73,7 @@ impl Rule for Probes {
                 };
                 let mut envs = differing.clone();
                 envs.push(ref_env.to_string());
-                let message = format!(
-                    "{kind} {detail}: {} vs {ref_env}",
-                    and_list(&differing)
-                );
+                let message = format!("{kind} {detail}: {} vs {ref_env}", and_list(&differing));
                 out.push(container_draft(&c, kind.into(), envs, values, message));
             }
         }

@@ -32,13 +32,21 @@ impl Rule for Replicas {
                 .workload_across(key)
                 .iter()
                 .map(|(e, w)| {
-                    (e.to_string(), w.replicas.map_or_else(|| "(unset)".into(), |r| r.to_string()))
+                    (
+                        e.to_string(),
+                        w.replicas
+                            .map_or_else(|| "(unset)".into(), |r| r.to_string()),
+                    )
                 })
                 .collect();
             push_if_different(out, key, "spec.replicas", values, "replica count");
         }
         let mut hpas: Vec<ObjectKey> = Vec::new();
-        for o in service.envs.iter().flat_map(|e| e.of_kind("HorizontalPodAutoscaler")) {
+        for o in service
+            .envs
+            .iter()
+            .flat_map(|e| e.of_kind("HorizontalPodAutoscaler"))
+        {
             if !hpas.contains(&o.key) {
                 hpas.push(o.key.clone());
             }
@@ -50,10 +58,19 @@ impl Rule for Replicas {
                 .filter_map(|e| {
                     let spec = e.object(key)?.value.get("spec")?;
                     let get = |f: &str| spec.get(f).and_then(Value::as_i64).unwrap_or(1);
-                    Some((e.env.clone(), format!("{}..{}", get("minReplicas"), get("maxReplicas"))))
+                    Some((
+                        e.env.clone(),
+                        format!("{}..{}", get("minReplicas"), get("maxReplicas")),
+                    ))
                 })
                 .collect();
-            push_if_different(out, key, "spec.minReplicas..maxReplicas", values, "autoscaling range");
+            push_if_different(
+                out,
+                key,
+                "spec.minReplicas..maxReplicas",
+                values,
+                "autoscaling range",
+            );
         }
     }
 }

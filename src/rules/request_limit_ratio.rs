@@ -51,8 +51,10 @@ impl Rule for RequestLimitRatio {
                 if min.1.is_zero() || max.1 / min.1 <= tolerance {
                     continue;
                 }
-                let values: IndexMap<String, String> =
-                    ratios.iter().map(|(e, _, s)| (e.to_string(), s.clone())).collect();
+                let values: IndexMap<String, String> = ratios
+                    .iter()
+                    .map(|(e, _, s)| (e.to_string(), s.clone()))
+                    .collect();
                 let message = format!(
                     "{resource} request÷limit is {} in {} but {} in {} ({}× apart, tolerance {})",
                     show_ratio(max.1),

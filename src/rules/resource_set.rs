@@ -39,7 +39,11 @@ impl Rule for ResourceSet {
                 .envs
                 .iter()
                 .map(|e| {
-                    let v = if e.object(key).is_some() { "present" } else { "absent" };
+                    let v = if e.object(key).is_some() {
+                        "present"
+                    } else {
+                        "absent"
+                    };
                     (e.env.clone(), v.to_string())
                 })
                 .collect();
@@ -56,7 +60,11 @@ impl Rule for ResourceSet {
                 .filter(|(_, v)| v.as_str() == "present")
                 .map(|(e, _)| e.clone())
                 .collect();
-            let message = format!("{key} exists in {} but not in {}", and_list(&present), and_list(&absent));
+            let message = format!(
+                "{key} exists in {} but not in {}",
+                and_list(&present),
+                and_list(&absent)
+            );
             out.push(Draft {
                 kind: key.kind.clone(),
                 name: key.name.clone(),

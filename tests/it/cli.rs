@@ -1,0 +1,262 @@
+//! The `envparity` binary end to end: exit codes, the JSON contract, and bad input.
+
+use std::fs;
+
+use crate::support::{envparity, fixture_copy, json, root};
+
+const CLEAN: &str = "tests/fixtures/rules/image/silent";
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn json_contract_has_exactly_the_documented_shape() {
+    let repo = fixture_copy("tests/fixtures/rules/limit-inversion/fires");
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    let keys: Vec<&str> = v
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["version", "commit", "findings", "errors", "summary"]);
+    assert_eq!(v["version"], 1);
+    assert!(v["commit"].is_null());
+    let f = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "limit-inversion")
+        .expect("limit-inversion finding");
+    for key in [
+        "rule",
+        "severity",
+        "service",
+        "kind",
+        "name",
+        "container",
+        "envs",
+        "field",
+        "values",
+        "message",
+        "fingerprint",
+    ] {
+        assert!(f.get(key).is_some(), "finding lacks {key}: {f}");
+    }
+    assert_eq!(f["severity"], "block");
+    assert_eq!(f["field"], "resources.limits.memory");
+    assert_eq!(f["values"]["staging"], "2Gi");
+    assert_eq!(f["values"]["production"], "512Mi");
+    assert_eq!(f["envs"], serde_json::json!(["staging", "production"]));
+    assert_eq!(v["summary"]["block"], 1);
+}
+
+#[test]
+fn clean_repo_exits_zero_and_text_groups_by_service() {
+    let repo = fixture_copy(CLEAN);
+    let out = envparity(repo.path(), &["check", "--repo", "."]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("0 block, 0 warn"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour when stdout is not a terminal: {text}"
+    );
+}
+
+#[test]
+fn a_broken_overlay_is_an_error_and_the_rest_is_still_checked() {
+    let repo = fixture_copy("tests/fixtures/rules/limit-inversion/fires");
+    // A YAML syntax error in one overlay's kustomization.yaml…
+    let k = repo.path().join("apps/web/overlays/dev/kustomization.yaml");
+    fs::write(
+        &k,
+        "resources:\n  - ../../base\npatches: [\n  - path: x.yaml\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    let errors = v["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["service"], "web");
+    assert_eq!(errors[0]["env"], "dev");
+    let msg = errors[0]["message"].as_str().expect("message");
+    assert!(
+        msg.contains("apps/web/overlays/dev/kustomization.yaml"),
+        "{msg}"
+    );
+    assert!(msg.contains("line"), "{msg}");
+    // …and staging vs production is still compared.
+    assert!(
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["rule"] == "limit-inversion")
+    );
+}
+
+#[test]
+fn a_patch_pointing_at_a_missing_file_names_both_files() {
+    let repo = fixture_copy(CLEAN);
+    let k = repo
+        .path()
+        .join("apps/web/overlays/staging/kustomization.yaml");
+    let text = fs::read_to_string(&k).expect("read");
+    fs::write(
+        &k,
+        format!("{text}\npatchesStrategicMerge:\n  - no-such-patch.yaml\n"),
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    let msg = v["errors"][0]["message"].as_str().expect("message");
+    assert!(msg.contains("no-such-patch.yaml"), "{msg}");
+    assert!(
+        msg.contains("apps/web/overlays/staging/kustomization.yaml"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_syntax_error_in_a_resource_file_names_the_file() {
+    let repo = fixture_copy(CLEAN);
+    let d = repo.path().join("apps/web/base/deployment.yaml");
+    let text = fs::read_to_string(&d).expect("read");
+    fs::write(&d, text.replacen("spec:", "spec: [", 1)).expect("write");
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    let errors = v["errors"].as_array().expect("errors");
+    assert!(!errors.is_empty());
+    for e in errors {
+        let msg = e["message"].as_str().expect("message");
+        assert!(msg.contains("deployment.yaml"), "{msg}");
+    }
+}
+
+#[test]
+fn a_service_without_base_is_reported() {
+    let repo = fixture_copy(CLEAN);
+    fs::create_dir_all(repo.path().join("apps/orphan/overlays/dev")).expect("mkdir");
+    fs::create_dir_all(repo.path().join("apps/orphan/overlays/production")).expect("mkdir");
+    for env in ["dev", "production"] {
+        fs::write(
+            repo.path()
+                .join(format!("apps/orphan/overlays/{env}/kustomization.yaml")),
+            "resources:\n  - cm.yaml\n",
+        )
+        .expect("write");
+        fs::write(
+            repo.path()
+                .join(format!("apps/orphan/overlays/{env}/cm.yaml")),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: orphan}\ndata: {A: \"1\"}\n",
+        )
+        .expect("write");
+    }
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    let e = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .find(|e| e["service"] == "orphan")
+        .expect("orphan error");
+    assert!(
+        e["message"].as_str().expect("msg").contains("no base"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_empty_repo_is_an_error() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let out = envparity(repo.path(), &["check", "--repo", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no Kustomize overlays found"), "{text}");
+}
+
+#[test]
+fn unknown_config_keys_are_reported_with_file_and_line() {
+    let repo = fixture_copy(CLEAN);
+    fs::write(
+        repo.path().join("config.toml"),
+        "[source]\npath = \".\"\n\n[rulez]\nx = 1\n\n[rules.image]\nseverity = \"loud\"\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("config.toml:4: unknown key `rulez`"), "{err}");
+    assert!(err.contains("config.toml:8:"), "{err}");
+}
+
+#[test]
+fn severity_overrides_and_exceptions_apply() {
+    let repo = fixture_copy("tests/fixtures/rules/limit-inversion/fires");
+    fs::write(
+        repo.path().join("config.toml"),
+        "[[exceptions]]\nservice = \"web\"\nrule = \"limit-inversion\"\nreason = \"being fixed in PR 42\"\nexpires = 2999-01-01\n\n[[exceptions]]\nservice = \"nope\"\nrule = \"image\"\nreason = \"stale\"\nexpires = 2999-01-01\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("being fixed in PR 42"), "{text}");
+    assert!(text.contains("matched no finding"), "{text}");
+
+    fs::write(
+        repo.path().join("config.toml"),
+        "[rules.limit-inversion]\nseverity = \"warn\"\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["summary"]["warn"], 1);
+}
+
+#[test]
+fn sarif_and_github_formats() {
+    let repo = fixture_copy("tests/fixtures/rules/limit-inversion/fires");
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["version"], "2.1.0");
+    let result = &v["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "limit-inversion");
+    assert_eq!(result["level"], "error");
+    let uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        .as_str()
+        .expect("uri");
+    assert!(uri.starts_with("apps/web/"), "{uri}");
+
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "github"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("::error file=apps/web/overlays/staging/"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rules_and_explain() {
+    let out = envparity(&root(), &["rules"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 13, "{text}");
+    let out = envparity(&root(), &["explain", "limit-inversion"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("## How to fix") && text.contains("OOM"),
+        "{text}"
+    );
+    let out = envparity(&root(), &["explain", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}

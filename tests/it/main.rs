@@ -1,0 +1,6 @@
+//! Integration tests, in one binary so the suite links once (DESIGN.md: build size).
+//! They run the real `kubectl kustomize`.
+
+mod cli;
+mod rules;
+mod support;
