@@ -189,14 +189,15 @@ fn load_kustomization(file: &Path, repo_root: &Path) -> Result<Map<String, Value
     }
 }
 
-/// The parser's own words: the first line of its message, which never quotes the input.
+/// The parser's own words: the first line of its message (which never quotes the input), without the
+/// location it appends (the error carries that in fields).
 fn first_line(message: &str) -> String {
-    message
-        .lines()
-        .next()
-        .unwrap_or("invalid YAML")
-        .trim()
-        .to_string()
+    let line = message.lines().next().unwrap_or("invalid YAML").trim();
+    let line = match line.rfind(" at line ") {
+        Some(pos) if line[pos..].contains("column") => &line[..pos],
+        _ => line,
+    };
+    line.trim().to_string()
 }
 
 /// Whether a `resources`-style entry names something kustomize would fetch over the network.

@@ -137,7 +137,11 @@ pub enum RenderError {
     #[error(
         "YAML syntax error in {}{}: {message}",
         file.display(),
-        line.map(|l| format!(" at line {l}")).unwrap_or_default()
+        match (line, column) {
+            (Some(l), Some(c)) => format!(" at line {l}, column {c}"),
+            (Some(l), None) => format!(" at line {l}"),
+            _ => String::new(),
+        }
     )]
     KustomizationSyntax {
         /// The kustomization file.

@@ -46,7 +46,7 @@ impl Rule for OverlayPatchCount {
             .collect();
         out.push(Draft {
             kind: "Kustomization".into(),
-            name: "overlay".into(),
+            name: service.service.clone(),
             container: None,
             message: format!(
                 "the {} overlay{} more than {} patches",
