@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use crate::kustomization::kustomization_file;
+
 /// Layouts detected when config names none, most specific first.
 pub const COMMON_LAYOUTS: &[&str] = &[
     "apps/{service}/overlays/{env}",
@@ -27,20 +29,8 @@ pub const COMMON_LAYOUTS: &[&str] = &[
     "stages/{env}",
 ];
 
-/// File names kustomize accepts for a kustomization.
-pub const KUSTOMIZATION_FILES: [&str; 3] =
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
 /// Directory names that sit next to overlays but are not environments.
 const NOT_ENVS: [&str; 3] = ["base", "bases", "components"];
-
-/// The kustomization file in `dir`, if any.
-pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
-    KUSTOMIZATION_FILES
-        .iter()
-        .map(|f| dir.join(f))
-        .find(|p| p.is_file())
-}
 
 /// One service: its base and its overlay per environment (paths relative to the repo root).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,9 +6,16 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::discover::kustomization_file;
 use crate::model::Naming;
 use crate::yaml::YamlError;
+
+/// The file names kustomize accepts for a kustomization, in the order it looks for them.
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// The kustomization file in `dir`, if any.
+pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
+    FILE_NAMES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
+}
 
 /// A kustomization that could not be read.
 #[derive(Debug, thiserror::Error)]

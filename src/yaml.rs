@@ -11,22 +11,28 @@ use serde::de::DeserializeOwned;
 pub struct YamlError {
     /// 1-based line of the problem, when the parser knows it.
     pub line: Option<u64>,
+    /// 1-based column of the problem, when the parser knows it.
+    pub column: Option<u64>,
     /// The parser's message, without any excerpt of the input.
     pub message: String,
 }
 
 impl From<serde_saphyr::Error> for YamlError {
     fn from(err: serde_saphyr::Error) -> Self {
-        let line = err.location().map(|l| l.line());
-        // The rendered message may still echo a scalar; keep its first line, which is the parser's words.
+        let location = err.location();
+        // The rendered message may still echo a scalar; keep its first line, which is the parser's words,
+        // without the location it appends (kept in fields instead).
         let rendered = err.without_snippet().to_string();
-        let message = rendered
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .trim()
-            .to_string();
-        YamlError { line, message }
+        let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
+        let message = match first.rfind(" at line ") {
+            Some(pos) if first[pos..].contains("column") => &first[..pos],
+            _ => first,
+        };
+        YamlError {
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+            message: message.trim().to_string(),
+        }
     }
 }
 
@@ -42,6 +48,14 @@ fn options() -> serde_saphyr::Options {
 /// Parses every document of a YAML stream (empty documents are skipped).
 pub fn documents<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
     Ok(serde_saphyr::from_multiple_with_options(text, options())?)
+}
+
+/// Parses kustomize's own output for a whole environment, which can exceed the parser's default budget
+/// (1,024 documents, 250,000 nodes) that guards against hostile input.
+pub fn documents_unbounded<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
+    let mut options = options();
+    options.budget = None;
+    Ok(serde_saphyr::from_multiple_with_options(text, options)?)
 }
 
 /// Parses a single YAML document.

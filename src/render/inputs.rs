@@ -16,10 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::RenderError;
 use super::paths::{canonical_dir, display_path, normalize, repo_relative, slash};
-
-/// The file names kustomize accepts for a kustomization, in the order it looks for them.
-pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
-    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+use crate::kustomization::kustomization_file;
 
 /// Hex SHA-256 over every input file of an overlay: the cache key's main part.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,22 +56,6 @@ pub fn input_files(dir: &Path, repo_root: &Path) -> Result<Vec<PathBuf>, RenderE
         .iter()
         .filter_map(|f| repo_relative(f, &repo_root))
         .collect())
-}
-
-/// Number of patches an overlay's own kustomization declares (`patches`, `patchesStrategicMerge` and
-/// `patchesJson6902` entries); patches of its bases are not counted.
-pub fn patch_count(dir: &Path) -> Result<usize, RenderError> {
-    let file = kustomization_file(dir).ok_or_else(|| RenderError::MissingKustomization {
-        dir: dir.to_path_buf(),
-        referenced_from: None,
-    })?;
-    // No repository root is known here: errors name the file by its full path.
-    let k = load_kustomization(&file, Path::new(""))?;
-    Ok(["patches", "patchesStrategicMerge", "patchesJson6902"]
-        .iter()
-        .filter_map(|field| k.get(*field).and_then(Value::as_array))
-        .map(Vec::len)
-        .sum())
 }
 
 /// What walking one overlay found.
@@ -154,29 +135,18 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// The kustomization file in `dir`, if any.
-pub(crate) fn kustomization_file(dir: &Path) -> Option<PathBuf> {
-    KUSTOMIZATION_FILE_NAMES
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.is_file())
-}
-
 /// Reads and parses a kustomization file into a JSON mapping (an empty file is an empty mapping).
 fn load_kustomization(file: &Path, repo_root: &Path) -> Result<Map<String, Value>, RenderError> {
     let text = std::fs::read_to_string(file).map_err(|err| RenderError::io(file, err))?;
-    let value: Value = match serde_saphyr::from_str(&text) {
+    // The yaml module never quotes the input: a secretGenerator's literals live in this file.
+    let value: Value = match crate::yaml::document(&text) {
         Ok(value) => value,
         Err(err) => {
-            // Without the snippet: a secretGenerator's literals live in this file.
-            let err = err.without_snippet();
-            let location = err.location();
-            let message = err.to_string();
             return Err(RenderError::KustomizationSyntax {
                 file: display_path(file, repo_root),
-                line: location.as_ref().map(|l| l.line()),
-                column: location.as_ref().map(|l| l.column()),
-                message: first_line(&message),
+                line: err.line,
+                column: err.column,
+                message: err.message,
             });
         }
     };
@@ -187,17 +157,6 @@ fn load_kustomization(file: &Path, repo_root: &Path) -> Result<Map<String, Value
             file: display_path(file, repo_root),
         }),
     }
-}
-
-/// The parser's own words: the first line of its message (which never quotes the input), without the
-/// location it appends (the error carries that in fields).
-fn first_line(message: &str) -> String {
-    let line = message.lines().next().unwrap_or("invalid YAML").trim();
-    let line = match line.rfind(" at line ") {
-        Some(pos) if line[pos..].contains("column") => &line[..pos],
-        _ => line,
-    };
-    line.trim().to_string()
 }
 
 /// Whether a `resources`-style entry names something kustomize would fetch over the network.
@@ -413,7 +372,7 @@ fn is_inline_patch(entry: &str, dir: &Path) -> bool {
     if dir.join(entry.trim()).exists() {
         return false;
     }
-    matches!(serde_saphyr::from_str::<Value>(entry), Ok(Value::Object(_)))
+    matches!(crate::yaml::document::<Value>(entry), Ok(Value::Object(_)))
 }
 
 fn is_non_empty(value: &Value) -> bool {

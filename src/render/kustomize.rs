@@ -165,14 +165,8 @@ impl Kustomize {
         // or quoted: it holds Secret values until they are blanked.
         let stdout =
             String::from_utf8(output.stdout).map_err(|_| Failure::Unreadable { line: None })?;
-        let mut options = serde_saphyr::Options::default();
-        // The default budget (1,024 documents, 250,000 nodes) guards against hostile input; this is
-        // kustomize's own output for a whole environment, which can legitimately be larger.
-        options.budget = None;
-        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(&stdout, options)
-            .map_err(|err| Failure::Unreadable {
-                line: err.without_snippet().location().map(|l| l.line()),
-            })?;
+        let documents: Vec<Value> = crate::yaml::documents_unbounded(&stdout)
+            .map_err(|err| Failure::Unreadable { line: err.line })?;
 
         let mut per_overlay: HashMap<usize, Vec<RenderedObject>> = HashMap::new();
         let members: HashSet<usize> = batch.indices.iter().copied().collect();

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use cache::{CacheStats, CachedRenderer};
-pub use inputs::{InputDigest, KUSTOMIZATION_FILE_NAMES, input_digest, input_files, patch_count};
+pub use inputs::{InputDigest, input_digest, input_files};
 pub use kustomize::{Kustomize, KustomizeCommand};
 
 /// The annotation that tells which overlay of a batch an object came from.
@@ -272,7 +272,7 @@ pub(crate) fn finish_object(
     };
 
     let origin = annotation(ORIGIN_ANNOTATION)
-        .and_then(|text| serde_saphyr::from_str::<Value>(&text).ok())
+        .and_then(|text| crate::yaml::document::<Value>(&text).ok())
         .and_then(|o| {
             o.get("path")
                 .or_else(|| o.get("configuredIn"))
@@ -281,7 +281,7 @@ pub(crate) fn finish_object(
         });
     let mut transformed_by = Vec::new();
     if let Some(Value::Array(entries)) =
-        annotation(TRANSFORMATIONS_ANNOTATION).and_then(|text| serde_saphyr::from_str(&text).ok())
+        annotation(TRANSFORMATIONS_ANNOTATION).and_then(|text| crate::yaml::document(&text).ok())
     {
         for entry in entries {
             if let Some(path) = entry

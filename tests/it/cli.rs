@@ -263,13 +263,20 @@ fn rules_and_explain() {
 
 #[test]
 fn the_demo_config_shows_every_rule_and_the_seed_cases() {
-    let out = envparity(&root(), &["check", "--config", "config.toml", "--format", "json"]);
+    let out = envparity(
+        &root(),
+        &["check", "--config", "config.toml", "--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = json(&out);
     assert_eq!(v["errors"], serde_json::json!([]));
     let findings = v["findings"].as_array().expect("findings");
     for rule in envparity::rules::RULES {
-        assert!(findings.iter().any(|f| f["rule"] == rule.id()), "demo never fires {}", rule.id());
+        assert!(
+            findings.iter().any(|f| f["rule"] == rule.id()),
+            "demo never fires {}",
+            rule.id()
+        );
     }
     let find = |service: &str, rule: &str| {
         findings
@@ -280,15 +287,32 @@ fn the_demo_config_shows_every_rule_and_the_seed_cases() {
     // The incident: staging 2Gi, production 512Mi.
     let inv = find("inventory-service", "limit-inversion");
     assert_eq!(inv["severity"], "block");
-    assert_eq!((inv["values"]["staging"].as_str(), inv["values"]["production"].as_str()), (Some("2Gi"), Some("512Mi")));
-    assert_eq!(inv["files"]["staging"], "apps/inventory-service/overlays/staging/resources.yaml");
+    assert_eq!(
+        (
+            inv["values"]["staging"].as_str(),
+            inv["values"]["production"].as_str()
+        ),
+        (Some("2Gi"), Some("512Mi"))
+    );
+    assert_eq!(
+        inv["files"]["staging"],
+        "apps/inventory-service/overlays/staging/resources.yaml"
+    );
     // dev 256Mi vs production 2Gi.
     let scale = find("catalog-service", "limit-scale");
     assert_eq!(scale["severity"], "warn");
-    assert_eq!((scale["values"]["dev"].as_str(), scale["values"]["production"].as_str()), (Some("256Mi"), Some("2Gi")));
+    assert_eq!(
+        (
+            scale["values"]["dev"].as_str(),
+            scale["values"]["production"].as_str()
+        ),
+        (Some("256Mi"), Some("2Gi"))
+    );
     // The hardened checkout-service: proportional scaling passes quietly.
     assert!(
-        findings.iter().all(|f| f["service"] != "checkout-service" || f["severity"] == "info"),
+        findings
+            .iter()
+            .all(|f| f["service"] != "checkout-service" || f["severity"] == "info"),
         "checkout-service must pass: {findings:#?}"
     );
 }

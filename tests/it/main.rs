@@ -2,5 +2,6 @@
 //! They run the real `kubectl kustomize`.
 
 mod cli;
+mod render;
 mod rules;
 mod support;
