@@ -310,9 +310,24 @@ impl<'a> Parser<'a> {
             let name = key.get_ref().as_ref();
             match name {
                 "source" => config.source = self.section(value, name).unwrap_or_default(),
-                "layout" => config.layout = self.section(value, name).unwrap_or_default(),
+                "layout" => {
+                    let span = locate(&value, &["overlays".into()]).unwrap_or_else(|| value.span());
+                    config.layout = self.section(value, name).unwrap_or_default();
+                    for pattern in &config.layout.overlays {
+                        if !pattern.contains("{env}") {
+                            self.error(&span, format!("layout pattern `{pattern}` has no `{{env}}` placeholder"));
+                        }
+                    }
+                }
                 "environments" => {
+                    let span = locate(&value, &["order".into()]).unwrap_or_else(|| value.span());
                     config.environments = self.section(value, name).unwrap_or_default();
+                    let mut seen = std::collections::BTreeSet::new();
+                    for env in &config.environments.order {
+                        if !seen.insert(env) {
+                            self.error(&span, format!("environment `{env}` appears twice in `environments.order`"));
+                        }
+                    }
                 }
                 "state" => config.state = self.section(value, name).unwrap_or_default(),
                 "rules" => config.rules = self.rules(value, "rules"),
@@ -494,25 +509,6 @@ impl<'a> Parser<'a> {
                 );
             }
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for env in &config.environments.order {
-            if !seen.insert(env) {
-                self.push(
-                    DiagnosticLevel::Error,
-                    0,
-                    format!("environment `{env}` appears twice in `environments.order`"),
-                );
-            }
-        }
-        for pattern in &config.layout.overlays {
-            if !(pattern.contains("{env}")) {
-                self.push(
-                    DiagnosticLevel::Error,
-                    0,
-                    format!("layout pattern `{pattern}` has no `{{env}}` placeholder"),
-                );
-            }
-        }
     }
 }
 
@@ -613,6 +609,16 @@ mod tests {
             config.services["web"].rules["limit-scale"].threshold,
             Some(8.0)
         );
+    }
+
+    #[test]
+    fn layout_and_order_problems_are_located() {
+        let text = "[source]\npath = \".\"\n[layout]\noverlays = [\"apps/{service}\"]\n[environments]\norder = [\"dev\", \"dev\"]\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [4, 6], "{diagnostics:?}");
     }
 
     #[test]

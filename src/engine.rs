@@ -318,13 +318,7 @@ fn files_for(
             .to_string_lossy()
             .replace('\\', "/")
     };
-    let hint = finding
-        .field
-        .rsplit(['.', '/'])
-        .next()
-        .unwrap_or("")
-        .trim_start_matches('(')
-        .trim_end_matches(')');
+    let hints = crate::finding::field_words(&finding.field);
     let mut out = IndexMap::new();
     for env in &finding.envs {
         let Some((dir, k)) = kustomizations.get(env) else {
@@ -349,7 +343,7 @@ fn files_for(
         {
             Some(origin.clone())
         } else if let Some(patch) = k
-            .patches_for(&finding.kind, &finding.name, hint)
+            .patches_for(&finding.kind, &finding.name, &hints)
             .into_iter()
             .next()
         {

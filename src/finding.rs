@@ -88,6 +88,21 @@ pub struct Draft {
     pub message: String,
 }
 
+/// The words a file that sets `field` would contain: the last key of each alternative
+/// (`resources.requests.memory/resources.limits.memory` → `memory`, `memory`;
+/// `spec.minReplicas..maxReplicas` → `minReplicas`, `maxReplicas`), without `[…]` selectors.
+pub fn field_words(field: &str) -> Vec<&str> {
+    field
+        .split('/')
+        .flat_map(|part| part.split(".."))
+        .filter_map(|part| {
+            let last = part.rsplit('.').next()?;
+            let last = last.split('[').next()?.trim_matches(['(', ')']);
+            (!last.is_empty()).then_some(last)
+        })
+        .collect()
+}
+
 /// The stable fingerprint of a finding (16 hex digits of a SHA-256).
 pub fn fingerprint(
     rule: &str,
@@ -145,6 +160,21 @@ mod tests {
                 "resources.limits.memory"
             )
         );
+    }
+
+    #[test]
+    fn words_of_fields() {
+        assert_eq!(
+            field_words("resources.requests.memory/resources.limits.memory"),
+            ["memory", "memory"]
+        );
+        assert_eq!(
+            field_words("spec.minReplicas..maxReplicas"),
+            ["minReplicas", "maxReplicas"]
+        );
+        assert_eq!(field_words("spec.http[0].retries"), ["retries"]);
+        assert_eq!(field_words("spec.http[0]"), ["http"]);
+        assert_eq!(field_words("(object)"), ["object"]);
     }
 
     #[test]

@@ -141,8 +141,9 @@ impl Kustomization {
 
     /// The patch files (relative to the kustomization's directory) that may touch `kind`/`name` (the name as
     /// the base declares it), most likely first: an explicit target, then a strategic-merge patch naming the
-    /// object — keeping only those that mention `hint` (the field's last word).
-    pub fn patches_for(&self, kind: &str, name: &str, hint: &str) -> Vec<String> {
+    /// object — keeping only those that mention one of `hints` (the field's words, see
+    /// [`crate::finding::field_words`]).
+    pub fn patches_for(&self, kind: &str, name: &str, hints: &[&str]) -> Vec<String> {
         let dir = self.file.parent().unwrap_or(Path::new(""));
         let mut scored: Vec<String> = Vec::new();
         for p in &self.patches {
@@ -160,7 +161,7 @@ impl Kustomization {
                     }),
             };
             // A patch that targets the object but never mentions the field did not set it.
-            if targets && (hint.is_empty() || text.contains(hint)) {
+            if targets && (hints.is_empty() || hints.iter().any(|h| text.contains(h))) {
                 scored.push(rel.clone());
             }
         }

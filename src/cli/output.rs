@@ -254,10 +254,10 @@ fn sarif(report: &Report, root: &Path) -> serde_json::Value {
 
 /// The first line of `file` mentioning the field's last word, else 1 (SARIF consumers need a line).
 fn line_of(root: &Path, file: &str, field: &str) -> usize {
-    let word = field.rsplit(['.', '/']).next().unwrap_or("");
+    let words = crate::finding::field_words(field);
     std::fs::read_to_string(root.join(file))
         .ok()
-        .and_then(|t| t.lines().position(|l| !word.is_empty() && l.contains(word)))
+        .and_then(|t| t.lines().position(|l| words.iter().any(|w| l.contains(w))))
         .map_or(1, |i| i + 1)
 }
 

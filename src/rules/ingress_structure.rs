@@ -114,11 +114,15 @@ fn routes(env: &EnvModel, ingress: &Object) -> Vec<String> {
             let backend = match p.pointer("/backend/service") {
                 Some(svc) => {
                     let name = svc.get("name").and_then(Value::as_str).unwrap_or("");
-                    let port = svc
-                        .pointer("/port/number")
-                        .or_else(|| svc.pointer("/port/name"))
-                        .map(crate::model::compact)
-                        .unwrap_or_default();
+                    // A named port equals the number the Service gives that name (int-or-string).
+                    let port = match (svc.pointer("/port/number"), svc.pointer("/port/name")) {
+                        (Some(n), _) => crate::model::compact(n),
+                        (None, Some(Value::String(port_name))) => {
+                            service_port(env, name, port_name)
+                                .map_or_else(|| port_name.clone(), |n| n.to_string())
+                        }
+                        _ => String::new(),
+                    };
                     format!("{}:{port}", env.naming.normalize(name))
                 }
                 None => p
@@ -131,6 +135,19 @@ fn routes(env: &EnvModel, ingress: &Object) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+/// The port number a Service (by rendered name) gives a port name.
+fn service_port(env: &EnvModel, service: &str, port_name: &str) -> Option<i64> {
+    env.of_kind("Service")
+        .find(|s| s.rendered_name == service)?
+        .value
+        .pointer("/spec/ports")?
+        .as_array()?
+        .iter()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some(port_name))?
+        .get("port")?
+        .as_i64()
 }
 
 fn tls(ingress: &Object) -> String {

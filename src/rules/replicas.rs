@@ -72,6 +72,40 @@ impl Rule for Replicas {
                 "autoscaling range",
             );
         }
+        let mut pdbs: Vec<ObjectKey> = Vec::new();
+        for o in service
+            .envs
+            .iter()
+            .flat_map(|e| e.of_kind("PodDisruptionBudget"))
+        {
+            if !pdbs.contains(&o.key) {
+                pdbs.push(o.key.clone());
+            }
+        }
+        for key in &pdbs {
+            let values: IndexMap<String, String> = service
+                .envs
+                .iter()
+                .filter_map(|e| {
+                    let spec = e.object(key)?.value.get("spec")?;
+                    let budget = ["minAvailable", "maxUnavailable"]
+                        .iter()
+                        .filter_map(|f| {
+                            Some(format!("{f} {}", crate::model::compact(spec.get(*f)?)))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    Some((e.env.clone(), budget))
+                })
+                .collect();
+            push_if_different(
+                out,
+                key,
+                "spec.minAvailable/maxUnavailable",
+                values,
+                "disruption budget",
+            );
+        }
     }
 }
 
