@@ -38,6 +38,8 @@ echo "== building (cargo build --release)" >&2
 cargo build --release --quiet
 BIN=$PROJECT/target/release/envparity
 [[ -x $BIN ]] || { echo "no binary at $BIN" >&2; exit 1; }
+# What was built (other work may change the checkout while the benchmark runs).
+BUILT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src modified)')"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/envparity-bench.XXXXXX")
 if [[ ${BENCH_KEEP:-} == 1 ]]; then
@@ -173,7 +175,7 @@ print(", ".join(f"{k} {v}" for k, v in s.items() if isinstance(v, (int, float)))
 
 echo
 echo "envparity scan benchmark"
-echo "  commit     $(git -C "$PROJECT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$PROJECT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified)')"
+echo "  built      $BUILT"
 echo "  nproc      $(nproc)"
 echo "  kustomize  ${KUST[*]}: $KVERSION"
 echo "  repo       $SERVICES services, $NDIRS kustomizations (seed $SEED); one-edit changes $EDIT_FILE"
