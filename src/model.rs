@@ -558,6 +558,22 @@ pub fn diff_paths(a: &Value, b: &Value) -> Vec<String> {
     out
 }
 
+/// Every path at which any of `values` differs from `reference`, in first-seen order.
+pub fn diff_paths_all<'a>(
+    values: impl IntoIterator<Item = &'a Value>,
+    reference: &Value,
+) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for value in values {
+        for p in diff_paths(value, reference) {
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+    }
+    paths
+}
+
 /// The value at a path produced by [`diff_paths`] (`a.b[name].c`, `a[0]`).
 pub fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     let mut current = value;

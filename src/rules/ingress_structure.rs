@@ -1,10 +1,11 @@
 //! `ingress-structure`: Ingress rules, paths, backends and TLS must match across environments
 //! (hostnames may differ).
 
-use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list};
+use super::{
+    Category, Rule, ServiceModel, Settings, and_list, differing_from_reference, object_draft,
+};
 use crate::finding::{Draft, Severity};
 use crate::model::{EnvModel, Object};
 
@@ -28,63 +29,35 @@ impl Rule for IngressStructure {
         include_str!("docs/ingress-structure.md")
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
-        let mut keys = Vec::new();
-        for o in service.envs.iter().flat_map(|e| e.of_kind("Ingress")) {
-            if !keys.contains(&o.key) {
-                keys.push(o.key.clone());
-            }
-        }
-        for key in keys {
-            let per_env: Vec<(&str, Vec<String>, String)> = service
-                .envs
-                .iter()
-                .filter_map(|e| {
-                    let o = e.object(&key)?;
-                    Some((e.env.as_str(), routes(e, o), tls(o)))
-                })
-                .collect();
-            for (field, pick) in [("spec.rules", 0usize), ("spec.tls", 1usize)] {
-                let show = |(_, r, t): &(&str, Vec<String>, String)| {
-                    if pick == 0 {
-                        if r.is_empty() {
-                            "(no rules)".to_string()
-                        } else {
-                            r.join("; ")
-                        }
+        for key in service.object_keys(|o| o.key.kind == "Ingress") {
+            type Show = fn(&EnvModel, &Object) -> String;
+            let aspects: [(&str, &str, Show); 2] = [
+                ("spec.rules", "routes", |e, o| {
+                    let r = routes(e, o);
+                    if r.is_empty() {
+                        "(no rules)".into()
                     } else {
-                        t.clone()
+                        r.join("; ")
                     }
-                };
-                let values: IndexMap<String, String> =
-                    per_env.iter().map(|x| (x.0.to_string(), show(x))).collect();
-                let Some(reference) = values.values().last() else {
+                }),
+                ("spec.tls", "TLS", |_, o| tls(o)),
+            ];
+            for (field, what, show) in aspects {
+                let per_env = service.per_env(&key, |e, o| Some(show(e, o)));
+                let Some((differing, ref_env)) = differing_from_reference(&per_env) else {
                     continue;
                 };
-                let differing: Vec<String> = values
-                    .iter()
-                    .filter(|(_, v)| *v != reference)
-                    .map(|(e, _)| e.clone())
-                    .collect();
-                if differing.is_empty() {
-                    continue;
-                }
-                let ref_env = values.keys().last().cloned().unwrap_or_default();
-                let what = if pick == 0 { "routes" } else { "TLS" };
                 let message = format!(
                     "ingress {what} in {} differ from {ref_env}",
                     and_list(&differing)
                 );
+                let values = per_env
+                    .into_iter()
+                    .map(|(e, v)| (e.to_string(), v))
+                    .collect();
                 let mut envs = differing;
                 envs.push(ref_env);
-                out.push(Draft {
-                    kind: key.kind.clone(),
-                    name: key.name.clone(),
-                    container: None,
-                    envs,
-                    field: field.into(),
-                    values,
-                    message,
-                });
+                out.push(object_draft(&key, field, envs, values, message));
             }
         }
     }

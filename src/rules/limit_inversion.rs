@@ -26,17 +26,7 @@ impl Rule for LimitInversion {
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for c in service.containers() {
-            let resources: std::collections::BTreeSet<&String> = c
-                .per_env
-                .iter()
-                .flat_map(|(_, ct)| ct.resources.limits.keys())
-                .collect();
-            for resource in resources {
-                let limits: Vec<(&str, &crate::quantity::Quantity)> = c
-                    .per_env
-                    .iter()
-                    .filter_map(|(e, ct)| Some((*e, ct.resources.limits.get(resource)?)))
-                    .collect();
+            for (resource, limits) in c.limits() {
                 let mut pairs = Vec::new();
                 let mut involved: Vec<String> = Vec::new();
                 for (i, (early, el)) in limits.iter().enumerate() {

@@ -32,17 +32,7 @@ impl Rule for LimitScale {
     fn check(&self, service: &ServiceModel, settings: Settings, out: &mut Vec<Draft>) {
         let factor = settings.threshold_or(Decimal::from(4));
         for c in service.containers() {
-            let resources: std::collections::BTreeSet<&String> = c
-                .per_env
-                .iter()
-                .flat_map(|(_, ct)| ct.resources.limits.keys())
-                .collect();
-            for resource in resources {
-                let limits: Vec<(&str, &crate::quantity::Quantity)> = c
-                    .per_env
-                    .iter()
-                    .filter_map(|(e, ct)| Some((*e, ct.resources.limits.get(resource)?)))
-                    .collect();
+            for (resource, limits) in c.limits() {
                 let (Some(min), Some(max)) = (
                     limits.iter().min_by_key(|l| l.1),
                     limits.iter().max_by_key(|l| l.1),

@@ -164,12 +164,91 @@ impl ServiceModel {
         out
     }
 
+    /// Keys of the objects `keep` accepts, in first-seen order across environments.
+    pub fn object_keys(&self, keep: impl Fn(&crate::model::Object) -> bool) -> Vec<ObjectKey> {
+        let mut keys: Vec<ObjectKey> = Vec::new();
+        for o in self.envs.iter().flat_map(|e| &e.objects) {
+            if keep(o) && !keys.contains(&o.key) {
+                keys.push(o.key.clone());
+            }
+        }
+        keys
+    }
+
+    /// For every environment that has the object, what `show` makes of it.
+    pub fn per_env<T>(
+        &self,
+        key: &ObjectKey,
+        show: impl Fn(&EnvModel, &crate::model::Object) -> Option<T>,
+    ) -> Vec<(&str, T)> {
+        self.envs
+            .iter()
+            .filter_map(|e| Some((e.env.as_str(), show(e, e.object(key)?)?)))
+            .collect()
+    }
+
     /// Position of an environment in the promotion order.
     pub fn rank(&self, env: &str) -> usize {
         self.envs
             .iter()
             .position(|e| e.env == env)
             .unwrap_or(usize::MAX)
+    }
+}
+
+impl ContainerAcross<'_> {
+    /// Every resource name that has a limit in some environment, with the limit in each environment that
+    /// sets it.
+    pub fn limits(&self) -> Vec<(&str, Vec<(&str, &crate::quantity::Quantity)>)> {
+        let names: std::collections::BTreeSet<&str> = self
+            .per_env
+            .iter()
+            .flat_map(|(_, c)| c.resources.limits.keys().map(String::as_str))
+            .collect();
+        names
+            .into_iter()
+            .map(|resource| {
+                let per_env = self
+                    .per_env
+                    .iter()
+                    .filter_map(|(e, c)| Some((*e, c.resources.limits.get(resource)?)))
+                    .collect();
+                (resource, per_env)
+            })
+            .collect()
+    }
+}
+
+/// The environments whose value differs from the reference (the last one), and the reference's name;
+/// `None` when all agree.
+pub(crate) fn differing_from_reference<T: PartialEq>(
+    values: &[(&str, T)],
+) -> Option<(Vec<String>, String)> {
+    let (ref_env, reference) = values.last()?;
+    let differing: Vec<String> = values
+        .iter()
+        .filter(|(_, v)| v != reference)
+        .map(|(e, _)| e.to_string())
+        .collect();
+    (!differing.is_empty()).then(|| (differing, ref_env.to_string()))
+}
+
+/// A draft for an object-level finding.
+pub(crate) fn object_draft(
+    key: &ObjectKey,
+    field: impl Into<String>,
+    envs: Vec<String>,
+    values: IndexMap<String, String>,
+    message: String,
+) -> Draft {
+    Draft {
+        kind: key.kind.clone(),
+        name: key.name.clone(),
+        container: None,
+        envs,
+        field: field.into(),
+        values,
+        message,
     }
 }
 

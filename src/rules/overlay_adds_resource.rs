@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list};
+use super::{Category, Rule, ServiceModel, Settings, and_list, object_draft};
 use crate::finding::{Draft, Severity};
 use crate::model::ObjectKey;
 
@@ -56,15 +56,7 @@ impl Rule for OverlayAddsResource {
                 if envs.len() == 1 { "" } else { "s" },
                 if envs.len() == 1 { "s" } else { "" }
             );
-            out.push(Draft {
-                kind: key.kind.clone(),
-                name: key.name.clone(),
-                container: None,
-                envs,
-                field: "(object)".into(),
-                values,
-                message,
-            });
+            out.push(object_draft(key, "(object)", envs, values, message));
         }
     }
 }

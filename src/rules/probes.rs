@@ -2,9 +2,11 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
+use super::{
+    Category, Rule, ServiceModel, Settings, and_list, container_draft, differing_from_reference,
+};
 use crate::finding::{Draft, Severity};
-use crate::model::{compact, diff_paths, show_paths};
+use crate::model::{compact, diff_paths_all, show_paths};
 
 #[doc = include_str!("docs/probes.md")]
 pub struct Probes;
@@ -33,27 +35,15 @@ impl Rule for Probes {
                     .iter()
                     .map(|(e, ct)| (*e, ct.probes.get(kind)))
                     .collect();
-                let Some((ref_env, reference)) = probes.last().copied() else {
+                let Some((differing, ref_env)) = differing_from_reference(&probes) else {
                     continue;
                 };
-                if probes.iter().all(|(_, p)| *p == reference) {
-                    continue;
-                }
-                let mut differing: Vec<String> = Vec::new();
-                let mut paths: Vec<String> = Vec::new();
-                for (env, probe) in &probes {
-                    if *probe == reference {
-                        continue;
+                let paths = match probes.last() {
+                    Some((_, Some(reference))) => {
+                        diff_paths_all(probes.iter().filter_map(|(_, p)| *p), reference)
                     }
-                    differing.push(env.to_string());
-                    if let (Some(a), Some(b)) = (probe, reference) {
-                        for p in diff_paths(a, b) {
-                            if !paths.contains(&p) {
-                                paths.push(p);
-                            }
-                        }
-                    }
-                }
+                    _ => Vec::new(),
+                };
                 // Show only what differs, unless a probe is missing altogether.
                 let values: IndexMap<String, String> = probes
                     .iter()
@@ -71,9 +61,9 @@ impl Rule for Probes {
                 } else {
                     format!("differs in {}", paths.join(", "))
                 };
-                let mut envs = differing.clone();
-                envs.push(ref_env.to_string());
                 let message = format!("{kind} {detail}: {} vs {ref_env}", and_list(&differing));
+                let mut envs = differing;
+                envs.push(ref_env);
                 out.push(container_draft(&c, kind.into(), envs, values, message));
             }
         }

@@ -3,9 +3,9 @@
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{Category, Rule, ServiceModel, Settings};
+use super::{Category, Rule, ServiceModel, Settings, object_draft};
 use crate::finding::{Draft, Severity};
-use crate::model::ObjectKey;
+use crate::model::{ObjectKey, compact};
 
 #[doc = include_str!("docs/replicas.md")]
 pub struct Replicas;
@@ -32,79 +32,47 @@ impl Rule for Replicas {
                 .workload_across(key)
                 .iter()
                 .map(|(e, w)| {
-                    (
-                        e.to_string(),
-                        w.replicas
-                            .map_or_else(|| "(unset)".into(), |r| r.to_string()),
-                    )
+                    let r = w
+                        .replicas
+                        .map_or_else(|| "(unset)".into(), |r| r.to_string());
+                    (e.to_string(), r)
                 })
                 .collect();
             push_if_different(out, key, "spec.replicas", values, "replica count");
         }
-        let mut hpas: Vec<ObjectKey> = Vec::new();
-        for o in service
-            .envs
-            .iter()
-            .flat_map(|e| e.of_kind("HorizontalPodAutoscaler"))
-        {
-            if !hpas.contains(&o.key) {
-                hpas.push(o.key.clone());
-            }
-        }
-        for key in &hpas {
-            let values: IndexMap<String, String> = service
-                .envs
-                .iter()
-                .filter_map(|e| {
-                    let spec = e.object(key)?.value.get("spec")?;
-                    let get = |f: &str| spec.get(f).and_then(Value::as_i64).unwrap_or(1);
-                    Some((
-                        e.env.clone(),
-                        format!("{}..{}", get("minReplicas"), get("maxReplicas")),
-                    ))
-                })
-                .collect();
-            push_if_different(
-                out,
-                key,
+        type Show = fn(&Value) -> String;
+        let specs: [(&str, &str, &str, Show); 2] = [
+            (
+                "HorizontalPodAutoscaler",
                 "spec.minReplicas..maxReplicas",
-                values,
                 "autoscaling range",
-            );
-        }
-        let mut pdbs: Vec<ObjectKey> = Vec::new();
-        for o in service
-            .envs
-            .iter()
-            .flat_map(|e| e.of_kind("PodDisruptionBudget"))
-        {
-            if !pdbs.contains(&o.key) {
-                pdbs.push(o.key.clone());
-            }
-        }
-        for key in &pdbs {
-            let values: IndexMap<String, String> = service
-                .envs
-                .iter()
-                .filter_map(|e| {
-                    let spec = e.object(key)?.value.get("spec")?;
-                    let budget = ["minAvailable", "maxUnavailable"]
-                        .iter()
-                        .filter_map(|f| {
-                            Some(format!("{f} {}", crate::model::compact(spec.get(*f)?)))
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    Some((e.env.clone(), budget))
-                })
-                .collect();
-            push_if_different(
-                out,
-                key,
+                |spec| {
+                    let get = |f: &str| spec.get(f).and_then(Value::as_i64).unwrap_or(1);
+                    format!("{}..{}", get("minReplicas"), get("maxReplicas"))
+                },
+            ),
+            (
+                "PodDisruptionBudget",
                 "spec.minAvailable/maxUnavailable",
-                values,
                 "disruption budget",
-            );
+                |spec| {
+                    ["minAvailable", "maxUnavailable"]
+                        .iter()
+                        .filter_map(|f| Some(format!("{f} {}", compact(spec.get(*f)?))))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            ),
+        ];
+        for (kind, field, what, show) in specs {
+            for key in service.object_keys(|o| o.key.kind == kind) {
+                let values = service
+                    .per_env(&key, |_, o| Some(show(o.value.get("spec")?)))
+                    .into_iter()
+                    .map(|(e, v)| (e.to_string(), v))
+                    .collect();
+                push_if_different(out, &key, field, values, what);
+            }
         }
     }
 }
@@ -123,13 +91,7 @@ fn push_if_different(
         return;
     }
     let shown: Vec<String> = values.iter().map(|(e, v)| format!("{e} {v}")).collect();
-    out.push(Draft {
-        kind: key.kind.clone(),
-        name: key.name.clone(),
-        container: None,
-        envs: values.keys().cloned().collect(),
-        field: field.into(),
-        message: format!("{what} differs: {}", shown.join(", ")),
-        values,
-    });
+    let message = format!("{what} differs: {}", shown.join(", "));
+    let envs = values.keys().cloned().collect();
+    out.push(object_draft(key, field, envs, values, message));
 }

@@ -2,7 +2,7 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list};
+use super::{Category, Rule, ServiceModel, Settings, and_list, object_draft};
 use crate::finding::{Draft, Severity};
 use crate::model::ObjectKey;
 
@@ -65,15 +65,13 @@ impl Rule for ResourceSet {
                 and_list(&present),
                 and_list(&absent)
             );
-            out.push(Draft {
-                kind: key.kind.clone(),
-                name: key.name.clone(),
-                container: None,
-                envs: values.keys().cloned().collect(),
-                field: "(object)".into(),
+            out.push(object_draft(
+                key,
+                "(object)",
+                values.keys().cloned().collect(),
                 values,
                 message,
-            });
+            ));
         }
     }
 }
