@@ -61,6 +61,9 @@ pub struct Report {
     /// Services checked.
     #[serde(skip)]
     pub services: Vec<String>,
+    /// Limits, requests, replicas and ratios of every service (for history and charts).
+    #[serde(skip)]
+    pub metrics: Vec<crate::metrics::Metric>,
 }
 
 impl Report {
@@ -163,6 +166,7 @@ pub fn check(
     let policy = Policy::new(config, today);
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
+    let mut metrics = Vec::new();
     for s in &services {
         let mut model = ServiceModel {
             service: s.name.clone(),
@@ -213,6 +217,7 @@ pub fn check(
                 tracing::debug!(service = %s.name, "only one environment: nothing to compare");
             }
         }
+        metrics.extend(crate::metrics::collect(&model));
         for rule in RULES {
             let Some((severity, settings)) = policy.settings(*rule, &s.name) else {
                 continue;
@@ -283,6 +288,7 @@ pub fn check(
         warnings,
         envs,
         services: services.iter().map(|s| s.name.clone()).collect(),
+        metrics,
     }
 }
 

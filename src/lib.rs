@@ -11,6 +11,7 @@ pub mod discover;
 pub mod engine;
 pub mod finding;
 pub mod kustomization;
+pub mod metrics;
 pub mod model;
 pub mod policy;
 pub mod quantity;
