@@ -41,8 +41,24 @@ pub struct Config {
 /// `[source]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SourceConfig {
-    /// Path of the infra repo (relative paths are relative to the config file). Default: the current directory.
+    /// A local checkout of the infra repo (relative paths are relative to the config file); `check` reads
+    /// its working tree as it is, `scan` and `backfill` read its commits. Default: the current directory.
     pub path: Option<PathBuf>,
+    /// A remote to mirror instead (`https://…`, `ssh://…`, `git@host:path`, `git://…`, `file://…`): cloned
+    /// once into the state directory, fetched on every scan. Never put a password or token in it.
+    pub url: Option<String>,
+    /// Branch to follow. Default: the remote's default branch.
+    pub branch: Option<String>,
+    /// Where the layout starts inside the repository (for a monorepo), e.g. `deploy`. Default: the root.
+    pub subdir: Option<PathBuf>,
+    /// User name for https token auth (default `x-access-token`) or ssh (default: the URL's, else `git`).
+    pub username: Option<String>,
+    /// Name of the environment variable holding an https token, e.g. `GIT_TOKEN`.
+    pub token_env: Option<String>,
+    /// A file holding an https token (e.g. a mounted Kubernetes Secret).
+    pub token_file: Option<PathBuf>,
+    /// An ssh private key file. Default: the ssh agent.
+    pub ssh_key: Option<PathBuf>,
 }
 
 /// `[layout]`.
@@ -309,7 +325,16 @@ impl<'a> Parser<'a> {
         for (key, value) in root.into_inner() {
             let name = key.get_ref().as_ref();
             match name {
-                "source" => config.source = self.section(value, name).unwrap_or_default(),
+                "source" => {
+                    let span = locate(&value, &["url".into()]).unwrap_or_else(|| value.span());
+                    config.source = self.section(value, name).unwrap_or_default();
+                    if config.source.url.as_deref().is_some_and(has_password) {
+                        self.error(
+                            &span,
+                            "`source.url` carries a password or token: remove it and name an environment variable in `source.token_env` (or a file in `source.token_file`)".into(),
+                        );
+                    }
+                }
                 "layout" => {
                     let span = locate(&value, &["overlays".into()]).unwrap_or_else(|| value.span());
                     config.layout = self.section(value, name).unwrap_or_default();
@@ -512,6 +537,17 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Whether a URL has a password in its user info (`https://user:secret@host/…`).
+pub fn has_password(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
 fn segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
     let mut out = match path {
         serde_ignored::Path::Root => return Vec::new(),
@@ -619,6 +655,18 @@ mod tests {
         };
         let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
         assert_eq!(lines, [4, 6], "{diagnostics:?}");
+    }
+
+    #[test]
+    fn a_token_in_the_url_is_refused_without_echoing_it() {
+        let text = "[source]\nbranch = \"main\"\nurl = \"https://bot:s3cr3t@git.example.com/infra.git\"\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        assert_eq!(diagnostics[0].line, 3);
+        assert!(!diagnostics[0].message.contains("s3cr3t"));
+        assert!(!has_password("git@github.com:acme/infra.git"));
+        assert!(!has_password("https://x-access-token@github.com/acme/infra.git"));
     }
 
     #[test]
