@@ -2,6 +2,9 @@
 //! They run the real `kubectl kustomize`.
 
 mod cli;
+mod git;
+mod gitserver;
+mod history;
 mod render;
 mod rules;
 mod support;
