@@ -659,14 +659,17 @@ mod tests {
 
     #[test]
     fn a_token_in_the_url_is_refused_without_echoing_it() {
-        let text = "[source]\nbranch = \"main\"\nurl = \"https://bot:s3cr3t@git.example.com/infra.git\"\n";
+        let text =
+            "[source]\nbranch = \"main\"\nurl = \"https://bot:s3cr3t@git.example.com/infra.git\"\n";
         let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
             panic!("expected errors");
         };
         assert_eq!(diagnostics[0].line, 3);
         assert!(!diagnostics[0].message.contains("s3cr3t"));
         assert!(!has_password("git@github.com:acme/infra.git"));
-        assert!(!has_password("https://x-access-token@github.com/acme/infra.git"));
+        assert!(!has_password(
+            "https://x-access-token@github.com/acme/infra.git"
+        ));
     }
 
     #[test]

@@ -36,6 +36,21 @@ pub struct Summary {
     pub info: usize,
 }
 
+impl Summary {
+    /// Counts `findings` by severity.
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut summary = Summary::default();
+        for f in findings {
+            match f.severity {
+                Severity::Block => summary.block += 1,
+                Severity::Warn => summary.warn += 1,
+                Severity::Info => summary.info += 1,
+            }
+        }
+        summary
+    }
+}
+
 /// The result of a check: DESIGN.md's JSON contract plus what the text output shows besides.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -255,14 +270,7 @@ pub fn check(
                 &b.field,
             ))
     });
-    let mut summary = Summary::default();
-    for f in &findings {
-        match f.severity {
-            Severity::Block => summary.block += 1,
-            Severity::Warn => summary.warn += 1,
-            Severity::Info => summary.info += 1,
-        }
-    }
+    let summary = Summary::of(&findings);
     let checked_all = scope.envs.is_empty() && scope.services.is_empty();
     let warnings = if checked_all {
         policy

@@ -14,6 +14,7 @@ pub mod history;
 pub mod kustomization;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod policy;
 pub mod quantity;
 pub mod render;

@@ -61,20 +61,21 @@ pub fn collect(service: &ServiceModel) -> Vec<Metric> {
     let reference = service.envs.last().map(|e| e.env.clone());
     for c in service.containers() {
         let workload = c.workload.to_string();
-        let mut push = |env: &str, other: Option<&str>, resource: &str, kind, value: Option<f64>| {
-            if let Some(value) = value {
-                out.push(Metric {
-                    service: service.service.clone(),
-                    env: env.to_string(),
-                    other_env: other.map(str::to_string),
-                    workload: workload.clone(),
-                    container: Some(c.name.to_string()),
-                    resource: resource.to_string(),
-                    kind,
-                    value,
-                });
-            }
-        };
+        let mut push =
+            |env: &str, other: Option<&str>, resource: &str, kind, value: Option<f64>| {
+                if let Some(value) = value {
+                    out.push(Metric {
+                        service: service.service.clone(),
+                        env: env.to_string(),
+                        other_env: other.map(str::to_string),
+                        workload: workload.clone(),
+                        container: Some(c.name.to_string()),
+                        resource: resource.to_string(),
+                        kind,
+                        value,
+                    });
+                }
+            };
         for (env, ct) in &c.per_env {
             for (resource, q) in &ct.resources.limits {
                 push(env, None, resource, MetricKind::Limit, q.value().to_f64());
@@ -93,7 +94,13 @@ pub fn collect(service: &ServiceModel) -> Vec<Metric> {
             for (env, q) in &limits {
                 if *env != reference {
                     let ratio = q.ratio(ref_limit).and_then(|r| r.to_f64());
-                    push(env, Some(reference), resource, MetricKind::LimitRatio, ratio);
+                    push(
+                        env,
+                        Some(reference),
+                        resource,
+                        MetricKind::LimitRatio,
+                        ratio,
+                    );
                 }
             }
         }

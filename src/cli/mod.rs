@@ -4,12 +4,11 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError};
 use crate::engine::{self, Scope};
-use crate::render::{CachedRenderer, Kustomize};
+use crate::pipeline::{self, Origin, State};
 
 pub mod output;
 
@@ -42,15 +41,19 @@ pub enum Format {
     Github,
 }
 
-/// Where config and repo come from.
+/// Where config, repo and state come from (every command that reads a repo takes these).
 #[derive(Debug, Clone, clap::Args)]
 pub struct Common {
     /// Config file [default: ./config.toml when it exists, else built-in defaults].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The infra repo to check (overrides `source.path`).
+    /// The infra repo: a directory (a git checkout or a plain folder) or a URL to mirror (overrides
+    /// `source.path` / `source.url`).
+    #[arg(long, value_name = "URL|PATH")]
+    pub repo: Option<String>,
+    /// State directory: render cache, history, mirrors (overrides `state.dir`).
     #[arg(long, value_name = "DIR")]
-    pub repo: Option<PathBuf>,
+    pub state: Option<PathBuf>,
 }
 
 /// The commands.
@@ -58,7 +61,7 @@ pub struct Common {
 pub enum Command {
     /// Render every service in every environment and check parity (the CI gate).
     Check {
-        /// Config and repo.
+        /// Config, repo and state.
         #[command(flatten)]
         common: Common,
         /// Only these environments (repeatable; at least two to compare).
@@ -67,13 +70,50 @@ pub enum Command {
         /// Only these services (repeatable).
         #[arg(long = "service", value_name = "NAME")]
         services: Vec<String>,
+        /// Ratchet: fail only for blocking findings the base (a branch, tag or commit of the same repo)
+        /// does not have; the others are listed as "already present".
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
         /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Fetch the repo, check it and record the run in the history.
+    Scan {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// Output format (text or json).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Record the repo's past: check every first-parent commit not yet in the history, with its own time.
+    Backfill {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// Only commits since this date (2026-05-01) or for this long (90d, 12w, 6m, 1y).
+        #[arg(long, value_name = "DATE|DURATION")]
+        since: Option<String>,
+        /// Only the newest N commits.
+        #[arg(long, value_name = "N")]
+        max_commits: Option<usize>,
+    },
+    /// Open findings with age and blame, recently resolved ones, and a service's ratio series.
+    History {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// Only this service (and show its limit ratios over time).
+        #[arg(long, value_name = "NAME")]
+        service: Option<String>,
+        /// Output format (text or json).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
     /// Show which services, environments and promotion order envparity finds in the repo.
     Discover {
-        /// Config and repo.
+        /// Config, repo and state.
         #[command(flatten)]
         common: Common,
         /// Output format (text or json).
@@ -107,38 +147,137 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs a command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let verbose = cli.verbose > 0;
     match cli.command {
         Command::Check {
             common,
             envs,
             services,
+            base,
             format,
         } => {
-            let Some((config, root)) = load(&common)? else {
+            let Some(ctx) = load(&common)? else {
                 return Ok(2);
             };
-            let kustomize = Kustomize::detect(&root).context("cannot render: no kustomize")?;
-            let cache_dir = config.state_dir().join("cache").join("render");
-            let renderer = CachedRenderer::new(kustomize, cache_dir, root.clone());
+            let scope = Scope { envs, services };
             let spinner = progress("rendering and checking");
-            let report = engine::check(
-                &config,
-                &root,
-                &Scope { envs, services },
-                &renderer,
-                chrono::Local::now().date_naive(),
-            );
+            let result = match &base {
+                Some(base) => pipeline::gate(&ctx.config, &ctx.state, &ctx.origin, &scope, base)
+                    .map(|g| (g.report.clone(), Some(g))),
+                None => {
+                    pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope).map(|r| (r, None))
+                }
+            };
             spinner.finish_and_clear();
-            let stats = renderer.stats();
-            tracing::info!(hits = stats.hits, misses = stats.misses, "render cache");
-            output::print_report(&report, format, &root)?;
-            Ok(report.exit_code())
+            let (report, gate) = match result {
+                Ok(x) => x,
+                Err(e) => {
+                    match &base {
+                        Some(base) => eprintln!("error: check --base {base}: {e}"),
+                        None => eprintln!("error: {e}"),
+                    }
+                    return Ok(2);
+                }
+            };
+            let root = ctx.origin.working_tree().unwrap_or_default();
+            match &gate {
+                Some(gate) => {
+                    output::print_gate(gate, format, &root)?;
+                    Ok(gate.exit_code())
+                }
+                None => {
+                    output::print_report(&report, format, &root)?;
+                    Ok(report.exit_code())
+                }
+            }
+        }
+        Command::Scan { common, format } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            let spinner = progress("fetching, rendering and checking");
+            let outcome = pipeline::scan(&ctx.config, &ctx.state, &ctx.origin);
+            spinner.finish_and_clear();
+            match outcome {
+                Ok(outcome) => {
+                    output::print_scan(&outcome, format, verbose, chrono::Utc::now())?;
+                    Ok(outcome.exit_code())
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
+        }
+        Command::Backfill {
+            common,
+            since,
+            max_commits,
+        } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            let since = match since.as_deref().map(|s| parse_since(s, chrono::Utc::now())) {
+                Some(Err(e)) => {
+                    eprintln!("error: --since {e}");
+                    return Ok(2);
+                }
+                Some(Ok(t)) => Some(t),
+                None => None,
+            };
+            let bar = counter("backfilling");
+            let tick = |done: usize, total: usize, c: &crate::source::CommitInfo| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                bar.set_message(format!("{} {}", short(&c.id), c.summary));
+            };
+            let result = pipeline::backfill(
+                &ctx.config,
+                &ctx.state,
+                &ctx.origin,
+                &pipeline::BackfillOptions { since, max_commits },
+                &tick,
+            );
+            bar.finish_and_clear();
+            match result {
+                Ok(outcome) => {
+                    output::print_backfill(&outcome, &ctx.state);
+                    Ok(if outcome.fetch_error.is_some() { 2 } else { 0 })
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
+        }
+        Command::History {
+            common,
+            service,
+            format,
+        } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            let history = match crate::history::History::open(&ctx.state.history()) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            };
+            output::print_history(&history, service.as_deref(), format, chrono::Utc::now())?;
+            Ok(0)
         }
         Command::Discover { common, format } => {
-            let Some((config, root)) = load(&common)? else {
+            let Some(ctx) = load(&common)? else {
                 return Ok(2);
             };
-            let discovery = crate::discover::discover(&root, &engine::discover_options(&config));
+            let Some(root) = ctx.origin.working_tree() else {
+                eprintln!("error: discover reads a local directory: pass --repo PATH");
+                return Ok(2);
+            };
+            let discovery =
+                crate::discover::discover(&root, &engine::discover_options(&ctx.config));
             output::print_discovery(&discovery, format)?;
             Ok(if discovery.problems.is_empty() { 0 } else { 2 })
         }
@@ -160,8 +299,15 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-/// Loads config (printing its diagnostics) and resolves the repo root. `None` when config is invalid.
-fn load(common: &Common) -> anyhow::Result<Option<(Config, PathBuf)>> {
+/// What every repo-reading command starts from.
+struct Context {
+    config: Config,
+    origin: Origin,
+    state: State,
+}
+
+/// Loads config (printing its diagnostics) and resolves repo and state. `None` after printing why not.
+fn load(common: &Common) -> anyhow::Result<Option<Context>> {
     let path = common.config.clone().or_else(|| {
         let default = PathBuf::from("config.toml");
         default.is_file().then_some(default)
@@ -187,21 +333,112 @@ fn load(common: &Common) -> anyhow::Result<Option<(Config, PathBuf)>> {
         },
         None => Config::default(),
     };
-    let root = common.repo.clone().unwrap_or_else(|| config.repo_path());
-    if !root.is_dir() {
-        eprintln!("error: repo {} is not a directory", root.display());
+    if common
+        .repo
+        .as_deref()
+        .is_some_and(crate::config::has_password)
+    {
+        eprintln!(
+            "error: --repo carries a password or token: set `source.token_env` (or token_file) in config instead"
+        );
         return Ok(None);
     }
-    Ok(Some((config, root)))
+    let origin = match Origin::resolve(&config, common.repo.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(None);
+        }
+    };
+    let state = State {
+        dir: common.state.clone().unwrap_or_else(|| config.state_dir()),
+    };
+    Ok(Some(Context {
+        config,
+        origin,
+        state,
+    }))
+}
+
+/// `--since`: a date (`2026-05-01`), an RFC 3339 time, or a duration back from `now` (`90d`, `12w`, `6m`, `1y`).
+pub fn parse_since(
+    s: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n.parse().map_err(|_| {
+        format!("`{s}` is neither a date (2026-05-01) nor a duration (90d, 12w, 6m, 1y)")
+    })?;
+    let days = match unit {
+        "d" => n,
+        "w" => n * 7,
+        "m" => n * 30,
+        "y" => n * 365,
+        _ => return Err(format!("`{s}`: the unit must be d, w, m or y")),
+    };
+    Ok(now - chrono::Duration::days(days))
+}
+
+/// The first 10 characters of a commit id.
+pub fn short(id: &str) -> &str {
+    id.get(..10).unwrap_or(id)
+}
+
+/// A counting progress bar on an interactive terminal; hidden in CI, cron and pipes.
+fn counter(message: &'static str) -> indicatif::ProgressBar {
+    if !interactive() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style =
+        indicatif::ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    indicatif::ProgressBar::new(0)
+        .with_style(style)
+        .with_prefix(message)
+}
+
+fn interactive() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("CI").is_none()
 }
 
 /// A spinner on an interactive terminal; hidden in CI, cron and pipes.
 fn progress(message: &'static str) -> indicatif::ProgressBar {
-    let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-    if !interactive {
+    if !interactive() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new_spinner().with_message(message);
     bar.enable_steady_tick(std::time::Duration::from_millis(100));
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_dates_and_durations() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
+            .expect("t")
+            .to_utc();
+        assert_eq!(
+            parse_since("2026-05-01", now).expect("date").to_rfc3339(),
+            "2026-05-01T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("90d", now).expect("d"),
+            now - chrono::Duration::days(90)
+        );
+        assert_eq!(
+            parse_since("2w", now).expect("w"),
+            now - chrono::Duration::days(14)
+        );
+        assert!(parse_since("soon", now).is_err());
+        assert!(parse_since("3x", now).is_err());
+    }
 }

@@ -345,6 +345,355 @@ pub fn print_explain(rule: &dyn Rule) {
     );
 }
 
+/// `first_seen` and `age_days` of an open finding, from its lifecycle.
+fn blame(l: &crate::history::Lifecycle, now: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    json!({
+        "first_seen": {
+            "commit": l.opened.commit,
+            "time": l.opened.when().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "author": l.opened.author,
+        },
+        "age_days": l.age_days(now),
+    })
+}
+
+/// Prints the ratchet gate: new findings first, then those already present at the base.
+pub fn print_gate(
+    gate: &crate::pipeline::Gate,
+    format: Format,
+    root: &Path,
+) -> std::io::Result<()> {
+    let mut out = anstream::stdout().lock();
+    let report = &gate.report;
+    match format {
+        Format::Json => {
+            let mut v = serde_json::to_value(report).map_err(std::io::Error::other)?;
+            if let Some(findings) = v
+                .get_mut("findings")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for (f, value) in report.findings.iter().zip(findings.iter_mut()) {
+                    if let Some(obj) = value.as_object_mut() {
+                        obj.insert("new".into(), json!(gate.is_new(f)));
+                    }
+                }
+            }
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("base".into(), json!(gate.base.id));
+            }
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)
+        }
+        Format::Sarif => {
+            let mut v = sarif(report, root);
+            if let Some(results) = v
+                .pointer_mut("/runs/0/results")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for (f, r) in report.findings.iter().zip(results.iter_mut()) {
+                    if let Some(obj) = r.as_object_mut() {
+                        let state = if gate.is_new(f) { "new" } else { "unchanged" };
+                        obj.insert("baselineState".into(), json!(state));
+                    }
+                }
+            }
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)
+        }
+        Format::Github => {
+            let new = Report {
+                findings: report
+                    .findings
+                    .iter()
+                    .filter(|f| gate.is_new(f))
+                    .cloned()
+                    .collect(),
+                ..report.clone()
+            };
+            write_github(&mut out, &new)?;
+            let present = report.findings.len() - new.findings.len();
+            writeln!(
+                out,
+                "envparity: {present} finding(s) already present at {} (not annotated)",
+                crate::cli::short(&gate.base.id)
+            )
+        }
+        Format::Text => {
+            let (new, present): (Vec<Finding>, Vec<Finding>) = report
+                .findings
+                .iter()
+                .cloned()
+                .partition(|f| gate.is_new(f));
+            let new_report = Report {
+                summary: crate::engine::Summary::of(&new),
+                findings: new,
+                ..report.clone()
+            };
+            writeln!(
+                out,
+                "{BOLD}new in this change{BOLD:#} (against {} {})",
+                crate::cli::short(&gate.base.id),
+                gate.base.summary
+            )?;
+            write_text(&mut out, &new_report)?;
+            if !present.is_empty() {
+                writeln!(out)?;
+                writeln!(
+                    out,
+                    "{DIM}already present at the base ({}), not failing this change:{DIM:#}",
+                    present.len()
+                )?;
+                for f in &present {
+                    writeln!(
+                        out,
+                        "  {DIM}{:<5} {} {} {}/{} {}{DIM:#}",
+                        f.severity.as_str().to_uppercase(),
+                        f.service,
+                        f.rule,
+                        f.kind,
+                        f.name,
+                        f.field
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Prints what a scan did: one line (and the findings with `--verbose`), or JSON with age and blame.
+pub fn print_scan(
+    outcome: &crate::pipeline::ScanOutcome,
+    format: Format,
+    verbose: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<()> {
+    let mut out = anstream::stdout().lock();
+    let report = &outcome.report;
+    let lifecycles: std::collections::HashMap<&str, &crate::history::Lifecycle> = outcome
+        .open
+        .iter()
+        .map(|l| (l.finding.fingerprint.as_str(), l))
+        .collect();
+    if format == Format::Json {
+        let mut v = serde_json::to_value(report).map_err(std::io::Error::other)?;
+        if let Some(findings) = v
+            .get_mut("findings")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for value in findings.iter_mut() {
+                let fp = value
+                    .get("fingerprint")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("");
+                let extra = lifecycles.get(fp).map(|l| blame(l, now));
+                if let (Some(obj), Some(serde_json::Value::Object(extra))) =
+                    (value.as_object_mut(), extra)
+                {
+                    obj.extend(extra);
+                }
+            }
+        }
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("run".into(), json!(outcome.run));
+            obj.insert("fetch_error".into(), json!(outcome.fetch_error));
+        }
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        return writeln!(out);
+    }
+    if verbose {
+        write_text(&mut out, report)?;
+    }
+    let s = report.summary;
+    let at = outcome
+        .commit
+        .as_ref()
+        .map(|c| format!("{} ({})", crate::cli::short(&c.id), c.summary))
+        .unwrap_or_else(|| "working tree".into());
+    writeln!(
+        out,
+        "scan #{} of {at}: {} block, {} warn, {} info; {} opened, {} resolved{}{}",
+        outcome.run,
+        s.block,
+        s.warn,
+        s.info,
+        outcome.opened,
+        outcome.resolved,
+        if report.errors.is_empty() {
+            String::new()
+        } else {
+            format!("; {} could not be checked", report.errors.len())
+        },
+        outcome
+            .fetch_error
+            .as_ref()
+            .map(|e| format!("; fetch failed, scanned the last fetched commit: {e}"))
+            .unwrap_or_default()
+    )
+}
+
+/// Prints what a backfill did.
+pub fn print_backfill(outcome: &crate::pipeline::BackfillOutcome, state: &crate::pipeline::State) {
+    let mut out = anstream::stdout().lock();
+    let _ = writeln!(
+        out,
+        "backfill: {} commit(s) walked, {} recorded, {} already in history; {} overlay render(s) (rendering every overlay at every recorded commit: {}); history: {}",
+        outcome.commits,
+        outcome.recorded,
+        outcome.skipped,
+        outcome.renders,
+        outcome.naive_renders,
+        state.history().display()
+    );
+    if let Some(e) = &outcome.fetch_error {
+        let _ = writeln!(
+            out,
+            "warning: fetch failed, walked the last fetched history: {e}"
+        );
+    }
+}
+
+/// Prints open findings with age and blame, recently resolved ones and, for one service, its limit ratios.
+pub fn print_history(
+    history: &crate::history::History,
+    service: Option<&str>,
+    format: Format,
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<()> {
+    let mut out = anstream::stdout().lock();
+    let err = |e: crate::history::HistoryError| std::io::Error::other(e.to_string());
+    let open = history.open_findings(service).map_err(err)?;
+    let resolved = history
+        .resolved_since(now - chrono::Duration::days(30), service)
+        .map_err(err)?;
+    let series = match service {
+        Some(s) => history
+            .metric_series(s, Some(crate::metrics::MetricKind::LimitRatio))
+            .map_err(err)?,
+        None => Vec::new(),
+    };
+    if format == Format::Json {
+        let lifecycle = |l: &crate::history::Lifecycle| {
+            let mut v = serde_json::to_value(&l.finding).unwrap_or_default();
+            if let (Some(obj), serde_json::Value::Object(extra)) =
+                (v.as_object_mut(), blame(l, now))
+            {
+                obj.extend(extra);
+                obj.insert(
+                    "resolved".into(),
+                    json!(l.resolved.as_ref().map(|r| json!({"commit": r.commit, "time": r.when().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}))),
+                );
+            }
+            v
+        };
+        let points: Vec<serde_json::Value> = series
+            .iter()
+            .map(|p| {
+                json!({"time": p.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "commit": p.commit,
+                    "workload": p.metric.workload, "container": p.metric.container, "resource": p.metric.resource,
+                    "env": p.metric.env, "reference": p.metric.other_env, "ratio": p.metric.value})
+            })
+            .collect();
+        let v = json!({
+            "open": open.iter().map(lifecycle).collect::<Vec<_>>(),
+            "resolved": resolved.iter().map(lifecycle).collect::<Vec<_>>(),
+            "ratios": points,
+        });
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        return writeln!(out);
+    }
+    writeln!(
+        out,
+        "{BOLD}open findings{BOLD:#} ({}), oldest first",
+        open.len()
+    )?;
+    for l in &open {
+        let f = &l.finding;
+        let sev = severity_style(f.severity);
+        writeln!(
+            out,
+            "  {sev}{:<5}{sev:#} {:>4}d  {} {} {}/{} {}",
+            f.severity.as_str().to_uppercase(),
+            l.age_days(now),
+            f.service,
+            f.rule,
+            f.kind,
+            f.name,
+            f.field
+        )?;
+        writeln!(
+            out,
+            "        {DIM}since {} in {} by {}{DIM:#}",
+            l.opened.when().format("%Y-%m-%d %H:%M"),
+            l.opened
+                .commit
+                .as_deref()
+                .map(crate::cli::short)
+                .unwrap_or("(no commit)"),
+            l.opened.author.as_deref().unwrap_or("unknown")
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{BOLD}resolved in the last 30 days{BOLD:#} ({})",
+        resolved.len()
+    )?;
+    for l in &resolved {
+        let f = &l.finding;
+        let when = l
+            .resolved
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "{} in {}",
+                    r.when().format("%Y-%m-%d"),
+                    r.commit.as_deref().map(crate::cli::short).unwrap_or("-")
+                )
+            })
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {} {} {}/{} {} — resolved {when}",
+            f.service, f.rule, f.kind, f.name, f.field
+        )?;
+    }
+    if let Some(service) = service {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{BOLD}limit ratios of {service}{BOLD:#} (each environment ÷ the reference)"
+        )?;
+        let mut by_series: indexmap::IndexMap<String, Vec<&crate::history::MetricPoint>> =
+            indexmap::IndexMap::new();
+        for p in &series {
+            let m = &p.metric;
+            let label = format!(
+                "{} [{}] {}: {} ÷ {}",
+                m.workload,
+                m.container.as_deref().unwrap_or("-"),
+                m.resource,
+                m.env,
+                m.other_env.as_deref().unwrap_or("?")
+            );
+            by_series.entry(label).or_default().push(p);
+        }
+        for (label, points) in by_series {
+            writeln!(out, "  {label}")?;
+            for p in points {
+                writeln!(
+                    out,
+                    "    {}  {:>6.2}  {}",
+                    p.time.format("%Y-%m-%d %H:%M"),
+                    p.metric.value,
+                    p.commit.as_deref().map(crate::cli::short).unwrap_or("")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -326,6 +326,13 @@ pub struct Seen {
     pub commit_time: Option<DateTime<Utc>>,
 }
 
+impl Seen {
+    /// When it happened in the repo: the commit's time when known, else the run's.
+    pub fn when(&self) -> DateTime<Utc> {
+        self.commit_time.unwrap_or(self.time)
+    }
+}
+
 /// One episode of a finding: from the run that opened it to the run that resolved it (if any).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Lifecycle {
@@ -340,10 +347,11 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    /// Whole days from opening to resolution, or to `now` while open (never negative).
+    /// Whole days from the commit that opened it (or the opening run, without a commit) to the one that
+    /// resolved it, or to `now` while open (never negative).
     pub fn age_days(&self, now: DateTime<Utc>) -> i64 {
-        let end = self.resolved.as_ref().map_or(now, |r| r.time);
-        (end - self.opened.time).num_days().max(0)
+        let end = self.resolved.as_ref().map_or(now, Seen::when);
+        (end - self.opened.when()).num_days().max(0)
     }
 }
 

@@ -265,6 +265,26 @@ impl WorkRepo {
         self.head()
     }
 
+    /// Like [`WorkRepo::commit`], with another author.
+    pub fn commit_as(&self, message: &str, name: &str, email: &str) -> String {
+        self.git(&["add", "-A"]);
+        let date = format!("@{} +0000", self.clock.get());
+        git(
+            &self.dir,
+            &["commit", "-q", "--allow-empty", "-m", message],
+            &[
+                ("GIT_AUTHOR_NAME", name.into()),
+                ("GIT_AUTHOR_EMAIL", email.into()),
+                ("GIT_COMMITTER_NAME", "Ci Bot".into()),
+                ("GIT_COMMITTER_EMAIL", "ci@example.org".into()),
+                ("GIT_AUTHOR_DATE", date.clone()),
+                ("GIT_COMMITTER_DATE", date),
+            ],
+        );
+        self.clock.set(self.clock.get() + 3600);
+        self.head()
+    }
+
     /// Commit time the next commit will get.
     pub fn next_time(&self) -> i64 {
         self.clock.get()

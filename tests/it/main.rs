@@ -5,6 +5,7 @@ mod cli;
 mod git;
 mod gitserver;
 mod history;
+mod pipeline;
 mod render;
 mod rules;
 mod support;

@@ -1,0 +1,539 @@
+//! The runs that tie the stages together and touch the outside world: where the repo comes from
+//! ([`Origin`]), `scan` (fetch → render → check → record), `backfill` (the same over first-parent history,
+//! with each commit's own time) and the ratchet gate (`check --base`: only what a change introduces).
+//!
+//! Each function returns data; the CLI prints it and the daemon will schedule it.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::config::Config;
+use crate::engine::{self, Report, Scope};
+use crate::finding::{Finding, Severity};
+use crate::history::{CommitRef, Durations, History, HistoryError, Lifecycle, RunKind, RunRecord};
+use crate::render::{CachedRenderer, Kustomize, RenderError};
+use crate::source::{CommitInfo, GitRepo, Snapshot, SourceError, SourceSpec};
+
+/// A run that could not happen at all (as opposed to a run that recorded errors).
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The repository could not be reached or read.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The history store could not be opened or written.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// No kustomize to render with.
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    /// The repo is a plain directory, and the command needs commits.
+    #[error("{} is not in a git repository: {what} needs commits (set `source.url`, or point --repo at a git checkout)", path.display())]
+    NotGit {
+        /// The directory.
+        path: PathBuf,
+        /// The command.
+        what: &'static str,
+    },
+    /// The directory does not exist.
+    #[error("repo {} does not exist or is not a directory", path.display())]
+    NoDir {
+        /// The path.
+        path: PathBuf,
+    },
+}
+
+/// Where the infra repo comes from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A plain directory, not in git: checked as it is, without commits.
+    Dir(PathBuf),
+    /// A git repository: mirrored into the state directory (a remote, or a local checkout's commits).
+    Git {
+        /// What to mirror, and how to authenticate.
+        spec: SourceSpec,
+        /// Where the layout starts inside the repository.
+        subdir: PathBuf,
+        /// The directory of a local checkout to read as it is (what `check` reads), when the source is one.
+        checkout: Option<PathBuf>,
+    },
+}
+
+/// Whether `--repo` names a remote rather than a directory.
+pub fn looks_like_url(repo: &str) -> bool {
+    repo.contains("://") || (repo.contains('@') && repo.contains(':') && !Path::new(repo).exists())
+}
+
+impl Origin {
+    /// From config, with `--repo` (a URL or a path) overriding `source.url`/`source.path`.
+    pub fn resolve(config: &Config, repo_override: Option<&str>) -> Result<Origin, PipelineError> {
+        let s = &config.source;
+        let subdir = s.subdir.clone().unwrap_or_default();
+        let spec = |url: String| SourceSpec {
+            url,
+            branch: s.branch.clone(),
+            username: s.username.clone(),
+            token_env: s.token_env.clone(),
+            token_file: s.token_file.as_ref().map(|f| config.base_dir().join(f)),
+            ssh_key: s.ssh_key.as_ref().map(|f| config.base_dir().join(f)),
+        };
+        let path = match repo_override {
+            Some(r) if looks_like_url(r) => {
+                return Ok(Origin::Git {
+                    spec: spec(r.to_string()),
+                    subdir,
+                    checkout: None,
+                });
+            }
+            Some(r) => PathBuf::from(r),
+            None => match &s.url {
+                Some(url) => {
+                    return Ok(Origin::Git {
+                        spec: spec(url.clone()),
+                        subdir,
+                        checkout: None,
+                    });
+                }
+                None => config.repo_path(),
+            },
+        };
+        if !path.is_dir() {
+            return Err(PipelineError::NoDir { path });
+        }
+        match GitRepo::open_local(&path) {
+            Ok(repo) => {
+                let workdir = repo.path().to_path_buf();
+                let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+                let inner = canonical
+                    .strip_prefix(&workdir)
+                    .unwrap_or(Path::new(""))
+                    .join(&subdir);
+                Ok(Origin::Git {
+                    spec: spec(workdir.to_string_lossy().into_owned()),
+                    subdir: inner,
+                    checkout: Some(path.join(&subdir)),
+                })
+            }
+            Err(_) => Ok(Origin::Dir(path.join(&subdir))),
+        }
+    }
+
+    /// The directory `check` reads as it is, when there is one (a plain directory or a local checkout).
+    pub fn working_tree(&self) -> Option<PathBuf> {
+        match self {
+            Origin::Dir(p) => Some(p.clone()),
+            Origin::Git {
+                checkout: Some(c), ..
+            } => Some(c.clone()),
+            Origin::Git { .. } => None,
+        }
+    }
+}
+
+/// The state directory's layout.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The state directory.
+    pub dir: PathBuf,
+}
+
+impl State {
+    /// The render cache.
+    pub fn render_cache(&self) -> PathBuf {
+        self.dir.join("cache").join("render")
+    }
+    /// The history database.
+    pub fn history(&self) -> PathBuf {
+        self.dir.join("history.sqlite")
+    }
+    /// The bare mirror of a repository URL (one per URL, so changing `source.url` never mixes histories).
+    pub fn mirror(&self, url: &str) -> PathBuf {
+        let digest = Sha256::digest(url.as_bytes());
+        let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        self.dir.join("mirrors").join(format!("{name}.git"))
+    }
+}
+
+/// A commit checked out into a temporary directory, ready to render.
+pub struct Checkout {
+    /// The files.
+    pub snapshot: Snapshot,
+    /// The commit.
+    pub commit: CommitInfo,
+    /// Where the layout starts inside the snapshot.
+    pub root: PathBuf,
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Renders and checks one directory with the shared cache.
+fn check_dir(
+    config: &Config,
+    state: &State,
+    root: &Path,
+    repo_root: &Path,
+    scope: &Scope,
+) -> Result<(Report, u64), PipelineError> {
+    let kustomize = Kustomize::detect(repo_root)?;
+    let renderer = CachedRenderer::new(kustomize, state.render_cache(), repo_root.to_path_buf());
+    let report = engine::check(config, root, scope, &renderer, today());
+    Ok((report, renderer.stats().misses as u64))
+}
+
+/// `check` without a base: the working tree if there is one, else the followed branch's head.
+pub fn check(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    scope: &Scope,
+) -> Result<Report, PipelineError> {
+    match origin {
+        Origin::Dir(dir)
+        | Origin::Git {
+            checkout: Some(dir),
+            ..
+        } => Ok(check_dir(config, state, dir, dir, scope)?.0),
+        Origin::Git {
+            spec,
+            subdir,
+            checkout: None,
+        } => {
+            let repo = GitRepo::mirror(spec, &state.mirror(&spec.url))?;
+            let head = repo.fetch()?;
+            let checkout = checkout(&repo, &head, subdir)?;
+            let (mut report, _) = check_dir(
+                config,
+                state,
+                &checkout.root,
+                checkout.snapshot.path(),
+                scope,
+            )?;
+            report.commit = Some(head.id);
+            Ok(report)
+        }
+    }
+}
+
+fn checkout(repo: &GitRepo, commit: &CommitInfo, subdir: &Path) -> Result<Checkout, PipelineError> {
+    let mut snapshot = Snapshot::new()?;
+    snapshot.checkout(repo, &commit.id)?;
+    let root = snapshot.path().join(subdir);
+    Ok(Checkout {
+        snapshot,
+        commit: commit.clone(),
+        root,
+    })
+}
+
+/// The result of the ratchet gate.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The change's report; its findings are all the findings of the change.
+    pub report: Report,
+    /// The base commit.
+    pub base: CommitInfo,
+    /// Fingerprints that the base has too ("already present").
+    pub present: BTreeSet<String>,
+}
+
+impl Gate {
+    /// Whether a finding is new in the change.
+    pub fn is_new(&self, f: &Finding) -> bool {
+        !self.present.contains(&f.fingerprint)
+    }
+
+    /// 2 when something could not be checked, 1 when the change introduces a blocking finding, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.report.errors.is_empty() {
+            2
+        } else if self
+            .report
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Block && self.is_new(f))
+        {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// `check --base REF`: checks the base commit and the change, and tells which findings are new.
+pub fn gate(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    scope: &Scope,
+    base: &str,
+) -> Result<Gate, PipelineError> {
+    let (repo, subdir) = match origin {
+        Origin::Dir(path) => {
+            return Err(PipelineError::NotGit {
+                path: path.clone(),
+                what: "check --base",
+            });
+        }
+        Origin::Git {
+            checkout: Some(c),
+            subdir,
+            ..
+        } => (GitRepo::open_local(c)?, subdir.clone()),
+        Origin::Git { spec, subdir, .. } => {
+            let repo = GitRepo::mirror(spec, &state.mirror(&spec.url))?;
+            if let Err(e) = repo.fetch() {
+                tracing::warn!(error = %e, "fetch failed; resolving --base in the last fetched state");
+            }
+            (repo, subdir.clone())
+        }
+    };
+    let base_commit = repo.resolve(base)?;
+    let base_checkout = checkout(&repo, &base_commit, &subdir)?;
+    let (base_report, _) = check_dir(
+        config,
+        state,
+        &base_checkout.root,
+        base_checkout.snapshot.path(),
+        scope,
+    )?;
+    let report = check(config, state, origin, scope)?;
+    Ok(Gate {
+        present: base_report
+            .findings
+            .iter()
+            .map(|f| f.fingerprint.clone())
+            .collect(),
+        report,
+        base: base_commit,
+    })
+}
+
+/// What a scan did.
+#[derive(Debug, Clone)]
+pub struct ScanOutcome {
+    /// The check.
+    pub report: Report,
+    /// The commit scanned (none for a plain directory).
+    pub commit: Option<CommitInfo>,
+    /// Why fetching failed, when it did (the last fetched commit was scanned).
+    pub fetch_error: Option<String>,
+    /// The run's id in history.
+    pub run: i64,
+    /// Open findings after the run, by fingerprint (age and blame).
+    pub open: Vec<Lifecycle>,
+    /// Findings this run opened.
+    pub opened: usize,
+    /// Findings this run resolved.
+    pub resolved: usize,
+}
+
+impl ScanOutcome {
+    /// 2 when fetching failed or something could not be checked, else 0 (a scan records; `check` gates).
+    pub fn exit_code(&self) -> u8 {
+        if self.fetch_error.is_some() || !self.report.errors.is_empty() {
+            2
+        } else {
+            0
+        }
+    }
+}
+
+fn commit_ref(c: &CommitInfo) -> CommitRef {
+    CommitRef {
+        id: c.id.clone(),
+        time: c.time,
+        author: c.author.clone(),
+        summary: c.summary.clone(),
+    }
+}
+
+fn millis(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// `scan`: fetch (keeping the last fetched commit when that fails), render, check, record.
+#[tracing::instrument(skip_all)]
+pub fn scan(config: &Config, state: &State, origin: &Origin) -> Result<ScanOutcome, PipelineError> {
+    let started_at = Utc::now();
+    let t0 = Instant::now();
+    let mut history = History::open(&state.history())?;
+    let before: BTreeSet<String> = history
+        .open_findings(None)?
+        .into_iter()
+        .map(|l| l.finding.fingerprint)
+        .collect();
+    let (report, commit, fetch_error, fetch_ms, check_ms) = match origin {
+        Origin::Dir(dir) => {
+            let t = Instant::now();
+            let (report, _) = check_dir(config, state, dir, dir, &Scope::default())?;
+            (report, None, None, None, Some(millis(t)))
+        }
+        Origin::Git { spec, subdir, .. } => {
+            let t = Instant::now();
+            let repo = GitRepo::mirror(spec, &state.mirror(&spec.url))?;
+            let (head, fetch_error) = match repo.fetch() {
+                Ok(head) => (head, None),
+                Err(e) => {
+                    tracing::warn!(error = %e, "fetch failed; scanning the last fetched commit");
+                    (repo.head()?, Some(e.to_string()))
+                }
+            };
+            let fetch_ms = Some(millis(t));
+            let t = Instant::now();
+            let co = checkout(&repo, &head, subdir)?;
+            let (mut report, _) = check_dir(
+                config,
+                state,
+                &co.root,
+                co.snapshot.path(),
+                &Scope::default(),
+            )?;
+            report.commit = Some(head.id.clone());
+            (report, Some(head), fetch_error, fetch_ms, Some(millis(t)))
+        }
+    };
+    let mut events = Vec::new();
+    if let Some(e) = &fetch_error {
+        events.push(crate::history::Event {
+            time: started_at,
+            kind: "fetch-failed".into(),
+            service: None,
+            env: None,
+            message: e.clone(),
+            data: serde_json::Value::Null,
+        });
+    }
+    let run = history.record(&RunRecord {
+        kind: RunKind::Scan,
+        started_at,
+        time: started_at,
+        commit: commit.as_ref().map(commit_ref),
+        durations: Durations {
+            total_ms: millis(t0),
+            fetch_ms,
+            render_ms: None,
+            check_ms,
+        },
+        fetch_error: fetch_error.clone(),
+        errors: report.errors.clone(),
+        findings: report.findings.clone(),
+        metrics: report.metrics.clone(),
+        events,
+    })?;
+    let open = history.open_findings(None)?;
+    let after: BTreeSet<&String> = open.iter().map(|l| &l.finding.fingerprint).collect();
+    Ok(ScanOutcome {
+        opened: after.iter().filter(|f| !before.contains(**f)).count(),
+        resolved: before.iter().filter(|f| !after.contains(f)).count(),
+        report,
+        commit,
+        fetch_error,
+        run,
+        open,
+    })
+}
+
+/// Backfill options.
+#[derive(Debug, Clone, Default)]
+pub struct BackfillOptions {
+    /// Only commits at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only the newest N commits.
+    pub max_commits: Option<usize>,
+}
+
+/// What a backfill did.
+#[derive(Debug, Clone, Default)]
+pub struct BackfillOutcome {
+    /// Commits walked.
+    pub commits: usize,
+    /// Commits recorded now.
+    pub recorded: usize,
+    /// Commits already in history (skipped: backfill is idempotent).
+    pub skipped: usize,
+    /// Overlays rendered (cache misses).
+    pub renders: u64,
+    /// What rendering every overlay at every recorded commit would have taken.
+    pub naive_renders: u64,
+    /// Why fetching failed, when it did (the last fetched history was walked).
+    pub fetch_error: Option<String>,
+}
+
+/// `backfill`: walks first-parent history oldest first and records each commit not yet in history, with the
+/// commit's own time. Only overlays whose input files changed are rendered (the render cache is keyed by
+/// the digest of every file an overlay reads). `progress` is called after each commit.
+pub fn backfill(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    options: &BackfillOptions,
+    progress: &dyn Fn(usize, usize, &CommitInfo),
+) -> Result<BackfillOutcome, PipelineError> {
+    let Origin::Git { spec, subdir, .. } = origin else {
+        let path = origin.working_tree().unwrap_or_default();
+        return Err(PipelineError::NotGit {
+            path,
+            what: "backfill",
+        });
+    };
+    let mut history = History::open(&state.history())?;
+    let repo = GitRepo::mirror(spec, &state.mirror(&spec.url))?;
+    let mut outcome = BackfillOutcome::default();
+    let head = match repo.fetch() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "fetch failed; backfilling the last fetched history");
+            outcome.fetch_error = Some(e.to_string());
+            repo.head()?
+        }
+    };
+    let commits = repo.first_parent_history(&head.id, options.since, options.max_commits)?;
+    outcome.commits = commits.len();
+    let mut snapshot = Snapshot::new()?;
+    let kustomize = Kustomize::detect(snapshot.path())?;
+    let renderer = CachedRenderer::new(
+        kustomize,
+        state.render_cache(),
+        snapshot.path().to_path_buf(),
+    );
+    for (i, commit) in commits.iter().enumerate() {
+        if history.has_commit(&commit.id)? {
+            outcome.skipped += 1;
+            progress(i + 1, commits.len(), commit);
+            continue;
+        }
+        let t = Instant::now();
+        snapshot.checkout(&repo, &commit.id)?;
+        let root = snapshot.path().join(subdir);
+        let mut report = engine::check(config, &root, &Scope::default(), &renderer, today());
+        report.commit = Some(commit.id.clone());
+        let stats = renderer.stats();
+        outcome.renders += stats.misses as u64;
+        outcome.naive_renders += (stats.hits + stats.misses) as u64;
+        history.record(&RunRecord {
+            kind: RunKind::Backfill,
+            started_at: Utc::now(),
+            time: commit.time,
+            commit: Some(commit_ref(commit)),
+            durations: Durations {
+                total_ms: millis(t),
+                fetch_ms: None,
+                render_ms: None,
+                check_ms: Some(millis(t)),
+            },
+            fetch_error: None,
+            errors: report.errors.clone(),
+            findings: report.findings.clone(),
+            metrics: report.metrics.clone(),
+            events: Vec::new(),
+        })?;
+        outcome.recorded += 1;
+        progress(i + 1, commits.len(), commit);
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,359 @@
+//! scan, backfill, history and the ratchet gate end to end: the real binary, a real git daemon on
+//! 127.0.0.1, the real kustomize and a real SQLite file.
+
+use std::path::Path;
+
+use envparity::finding::fingerprint;
+use envparity::history::History;
+use envparity::metrics::MetricKind;
+
+use crate::gitserver::{EPOCH, GitServer, WorkRepo};
+use crate::support::{envparity, json};
+
+/// One service, `inventory`, whose memory limit is `limits[env]` in each environment.
+fn write_inventory(repo: &WorkRepo, staging_limit: &str) {
+    repo.write(
+        "apps/inventory/base/kustomization.yaml",
+        "resources:\n  - deployment.yaml\n",
+    );
+    repo.write(
+        "apps/inventory/base/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: inventory\nspec:\n  selector:\n    matchLabels: {app: inventory}\n  template:\n    metadata:\n      labels: {app: inventory}\n    spec:\n      containers:\n        - name: inventory\n          image: ghcr.io/acme/inventory:1.0.0\n          resources:\n            requests: {memory: 512Mi}\n            limits: {memory: 512Mi}\n",
+    );
+    for env in ["dev", "staging", "production"] {
+        let mut k = format!("resources:\n  - ../../base\nnamespace: {env}\n");
+        if env == "staging" {
+            k.push_str("patches:\n  - path: memory.yaml\n");
+            repo.write(
+                "apps/inventory/overlays/staging/memory.yaml",
+                &format!(
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: inventory\nspec:\n  template:\n    spec:\n      containers:\n        - name: inventory\n          resources:\n            requests: {{memory: {staging_limit}}}\n            limits: {{memory: {staging_limit}}}\n"
+                ),
+            );
+        }
+        repo.write(
+            &format!("apps/inventory/overlays/{env}/kustomization.yaml"),
+            &k,
+        );
+    }
+}
+
+fn inversion() -> String {
+    fingerprint(
+        "limit-inversion",
+        "inventory",
+        "Deployment",
+        "inventory",
+        Some("inventory"),
+        "resources.limits.memory",
+    )
+}
+
+fn run(cwd: &Path, args: &[&str]) -> std::process::Output {
+    envparity(cwd, args)
+}
+
+#[test]
+fn backfill_dates_a_limit_inversion_to_its_commit_and_author() {
+    let server = GitServer::start();
+    let repo = server.repo("infra");
+    write_inventory(&repo, "512Mi");
+    let c1 = repo.commit("all environments at 512Mi");
+    repo.write("README.md", "# infra\n");
+    let c2 = repo.commit("unrelated: a README");
+    write_inventory(&repo, "2Gi");
+    let t3 = repo.next_time();
+    let c3 = repo.commit_as(
+        "staging: 2Gi for load tests",
+        "Grace Hopper",
+        "grace@example.org",
+    );
+    write_inventory(&repo, "512Mi");
+    let t4 = repo.next_time();
+    let c4 = repo.commit("staging back to 512Mi");
+
+    let state = tempfile::tempdir().expect("state");
+    let st = state.path().to_str().expect("utf-8");
+    let url = server.url("infra");
+    let out = run(state.path(), &["backfill", "--repo", &url, "--state", st]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("4 commit(s) walked, 4 recorded"), "{text}");
+    // Only the changed overlays were rendered: 4 at the first commit (base + 3), none for the README, the
+    // staging overlay twice (2Gi, then back to a digest seen before: a cache hit).
+    assert!(text.contains("5 overlay render(s)"), "{text}");
+
+    let history = History::open(&state.path().join("history.sqlite")).expect("history");
+    let episodes = history.lifecycle(&inversion()).expect("lifecycle");
+    assert_eq!(episodes.len(), 1, "{episodes:#?}");
+    let e = &episodes[0];
+    assert_eq!(e.opened.commit.as_deref(), Some(c3.as_str()));
+    assert_eq!(
+        e.opened.author.as_deref(),
+        Some("Grace Hopper <grace@example.org>")
+    );
+    assert_eq!(e.opened.when().timestamp(), t3);
+    let resolved = e.resolved.as_ref().expect("resolved");
+    assert_eq!(resolved.commit.as_deref(), Some(c4.as_str()));
+    assert_eq!(resolved.when().timestamp(), t4);
+    assert_eq!(e.finding.values["staging"], "2Gi");
+
+    let ratios: Vec<(String, f64)> = history
+        .metric_series("inventory", Some(MetricKind::LimitRatio))
+        .expect("series")
+        .into_iter()
+        .filter(|p| p.metric.env == "staging" && p.metric.resource == "memory")
+        .map(|p| (p.commit.unwrap_or_default(), p.metric.value))
+        .collect();
+    assert_eq!(
+        ratios,
+        vec![(c1, 1.0), (c2, 1.0), (c3, 4.0), (c4.clone(), 1.0)]
+    );
+    assert!(
+        history
+            .runs(10)
+            .expect("runs")
+            .iter()
+            .all(|r| r.time.timestamp() >= EPOCH)
+    );
+
+    // Idempotent: a second backfill records nothing and changes nothing.
+    let before = history.runs(100).expect("runs").len();
+    let out = run(state.path(), &["backfill", "--repo", &url, "--state", st]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 recorded, 4 already in history"));
+    assert_eq!(history.runs(100).expect("runs").len(), before);
+    assert_eq!(
+        history.lifecycle(&inversion()).expect("lifecycle"),
+        episodes
+    );
+}
+
+#[test]
+fn scan_follows_new_and_force_pushed_commits_and_records_a_failed_fetch() {
+    let mut server = GitServer::start();
+    let repo = server.repo("infra");
+    write_inventory(&repo, "512Mi");
+    let c1 = repo.commit("initial");
+    let state = tempfile::tempdir().expect("state");
+    let st = state.path().to_str().expect("utf-8");
+    let url = server.url("infra");
+    let scan = |args: &[&str]| {
+        let mut all = vec!["scan", "--repo", url.as_str(), "--state", st];
+        all.extend_from_slice(args);
+        run(state.path(), &all)
+    };
+
+    let out = scan(&["--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["commit"], c1.as_str());
+
+    write_inventory(&repo, "2Gi");
+    let c2 = repo.commit_as("staging 2Gi", "Grace Hopper", "grace@example.org");
+    let out = scan(&["--format", "json"]);
+    let v = json(&out);
+    assert_eq!(v["commit"], c2.as_str());
+    let f = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "limit-inversion")
+        .expect("limit-inversion");
+    assert_eq!(f["first_seen"]["commit"], c2.as_str());
+    assert_eq!(
+        f["first_seen"]["author"],
+        "Grace Hopper <grace@example.org>"
+    );
+    assert!(f["age_days"].as_i64().is_some());
+
+    // A force push replaces c2: the next scan follows the rewritten branch and the finding is resolved.
+    repo.git(&["reset", "-q", "--hard", &c1]);
+    repo.write("README.md", "staging stays at 512Mi\n");
+    let c2b = repo.commit("staging stays at 512Mi");
+    let out = scan(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&c2b[..10]) && text.contains("1 resolved"),
+        "{text}"
+    );
+
+    // The server goes away: the scan reports the failed fetch, scans the last fetched commit, records it.
+    server.stop();
+    let out = scan(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    assert_eq!(v["commit"], c2b.as_str());
+    assert!(
+        v["fetch_error"]
+            .as_str()
+            .expect("fetch error")
+            .contains("127.0.0.1"),
+        "{v}"
+    );
+    let history = History::open(&state.path().join("history.sqlite")).expect("history");
+    let last = history.last_run().expect("last").expect("a run");
+    assert_eq!(last.outcome.as_str(), "fetch-failed");
+    assert!(last.fetch_error.is_some());
+    assert_eq!(history.runs(10).expect("runs").len(), 4);
+}
+
+#[test]
+fn a_scan_killed_mid_write_leaves_the_previous_complete_run() {
+    let dir = tempfile::tempdir().expect("repo");
+    let repo = WorkRepo::init(&dir.path().join("infra"));
+    write_inventory(&repo, "512Mi");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("state");
+    let st = state.path().to_str().expect("utf-8");
+    let path = repo.dir.to_str().expect("utf-8");
+    let out = run(state.path(), &["scan", "--repo", path, "--state", st]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    write_inventory(&repo, "2Gi");
+    repo.commit("staging 2Gi");
+    let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
+        .args(["scan", "--repo", path, "--state", st])
+        .current_dir(state.path())
+        .env(envparity::history::CRASH_AFTER_FIRST_WRITE_ENV, "1")
+        .output()
+        .expect("run");
+    assert!(
+        !crashed.status.success(),
+        "the test hook aborts the process"
+    );
+    assert_eq!(
+        crashed.status.code(),
+        None,
+        "killed by a signal, not an exit"
+    );
+
+    let history = History::open(&state.path().join("history.sqlite")).expect("opens cleanly");
+    assert_eq!(history.runs(10).expect("runs").len(), 1);
+    assert!(
+        history
+            .open_findings(None)
+            .expect("open")
+            .iter()
+            .all(|l| l.finding.rule != "limit-inversion")
+    );
+    let out = run(state.path(), &["history", "--repo", path, "--state", st]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_ratchet_gate_fails_only_for_what_the_change_introduces() {
+    let dir = tempfile::tempdir().expect("repo");
+    let repo = WorkRepo::init(&dir.path().join("infra"));
+    write_inventory(&repo, "2Gi");
+    repo.commit("staging 2Gi: an inversion that is already there");
+    let state = tempfile::tempdir().expect("state");
+    let st = state.path().to_str().expect("utf-8");
+    let path = repo.dir.to_str().expect("utf-8");
+    let gate = |base: &str| {
+        run(
+            state.path(),
+            &[
+                "check", "--repo", path, "--state", st, "--base", base, "--format", "json",
+            ],
+        )
+    };
+
+    // The working tree equals the base: the inversion is already present, so the gate passes.
+    let out = gate("main");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let f = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "limit-inversion")
+        .expect("f");
+    assert_eq!(f["new"], false);
+    // Plain check still fails on it.
+    let out = run(state.path(), &["check", "--repo", path, "--state", st]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // An uncommitted change that adds a new blocking finding (an image that differs) fails the gate.
+    let k = repo
+        .dir
+        .join("apps/inventory/overlays/production/kustomization.yaml");
+    let text = std::fs::read_to_string(&k).expect("read");
+    std::fs::write(
+        &k,
+        format!("{text}images:\n  - name: ghcr.io/acme/inventory\n    newTag: 0.9.0\n"),
+    )
+    .expect("write");
+    let out = gate("main");
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    let image = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "image")
+        .expect("image");
+    assert_eq!(image["new"], true);
+    let out = run(
+        state.path(),
+        &["check", "--repo", path, "--state", st, "--base", "main"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("already present at the base (1)"), "{text}");
+
+    let out = gate("no-such-branch");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--base") && err.contains("no-such-branch"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_sources_and_a_corrupt_history_are_clear_errors() {
+    let server = GitServer::start();
+    let state = tempfile::tempdir().expect("state");
+    let st = state.path().to_str().expect("utf-8");
+    let url = server.url("missing");
+    let out = run(state.path(), &["scan", "--repo", &url, "--state", st]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing"), "{err}");
+
+    let repo = server.repo("infra");
+    write_inventory(&repo, "512Mi");
+    repo.commit("initial");
+    let db = state.path().join("history.sqlite");
+    std::fs::write(&db, b"this is not a database, but somebody's data").expect("write");
+    let out = run(
+        state.path(),
+        &["scan", "--repo", &server.url("infra"), "--state", st],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("history.sqlite"), "{err}");
+    assert_eq!(
+        std::fs::read(&db).expect("read"),
+        b"this is not a database, but somebody's data"
+    );
+}
