@@ -7,7 +7,7 @@ use envparity::finding::fingerprint;
 use envparity::history::History;
 use envparity::metrics::MetricKind;
 
-use crate::gitserver::{EPOCH, GitServer, WorkRepo};
+use crate::gitserver::{EPOCH, GitServer, HttpGitServer, WorkRepo};
 use crate::support::{envparity, json};
 
 /// One service, `inventory`, whose memory limit is `limits[env]` in each environment.
@@ -356,4 +356,56 @@ fn bad_sources_and_a_corrupt_history_are_clear_errors() {
         std::fs::read(&db).expect("read"),
         b"this is not a database, but somebody's data"
     );
+}
+
+#[test]
+fn a_wrong_token_is_a_clear_error_that_never_prints_the_token() {
+    let server = HttpGitServer::start("bot", "the-right-token-4711");
+    let repo = server.repo("infra");
+    write_inventory(&repo, "512Mi");
+    repo.commit("initial");
+    let state = tempfile::tempdir().expect("state");
+    let config = state.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[source]\nurl = \"{}\"\ntoken_env = \"EP_TEST_TOKEN\"\nusername = \"bot\"\n",
+            server.url("infra")
+        ),
+    )
+    .expect("config");
+    let scan = |token: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
+            .args(["scan", "--config", config.to_str().expect("utf-8"), "-v"])
+            .current_dir(state.path())
+            .env("EP_TEST_TOKEN", token)
+            .env("CI", "1")
+            .output()
+            .expect("run")
+    };
+    let out = scan("a-wrong-token-0815");
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("EP_TEST_TOKEN"), "{all}");
+    assert!(!all.contains("a-wrong-token-0815"), "{all}");
+
+    let out = scan("the-right-token-4711");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("the-right-token-4711"), "{all}");
+    let history = std::fs::read(state.path().join(".envparity/history.sqlite")).expect("history");
+    assert!(!String::from_utf8_lossy(&history).contains("the-right-token-4711"));
 }
