@@ -79,6 +79,9 @@ pub struct Report {
     /// Limits, requests, replicas and ratios of every service (for history and charts).
     #[serde(skip)]
     pub metrics: Vec<crate::metrics::Metric>,
+    /// What each service's environments run, side by side (for history and the report).
+    #[serde(skip)]
+    pub views: Vec<crate::view::ServiceView>,
 }
 
 impl Report {
@@ -182,6 +185,7 @@ pub fn check(
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
     let mut metrics = Vec::new();
+    let mut views = Vec::new();
     for s in &services {
         let mut model = ServiceModel {
             service: s.name.clone(),
@@ -233,6 +237,7 @@ pub fn check(
             }
         }
         metrics.extend(crate::metrics::collect(&model));
+        views.push(crate::view::of(&model));
         for rule in RULES {
             let Some((severity, settings)) = policy.settings(*rule, &s.name) else {
                 continue;
@@ -297,6 +302,7 @@ pub fn check(
         envs,
         services: services.iter().map(|s| s.name.clone()).collect(),
         metrics,
+        views,
     }
 }
 

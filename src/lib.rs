@@ -20,4 +20,5 @@ pub mod quantity;
 pub mod render;
 pub mod rules;
 pub mod source;
+pub mod view;
 pub mod yaml;

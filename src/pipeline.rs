@@ -424,6 +424,7 @@ pub fn scan(config: &Config, state: &State, origin: &Origin) -> Result<ScanOutco
         findings: report.findings.clone(),
         metrics: report.metrics.clone(),
         events,
+        views: report.views.clone(),
     })?;
     let open = history.open_findings(None)?;
     let after: BTreeSet<&String> = open.iter().map(|l| &l.finding.fingerprint).collect();
@@ -531,6 +532,7 @@ pub fn backfill(
             findings: report.findings.clone(),
             metrics: report.metrics.clone(),
             events: Vec::new(),
+            views: report.views.clone(),
         })?;
         outcome.recorded += 1;
         progress(i + 1, commits.len(), commit);

@@ -309,6 +309,8 @@ pub struct RunRecord {
     pub metrics: Vec<Metric>,
     /// Events observed during the run.
     pub events: Vec<Event>,
+    /// What each checked service's environments run (kept for the newest timeline run only).
+    pub views: Vec<crate::view::ServiceView>,
 }
 
 /// One sighting of a finding: a run, its commit and its place on the timeline.

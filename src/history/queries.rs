@@ -256,6 +256,26 @@ impl History {
             .collect()
     }
 
+    /// What each service's environments run, as of the newest timeline run that checked it, by service name.
+    pub fn service_views(&self) -> Result<Vec<crate::view::ServiceView>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT view FROM service_views ORDER BY service")
+            .map_err(sql_err("reading service views"))?;
+        let rows: Vec<String> = stmt
+            .query_map([], |row| row.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql_err("reading service views"))?;
+        rows.iter()
+            .map(|json| {
+                serde_json::from_str(json).map_err(|source| HistoryError::Json {
+                    context: "reading a service view",
+                    source,
+                })
+            })
+            .collect()
+    }
+
     /// The metrics of one service (optionally of one kind) over the timeline (scan and backfill runs),
     /// ordered by time.
     pub fn metric_series(

@@ -31,6 +31,9 @@ impl History {
             insert_event(&tx, Some(run_id), event)?;
         }
         lifecycle::update(&tx, run_id)?;
+        if run.kind.on_timeline() {
+            upsert_views(&tx, run_id, run)?;
+        }
         tx.commit().map_err(sql_err("committing the run"))?;
         tracing::debug!(run_id, "run recorded");
         Ok(run_id)
@@ -46,6 +49,25 @@ impl History {
         tx.commit().map_err(sql_err("committing the event"))?;
         Ok(id)
     }
+}
+
+/// Keeps, per service, the view of the newest timeline run that checked it.
+fn upsert_views(tx: &Transaction<'_>, run_id: i64, run: &RunRecord) -> Result<(), HistoryError> {
+    for view in &run.views {
+        let json = serde_json::to_string(view).map_err(|source| HistoryError::Json {
+            context: "serialising a service view",
+            source,
+        })?;
+        tx.execute(
+            "INSERT INTO service_views (service, run_id, time, view) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (service) DO UPDATE
+                SET run_id = excluded.run_id, time = excluded.time, view = excluded.view
+                WHERE excluded.time >= service_views.time",
+            params![view.service, run_id, ts(run.time), json],
+        )
+        .map_err(sql_err("writing a service view"))?;
+    }
+    Ok(())
 }
 
 fn ms(value: u64) -> i64 {

@@ -175,6 +175,14 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_time ON events (time);
     CREATE INDEX events_kind_time ON events (kind, time);
     CREATE INDEX events_run ON events (run_id) WHERE run_id IS NOT NULL;",
+    // 2: what each service's environments run, as of the newest timeline run that checked it (the report's
+    // side-by-side tables).
+    "CREATE TABLE service_views (
+        service TEXT PRIMARY KEY,
+        run_id  INTEGER NOT NULL REFERENCES runs (id),
+        time    TEXT NOT NULL,
+        view    TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes: the number of [`MIGRATIONS`].

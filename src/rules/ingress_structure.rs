@@ -64,7 +64,7 @@ impl Rule for IngressStructure {
 }
 
 /// `path (pathType) → service:port` for every path of every rule; hosts masked, so only structure counts.
-fn routes(env: &EnvModel, ingress: &Object) -> Vec<String> {
+pub fn routes(env: &EnvModel, ingress: &Object) -> Vec<String> {
     let mut out = Vec::new();
     for rule in ingress
         .value

@@ -13,6 +13,8 @@ use crate::model::{Container, EnvModel, ObjectKey, Workload};
 mod env_names;
 mod image;
 mod ingress_structure;
+
+pub use ingress_structure::routes as ingress_routes;
 mod limit_inversion;
 mod limit_scale;
 mod limits_presence;
@@ -288,7 +290,7 @@ pub(crate) fn and_list<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// Rounds a ratio for display: `4`, `2.5`, `0.33`.
-pub(crate) fn show_ratio(r: Decimal) -> String {
+pub fn show_ratio(r: Decimal) -> String {
     r.round_dp(2).normalize().to_string()
 }
 

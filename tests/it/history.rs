@@ -89,6 +89,7 @@ fn run(kind: RunKind, n: i64, findings: Vec<Finding>) -> RunRecord {
         findings,
         metrics: Vec::new(),
         events: Vec::new(),
+        views: Vec::new(),
     }
 }
 
@@ -695,4 +696,60 @@ fn missing_database_is_created_in_wal_mode() {
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .expect("user_version");
     assert_eq!(version, schema::supported_version());
+}
+
+fn view(service: &str, image: &str) -> envparity::view::ServiceView {
+    envparity::view::ServiceView {
+        service: service.into(),
+        envs: vec!["production".into()],
+        workloads: vec![envparity::view::WorkloadView {
+            workload: format!("Deployment/{service}"),
+            replicas: [("production".to_string(), Some(2))].into_iter().collect(),
+            containers: vec![envparity::view::ContainerView {
+                name: service.into(),
+                init: false,
+                per_env: [(
+                    "production".to_string(),
+                    envparity::view::ContainerEnv {
+                        image: Some(image.into()),
+                        ..Default::default()
+                    },
+                )]
+                .into_iter()
+                .collect(),
+                env_names: Vec::new(),
+            }],
+        }],
+        ingresses: Vec::new(),
+    }
+}
+
+#[test]
+fn service_views_keep_the_newest_timeline_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut h = History::open(&dir.path().join("history.sqlite")).expect("open");
+    let mut r3 = run(RunKind::Scan, 3, Vec::new());
+    r3.views = vec![view("web", "web:3")];
+    h.record(&r3).expect("record");
+    // A backfilled older run does not replace the newer view…
+    let mut r1 = run(RunKind::Backfill, 1, Vec::new());
+    r1.views = vec![view("web", "web:1"), view("api", "api:1")];
+    h.record(&r1).expect("record");
+    // …and a check run is not on the timeline at all.
+    let mut c = run(RunKind::Check, 9, Vec::new());
+    c.views = vec![view("web", "web:check")];
+    h.record(&c).expect("record");
+    let views = h.service_views().expect("views");
+    let images: Vec<(&str, Option<&str>)> = views
+        .iter()
+        .map(|v| {
+            (
+                v.service.as_str(),
+                v.workloads[0].containers[0].per_env["production"]
+                    .image
+                    .as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(images, [("api", Some("api:1")), ("web", Some("web:3"))]);
 }
