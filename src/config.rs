@@ -30,6 +30,8 @@ pub struct Config {
     pub environments: EnvironmentsConfig,
     /// Where envparity keeps its state (render cache, later history).
     pub state: StateConfig,
+    /// The static report site.
+    pub report: ReportConfig,
     /// Per-rule policy, by rule id.
     pub rules: BTreeMap<String, RulePolicy>,
     /// Per-service overrides, by service name.
@@ -89,6 +91,36 @@ pub struct EnvironmentsConfig {
 pub struct StateConfig {
     /// State directory (render cache). Default: `.envparity` next to the config file.
     pub dir: Option<PathBuf>,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReportConfig {
+    /// Output directory of the site. Default: `reports` next to the config file.
+    pub out: Option<PathBuf>,
+    /// Render the site after every `scan`. Default: false.
+    #[serde(default)]
+    pub after_scan: bool,
+    /// Where the site is served (links in emails). Default: none.
+    pub base_url: Option<String>,
+    /// Prices for the cost view. Default: none (the cost view shows cores and GiB only).
+    pub prices: Option<Prices>,
+}
+
+/// `[report.prices]`: what a requested core and GiB cost.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Prices {
+    /// Price of one requested core for one hour.
+    pub core_hour: f64,
+    /// Price of one requested GiB of memory for one hour.
+    pub gib_hour: f64,
+    /// Currency shown next to prices. Default: `USD`.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+}
+
+fn default_currency() -> String {
+    "USD".into()
 }
 
 /// A severity as config spells it: a [`Severity`] or `off`.
@@ -279,6 +311,12 @@ impl Config {
         }
     }
 
+    /// The report site's output directory.
+    pub fn report_dir(&self) -> PathBuf {
+        self.base_dir()
+            .join(self.report.out.as_deref().unwrap_or(Path::new("reports")))
+    }
+
     /// The state directory.
     pub fn state_dir(&self) -> PathBuf {
         let dir = self.base_dir();
@@ -355,13 +393,22 @@ impl<'a> Parser<'a> {
                     }
                 }
                 "state" => config.state = self.section(value, name).unwrap_or_default(),
+                "report" => {
+                    let span = value.span();
+                    config.report = self.section(value, name).unwrap_or_default();
+                    if let Some(p) = &config.report.prices
+                        && !(p.core_hour >= 0.0 && p.gib_hour >= 0.0)
+                    {
+                        self.error(&span, "`report.prices` must be non-negative numbers".into());
+                    }
+                }
                 "rules" => config.rules = self.rules(value, "rules"),
                 "services" => config.services = self.services(value),
                 "exceptions" => config.exceptions = self.exceptions(value),
                 other => self.error(
                     &key.span(),
                     format!(
-                        "unknown key `{other}` (expected source, layout, environments, state, rules, services or exceptions)"
+                        "unknown key `{other}` (expected source, layout, environments, state, report, rules, services or exceptions)"
                     ),
                 ),
             }

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod quantity;
 pub mod render;
+pub mod report;
 pub mod rules;
 pub mod source;
 pub mod view;

@@ -111,6 +111,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Render the static report site from the history (default output: reports/).
+    Report {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// Output directory (overrides `report.out`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Show which services, environments and promotion order envparity finds in the repo.
     Discover {
         /// Config, repo and state.
@@ -201,7 +210,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             match outcome {
                 Ok(outcome) => {
                     output::print_scan(&outcome, format, verbose, chrono::Utc::now())?;
-                    Ok(outcome.exit_code())
+                    let mut code = outcome.exit_code();
+                    if ctx.config.report.after_scan {
+                        let out = ctx.config.report_dir();
+                        if let Err(e) = build_report(&ctx, &out) {
+                            eprintln!(
+                                "error: the scan was recorded, but the report could not be written: {e}"
+                            );
+                            code = 2;
+                        }
+                    }
+                    Ok(code)
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -268,6 +287,22 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             output::print_history(&history, service.as_deref(), format, chrono::Utc::now())?;
             Ok(0)
         }
+        Command::Report { common, out } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            let out = out.unwrap_or_else(|| ctx.config.report_dir());
+            match build_report(&ctx, &out) {
+                Ok(n) => {
+                    println!("report: {n} files written to {}", out.display());
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
+        }
         Command::Discover { common, format } => {
             let Some(ctx) = load(&common)? else {
                 return Ok(2);
@@ -297,6 +332,15 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
         },
     }
+}
+
+/// Renders the report site from the history into `out`.
+fn build_report(ctx: &Context, out: &std::path::Path) -> anyhow::Result<usize> {
+    let history = crate::history::History::open(&ctx.state.history())?;
+    let options = crate::report::Options {
+        prices: ctx.config.report.prices.clone(),
+    };
+    Ok(crate::report::build(&history, &options, out)?)
 }
 
 /// What every repo-reading command starts from.

@@ -256,6 +256,34 @@ impl History {
             .collect()
     }
 
+    /// Per timeline run id: how many findings it opened and how many it resolved.
+    pub fn run_changes(&self) -> Result<std::collections::BTreeMap<i64, (u64, u64)>, HistoryError> {
+        let mut out: std::collections::BTreeMap<i64, (u64, u64)> =
+            std::collections::BTreeMap::new();
+        for (column, opened) in [("opened_run", true), ("resolved_run", false)] {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT {column}, COUNT(*) FROM episodes WHERE {column} IS NOT NULL GROUP BY {column}"
+                ))
+                .map_err(sql_err("counting opened and resolved findings"))?;
+            let rows: Vec<(i64, i64)> = stmt
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(sql_err("counting opened and resolved findings"))?;
+            for (run, n) in rows {
+                let entry = out.entry(run).or_default();
+                let n = u64::try_from(n).unwrap_or(0);
+                if opened {
+                    entry.0 = n;
+                } else {
+                    entry.1 = n;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// What each service's environments run, as of the newest timeline run that checked it, by service name.
     pub fn service_views(&self) -> Result<Vec<crate::view::ServiceView>, HistoryError> {
         let mut stmt = self

@@ -1,6 +1,7 @@
 //! Integration tests, in one binary so the suite links once (DESIGN.md: build size).
 //! They run the real `kubectl kustomize`.
 
+mod charts;
 mod cli;
 mod git;
 mod gitserver;

@@ -1,0 +1,81 @@
+//! The static report site: rendered from the history store alone (askama templates in `templates/`,
+//! plotters charts), written to a temporary directory and swapped in atomically.
+//!
+//! The site is a pure function of the history: "now" is the time of the newest run, never the clock, so the
+//! same history gives byte-identical files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::config::Prices;
+use crate::history::{History, HistoryError};
+
+pub mod charts;
+mod data;
+mod pages;
+mod publish;
+
+pub use data::slug;
+
+/// Why the site could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Reading the history failed.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// A template failed to render.
+    #[error("rendering {page}: {source}")]
+    Template {
+        /// The page.
+        page: String,
+        /// askama's error.
+        source: askama::Error,
+    },
+    /// A chart failed to draw.
+    #[error(transparent)]
+    Chart(#[from] charts::ChartError),
+    /// A file could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Serialising the JSON data failed.
+    #[error("serialising {what}: {source}")]
+    Json {
+        /// What.
+        what: &'static str,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+/// Report settings (from config).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Prices for the cost view.
+    pub prices: Option<Prices>,
+}
+
+/// The rendered site: path relative to the site root → bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Site {
+    /// Every file.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Renders the whole site from `history`.
+#[tracing::instrument(skip_all)]
+pub fn render(history: &History, options: &Options) -> Result<Site, ReportError> {
+    let data = data::SiteData::load(history, options)?;
+    pages::render(&data)
+}
+
+/// Renders the site and publishes it to `out` atomically; returns the number of files.
+pub fn build(history: &History, options: &Options, out: &Path) -> Result<usize, ReportError> {
+    let site = render(history, options)?;
+    publish::publish(&site.files, out)?;
+    Ok(site.files.len())
+}

@@ -1,0 +1,1155 @@
+//! The pages: askama templates filled with rows computed from [`SiteData`], and the charts they show.
+//! Every string from the repo (service, env, finding values, commit messages) goes through askama's HTML
+//! escaping; charts are separate SVG files shown with `<img>`, so nothing in them can run as markup.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use chrono::{DateTime, Duration, Utc};
+
+use super::charts::{self, Chart, Series, Threshold, Unit};
+use super::data::{self, HOURS_PER_MONTH, ServiceData, SiteData};
+use super::{ReportError, Site};
+use crate::finding::Severity;
+use crate::history::Lifecycle;
+use crate::metrics::MetricKind;
+use crate::rules::RULES;
+use crate::view::ServiceView;
+
+const CHART_W: u32 = 900;
+const CHART_H: u32 = 320;
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+fn minute(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn short(id: &str) -> String {
+    id.get(..10).unwrap_or(id).to_string()
+}
+
+fn class(s: Severity) -> &'static str {
+    s.as_str()
+}
+
+fn render_page<T: Template>(page: &str, t: &T) -> Result<Vec<u8>, ReportError> {
+    t.render()
+        .map(String::into_bytes)
+        .map_err(|source| ReportError::Template {
+            page: page.to_string(),
+            source,
+        })
+}
+
+/// Renders every page and chart.
+pub fn render(data: &SiteData) -> Result<Site, ReportError> {
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    files.insert(
+        "style.css".into(),
+        include_bytes!("../../templates/style.css").to_vec(),
+    );
+    files.insert(
+        "README.md".into(),
+        include_bytes!("../../reports/README.md").to_vec(),
+    );
+    let footer = match &data.last {
+        Some(r) => format!(
+            "Rendered by envparity {} from the history, as of run #{} ({}).",
+            env!("CARGO_PKG_VERSION"),
+            r.id,
+            minute(r.time)
+        ),
+        None => format!(
+            "Rendered by envparity {} from an empty history.",
+            env!("CARGO_PKG_VERSION")
+        ),
+    };
+
+    // Charts are drawn in parallel: they are most of the work on a large history.
+    let mut jobs: Vec<(String, Chart)> = Vec::new();
+    if let Some(c) = trend_chart(data) {
+        jobs.push(("charts/trend.svg".into(), c));
+    }
+    if let Some(c) = changes_chart(data) {
+        jobs.push(("charts/changes.svg".into(), c));
+    }
+    let mut service_charts: BTreeMap<&str, Vec<ChartRef>> = BTreeMap::new();
+    for s in &data.services {
+        let refs = service_chart_jobs(s, &mut jobs);
+        service_charts.insert(s.name.as_str(), refs);
+    }
+    for (path, svg) in draw_all(jobs)? {
+        files.insert(path, svg.into_bytes());
+    }
+
+    files.insert(
+        "index.html".into(),
+        render_page("index.html", &index(data, &footer))?,
+    );
+    files.insert(
+        "history.html".into(),
+        render_page("history.html", &history(data, &footer))?,
+    );
+    for s in &data.services {
+        let refs = service_charts.remove(s.name.as_str()).unwrap_or_default();
+        let page = service(data, s, refs, &footer);
+        files.insert(
+            format!("services/{}.html", s.slug),
+            render_page(&s.name, &page)?,
+        );
+    }
+    files.insert(
+        "rules/index.html".into(),
+        render_page("rules", &rules_index(&footer))?,
+    );
+    for rule in RULES {
+        let page = rule_page(*rule, &footer);
+        files.insert(
+            format!("rules/{}.html", rule.id()),
+            render_page(rule.id(), &page)?,
+        );
+    }
+    files.insert("data/latest.json".into(), latest_json(data)?);
+    Ok(Site { files })
+}
+
+fn draw_all(jobs: Vec<(String, Chart)>) -> Result<Vec<(String, String)>, ReportError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = jobs.len().div_ceil(workers).max(1);
+    let results: Vec<Result<Vec<(String, String)>, ReportError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, chart)| {
+                            Ok((path.clone(), charts::svg(chart, CHART_W, CHART_H)?))
+                        })
+                        .collect::<Result<Vec<_>, ReportError>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------- index
+
+struct LastRun {
+    time: String,
+    commit: String,
+    summary: String,
+    author: String,
+    outcome: &'static str,
+}
+
+struct Totals {
+    block: usize,
+    warn: usize,
+    info: usize,
+    services: usize,
+}
+
+struct RuleHead {
+    id: &'static str,
+    href: String,
+}
+
+struct Cell {
+    class: String,
+    label: String,
+    title: String,
+}
+
+struct MatrixRow {
+    name: String,
+    href: String,
+    cells: Vec<Cell>,
+    open: usize,
+}
+
+struct ErrorRow {
+    at: String,
+    message: String,
+}
+
+struct DriftRow {
+    service: String,
+    href: String,
+    what: String,
+    envs: String,
+    before: String,
+    after: String,
+}
+
+struct CostRow {
+    env: String,
+    cores: String,
+    gib: String,
+    monthly: String,
+    change: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexPage {
+    root: &'static str,
+    title: String,
+    footer: String,
+    last: Option<LastRun>,
+    totals: Totals,
+    trend: Option<String>,
+    errors: Vec<ErrorRow>,
+    rules: Vec<RuleHead>,
+    rows: Vec<MatrixRow>,
+    drifting: Vec<DriftRow>,
+    cost: Vec<CostRow>,
+    cost_note: String,
+}
+
+fn index(data: &SiteData, footer: &str) -> IndexPage {
+    let matrix = data::matrix(&data.open);
+    let count = |s| data.open.iter().filter(|l| l.finding.severity == s).count();
+    let rows = data
+        .services
+        .iter()
+        .map(|s| MatrixRow {
+            name: s.name.clone(),
+            href: format!("services/{}.html", s.slug),
+            open: s.open.len(),
+            cells: RULES
+                .iter()
+                .map(
+                    |r| match matrix.get(&(s.name.clone(), r.id().to_string())) {
+                        Some(sev) => Cell {
+                            class: format!("cell {}", class(*sev)),
+                            label: sev.as_str()[..1].to_uppercase(),
+                            title: format!("{}: {} {}", s.name, r.id(), sev),
+                        },
+                        None => Cell {
+                            class: "cell none".into(),
+                            label: "·".into(),
+                            title: format!("{}: {} passes", s.name, r.id()),
+                        },
+                    },
+                )
+                .collect(),
+        })
+        .collect();
+    let slugs: BTreeMap<&str, &str> = data
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.slug.as_str()))
+        .collect();
+    let drifting = data::drifting(&data.services, &data.runs, data.now, 7)
+        .into_iter()
+        .take(10)
+        .map(|d| DriftRow {
+            href: format!(
+                "services/{}.html",
+                slugs.get(d.service.as_str()).copied().unwrap_or("_")
+            ),
+            service: d.service,
+            what: d.what,
+            envs: d.envs,
+            before: format!("{:.2}×", d.before),
+            after: format!("{:.2}×", d.after),
+        })
+        .collect();
+    let (cost, cost_note) = cost_rows(data, &data.services.iter().collect::<Vec<_>>());
+    IndexPage {
+        root: "",
+        title: "Overview".into(),
+        footer: footer.into(),
+        last: data.last.as_ref().map(|r| LastRun {
+            time: minute(r.time),
+            commit: r
+                .commit
+                .as_ref()
+                .map(|c| short(&c.id))
+                .unwrap_or_else(|| "(working tree)".into()),
+            summary: r
+                .commit
+                .as_ref()
+                .map(|c| c.summary.clone())
+                .unwrap_or_default(),
+            author: r
+                .commit
+                .as_ref()
+                .map(|c| c.author.clone())
+                .unwrap_or_default(),
+            outcome: r.outcome.as_str(),
+        }),
+        totals: Totals {
+            block: count(Severity::Block),
+            warn: count(Severity::Warn),
+            info: count(Severity::Info),
+            services: data.services.len(),
+        },
+        trend: (!data.runs.is_empty()).then(|| "charts/trend.svg".to_string()),
+        errors: data
+            .last
+            .iter()
+            .flat_map(|r| {
+                let fetch = r.fetch_error.iter().map(|e| ErrorRow {
+                    at: "fetch".into(),
+                    message: e.clone(),
+                });
+                let errs = r.errors.iter().map(|e| ErrorRow {
+                    at: [e.service.as_deref(), e.env.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                    message: e.message.clone(),
+                });
+                fetch.chain(errs).collect::<Vec<_>>()
+            })
+            .collect(),
+        rules: RULES
+            .iter()
+            .map(|r| RuleHead {
+                id: r.id(),
+                href: format!("rules/{}.html", r.id()),
+            })
+            .collect(),
+        rows,
+        drifting,
+        cost,
+        cost_note,
+    }
+}
+
+/// Requested cores/GiB (and cost) per environment, summed over `services`, with the change since the newest
+/// run at least a week older than the last one.
+fn cost_rows(data: &SiteData, services: &[&ServiceData]) -> (Vec<CostRow>, String) {
+    let Some(last) = &data.last else {
+        return (Vec::new(), String::new());
+    };
+    let week = data
+        .run_at(data.now - Duration::days(7))
+        .filter(|r| r.id != last.id);
+    let sum = |run: i64| {
+        let mut total: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        for s in services {
+            for (env, (c, g)) in data::requested(&s.points, run) {
+                let e = total.entry(env).or_default();
+                e.0 += c;
+                e.1 += g;
+            }
+        }
+        total
+    };
+    let now = sum(last.id);
+    let before = week.map(|r| sum(r.id));
+    let monthly = |(c, g): (f64, f64)| {
+        data.options
+            .prices
+            .as_ref()
+            .map(|p| (c * p.core_hour + g * p.gib_hour) * HOURS_PER_MONTH)
+    };
+    let currency = data
+        .options
+        .prices
+        .as_ref()
+        .map(|p| p.currency.clone())
+        .unwrap_or_default();
+    let env_order: Vec<String> = data
+        .services
+        .iter()
+        .filter_map(|s| s.view.as_ref())
+        .flat_map(|v| v.envs.iter().cloned())
+        .fold(Vec::new(), |mut acc, e| {
+            if !acc.contains(&e) {
+                acc.push(e);
+            }
+            acc
+        });
+    let mut envs: Vec<&String> = now.keys().collect();
+    envs.sort_by_key(|e| env_order.iter().position(|x| x == *e).unwrap_or(usize::MAX));
+    let rows = envs
+        .into_iter()
+        .map(|env| {
+            let v = now[env];
+            let old = before.as_ref().and_then(|b| b.get(env)).copied();
+            let change = match (old, monthly(v), old.and_then(monthly)) {
+                (Some(_), Some(m), Some(o)) => format!("{:+.2} {currency}", m - o),
+                (Some((oc, og)), None, _) => {
+                    format!("{:+.2} cores, {:+.2} GiB", v.0 - oc, v.1 - og)
+                }
+                _ => "(no run a week earlier)".into(),
+            };
+            CostRow {
+                env: env.clone(),
+                cores: format!("{:.2}", v.0),
+                gib: format!("{:.2}", v.1),
+                monthly: monthly(v).map_or_else(|| "–".into(), |m| format!("{m:.2} {currency}")),
+                change,
+            }
+        })
+        .collect();
+    let note = match &data.options.prices {
+        Some(p) => format!(
+            "Requests × replicas at the last run, priced at {} {} per core-hour and {} {} per GiB-hour, {} hours a month. Workloads without replicas (autoscaled) count once.",
+            p.core_hour, p.currency, p.gib_hour, p.currency, HOURS_PER_MONTH
+        ),
+        None => "Requests × replicas at the last run. Set [report.prices] in config for a monthly estimate. Workloads without replicas (autoscaled) count once.".into(),
+    };
+    (rows, note)
+}
+
+fn trend_chart(data: &SiteData) -> Option<Chart> {
+    if data.runs.is_empty() {
+        return None;
+    }
+    let series = |label: &str, pick: fn(&crate::history::RunSummary) -> u64| Series {
+        label: label.into(),
+        points: data.runs.iter().map(|r| (r.time, pick(r) as f64)).collect(),
+    };
+    Some(Chart {
+        title: "Findings per run".into(),
+        unit: Unit::Count,
+        y_label: "findings".into(),
+        series: vec![
+            series("block", |r| r.block),
+            series("warn", |r| r.warn),
+            series("info", |r| r.info),
+        ],
+        thresholds: Vec::new(),
+    })
+}
+
+fn changes_chart(data: &SiteData) -> Option<Chart> {
+    if data.runs.is_empty() {
+        return None;
+    }
+    let series = |label: &str, opened: bool| Series {
+        label: label.into(),
+        points: data
+            .runs
+            .iter()
+            .map(|r| {
+                let (o, c) = data.changes.get(&r.id).copied().unwrap_or_default();
+                (r.time, if opened { o } else { c } as f64)
+            })
+            .collect(),
+    };
+    Some(Chart {
+        title: "Findings opened and resolved per run".into(),
+        unit: Unit::Count,
+        y_label: "findings".into(),
+        series: vec![series("opened", true), series("resolved", false)],
+        thresholds: Vec::new(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------- history
+
+struct RunRow {
+    time: String,
+    kind: &'static str,
+    commit: String,
+    summary: String,
+    author: String,
+    outcome: &'static str,
+    block: u64,
+    warn: u64,
+    info: u64,
+    opened: u64,
+    resolved: u64,
+    errors: u64,
+}
+
+struct OldRow {
+    age: String,
+    severity: &'static str,
+    class: &'static str,
+    service: String,
+    service_href: String,
+    rule: String,
+    rule_href: String,
+    object: String,
+    field: String,
+    since: String,
+    commit: String,
+    author: String,
+    resolved: String,
+}
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryPage {
+    root: &'static str,
+    title: String,
+    footer: String,
+    chart: Option<String>,
+    oldest: Vec<OldRow>,
+    resolved: Vec<OldRow>,
+    runs: Vec<RunRow>,
+    runs_note: String,
+}
+
+const RUNS_SHOWN: usize = 400;
+
+fn history(data: &SiteData, footer: &str) -> HistoryPage {
+    let slugs: BTreeMap<&str, &str> = data
+        .services
+        .iter()
+        .map(|s| (s.name.as_str(), s.slug.as_str()))
+        .collect();
+    let row = |l: &Lifecycle| OldRow {
+        age: age(l, data.now),
+        severity: l.finding.severity.as_str(),
+        class: class(l.finding.severity),
+        service_href: format!(
+            "services/{}.html",
+            slugs
+                .get(l.finding.service.as_str())
+                .copied()
+                .unwrap_or("_")
+        ),
+        service: l.finding.service.clone(),
+        rule_href: format!("rules/{}.html", l.finding.rule),
+        rule: l.finding.rule.clone(),
+        object: object(l),
+        field: l.finding.field.clone(),
+        since: day(l.opened.when()),
+        commit: l.opened.commit.as_deref().map(short).unwrap_or_default(),
+        author: l.opened.author.clone().unwrap_or_default(),
+        resolved: l
+            .resolved
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    day(r.when()),
+                    r.commit.as_deref().map(short).unwrap_or_default()
+                )
+            })
+            .unwrap_or_default(),
+    };
+    let oldest = data.open.iter().take(25).map(row).collect();
+    let resolved = data.resolved.iter().rev().take(25).map(row).collect();
+    let runs = data
+        .runs
+        .iter()
+        .rev()
+        .take(RUNS_SHOWN)
+        .map(|r| {
+            let (opened, resolved) = data.changes.get(&r.id).copied().unwrap_or_default();
+            RunRow {
+                time: minute(r.time),
+                kind: r.kind.as_str(),
+                commit: r.commit.as_ref().map(|c| short(&c.id)).unwrap_or_default(),
+                summary: r
+                    .commit
+                    .as_ref()
+                    .map(|c| c.summary.clone())
+                    .unwrap_or_default(),
+                author: r
+                    .commit
+                    .as_ref()
+                    .map(|c| c.author.clone())
+                    .unwrap_or_default(),
+                outcome: r.outcome.as_str(),
+                block: r.block,
+                warn: r.warn,
+                info: r.info,
+                opened,
+                resolved,
+                errors: r.error_count,
+            }
+        })
+        .collect();
+    HistoryPage {
+        root: "",
+        title: "History".into(),
+        footer: footer.into(),
+        chart: (!data.runs.is_empty()).then(|| "charts/changes.svg".to_string()),
+        oldest,
+        resolved,
+        runs,
+        runs_note: if data.runs.len() > RUNS_SHOWN {
+            format!("The newest {RUNS_SHOWN} of {} runs.", data.runs.len())
+        } else {
+            format!("{} run(s), newest first.", data.runs.len())
+        },
+    }
+}
+
+fn age(l: &Lifecycle, now: DateTime<Utc>) -> String {
+    match l.age_days(now) {
+        0 => "today".into(),
+        1 => "1 day".into(),
+        n => format!("{n} days"),
+    }
+}
+
+fn object(l: &Lifecycle) -> String {
+    let f = &l.finding;
+    match &f.container {
+        Some(c) => format!("{}/{} [{c}]", f.kind, f.name),
+        None => format!("{}/{}", f.kind, f.name),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- service
+
+struct FindingRow {
+    severity: &'static str,
+    class: &'static str,
+    rule: String,
+    rule_href: String,
+    object: String,
+    field: String,
+    message: String,
+    values: Vec<(String, String)>,
+    age: String,
+    since: String,
+    commit: String,
+    author: String,
+    files: Vec<String>,
+}
+
+struct SideCell {
+    text: String,
+    class: &'static str,
+}
+
+struct SideRow {
+    label: String,
+    class: &'static str,
+    cells: Vec<SideCell>,
+}
+
+struct EnvNamesTable {
+    container: String,
+    total: usize,
+    partial: usize,
+    rows: Vec<SideRow>,
+}
+
+struct WorkloadTable {
+    name: String,
+    rows: Vec<SideRow>,
+    env_names: Vec<EnvNamesTable>,
+}
+
+struct IngressTable {
+    name: String,
+    rows: Vec<SideRow>,
+}
+
+struct ChartRef {
+    src: String,
+    alt: String,
+}
+
+#[derive(Template)]
+#[template(path = "service.html")]
+struct ServicePage {
+    root: &'static str,
+    title: String,
+    footer: String,
+    name: String,
+    checked: String,
+    envs: Vec<String>,
+    findings: Vec<FindingRow>,
+    workloads: Vec<WorkloadTable>,
+    ingresses: Vec<IngressTable>,
+    cost: Vec<CostRow>,
+    cost_note: String,
+    charts: Vec<ChartRef>,
+}
+
+fn service(data: &SiteData, s: &ServiceData, charts: Vec<ChartRef>, footer: &str) -> ServicePage {
+    let findings = s
+        .open
+        .iter()
+        .map(|l| FindingRow {
+            severity: l.finding.severity.as_str(),
+            class: class(l.finding.severity),
+            rule: l.finding.rule.clone(),
+            rule_href: format!("../rules/{}.html", l.finding.rule),
+            object: object(l),
+            field: l.finding.field.clone(),
+            message: l.finding.message.clone(),
+            values: l
+                .finding
+                .values
+                .iter()
+                .map(|(e, v)| (e.clone(), v.clone()))
+                .collect(),
+            age: age(l, data.now),
+            since: day(l.opened.when()),
+            commit: l.opened.commit.as_deref().map(short).unwrap_or_default(),
+            author: l.opened.author.clone().unwrap_or_default(),
+            files: l
+                .finding
+                .files
+                .iter()
+                .map(|(e, f)| format!("{e}: {f}"))
+                .collect(),
+        })
+        .collect();
+    let (workloads, ingresses, envs) = match &s.view {
+        Some(v) => (workload_tables(v), ingress_tables(v), v.envs.clone()),
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    let (cost, cost_note) = cost_rows(data, &[s]);
+    ServicePage {
+        root: "../",
+        title: s.name.clone(),
+        footer: footer.into(),
+        name: s.name.clone(),
+        checked: format!(
+            "{} open finding(s) · environments {}",
+            s.open.len(),
+            if envs.is_empty() {
+                "unknown".to_string()
+            } else {
+                envs.join(" → ")
+            }
+        ),
+        envs,
+        findings,
+        workloads,
+        ingresses,
+        cost,
+        cost_note,
+        charts,
+    }
+}
+
+/// A row of one value per environment; cells that differ from the reference (last) environment are marked.
+fn side_row(label: String, envs: &[String], value: impl Fn(&str) -> Option<String>) -> SideRow {
+    let values: Vec<Option<String>> = envs.iter().map(|e| value(e)).collect();
+    let reference = values.last().cloned().flatten();
+    let differs = values.iter().any(|v| *v != reference);
+    SideRow {
+        label,
+        class: if differs { "differs" } else { "" },
+        cells: values
+            .into_iter()
+            .map(|v| match v {
+                Some(text) => SideCell {
+                    class: if differs && Some(&text) != reference.as_ref() {
+                        "diff"
+                    } else {
+                        ""
+                    },
+                    text,
+                },
+                None => SideCell {
+                    text: "—".into(),
+                    class: if differs { "missing" } else { "" },
+                },
+            })
+            .collect(),
+    }
+}
+
+fn workload_tables(v: &ServiceView) -> Vec<WorkloadTable> {
+    v.workloads
+        .iter()
+        .map(|w| {
+            let mut rows = vec![side_row("replicas".into(), &v.envs, |e| {
+                w.replicas
+                    .get(e)
+                    .map(|r| r.map_or_else(|| "(not set)".into(), |n| n.to_string()))
+            })];
+            let mut env_names = Vec::new();
+            for c in &w.containers {
+                let prefix = if w.containers.len() > 1 || c.init {
+                    format!("{}{} · ", c.name, if c.init { " (init)" } else { "" })
+                } else {
+                    String::new()
+                };
+                rows.push(side_row(format!("{prefix}image"), &v.envs, |e| {
+                    c.per_env.get(e).and_then(|x| x.image.clone())
+                }));
+                let resources: std::collections::BTreeSet<&String> = c
+                    .per_env
+                    .values()
+                    .flat_map(|x| x.requests.keys().chain(x.limits.keys()))
+                    .collect();
+                for r in resources {
+                    rows.push(side_row(format!("{prefix}requests.{r}"), &v.envs, |e| {
+                        c.per_env.get(e).and_then(|x| x.requests.get(r).cloned())
+                    }));
+                    rows.push(side_row(format!("{prefix}limits.{r}"), &v.envs, |e| {
+                        c.per_env.get(e).and_then(|x| x.limits.get(r).cloned())
+                    }));
+                    rows.push(side_row(
+                        format!("{prefix}request ÷ limit ({r})"),
+                        &v.envs,
+                        |e| c.per_env.get(e).and_then(|x| x.ratios.get(r).cloned()),
+                    ));
+                }
+                let probes: std::collections::BTreeSet<&String> =
+                    c.per_env.values().flat_map(|x| x.probes.keys()).collect();
+                for p in probes {
+                    rows.push(side_row(format!("{prefix}{p}"), &v.envs, |e| {
+                        c.per_env.get(e).and_then(|x| x.probes.get(p).cloned())
+                    }));
+                }
+                let partial = c.env_names.iter().filter(|n| n.partial).count();
+                env_names.push(EnvNamesTable {
+                    container: c.name.clone(),
+                    total: c.env_names.len(),
+                    partial,
+                    rows: c
+                        .env_names
+                        .iter()
+                        .map(|n| SideRow {
+                            label: n.name.clone(),
+                            class: if n.partial { "differs" } else { "" },
+                            cells: v
+                                .envs
+                                .iter()
+                                .map(|e| {
+                                    if n.present.contains(e) {
+                                        SideCell {
+                                            text: "set".into(),
+                                            class: "",
+                                        }
+                                    } else {
+                                        SideCell {
+                                            text: "missing".into(),
+                                            class: if c.per_env.contains_key(e) {
+                                                "missing"
+                                            } else {
+                                                ""
+                                            },
+                                        }
+                                    }
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                });
+            }
+            WorkloadTable {
+                name: w.workload.clone(),
+                rows,
+                env_names,
+            }
+        })
+        .collect()
+}
+
+fn ingress_tables(v: &ServiceView) -> Vec<IngressTable> {
+    v.ingresses
+        .iter()
+        .map(|i| {
+            let reference = v.envs.last().and_then(|e| i.routes.get(e));
+            IngressTable {
+                name: i.name.clone(),
+                rows: v
+                    .envs
+                    .iter()
+                    .map(|e| {
+                        let routes = i.routes.get(e);
+                        SideRow {
+                            label: e.clone(),
+                            class: if routes != reference { "differs" } else { "" },
+                            cells: routes
+                                .into_iter()
+                                .flatten()
+                                .map(|r| SideCell {
+                                    text: r.clone(),
+                                    class: "",
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Queues this service's charts; returns the references its page shows.
+fn service_chart_jobs(s: &ServiceData, jobs: &mut Vec<(String, Chart)>) -> Vec<ChartRef> {
+    // (workload, container, resource) → kind → env → points
+    type Key = (String, String, String);
+    type PerEnv = BTreeMap<String, Vec<(DateTime<Utc>, f64)>>;
+    let mut by: BTreeMap<Key, BTreeMap<&'static str, PerEnv>> = BTreeMap::new();
+    let mut requests: BTreeMap<(Key, String, i64), f64> = BTreeMap::new();
+    let mut limits: BTreeMap<(Key, String, i64), (DateTime<Utc>, f64)> = BTreeMap::new();
+    let mut reference: Option<String> = None;
+    for p in &s.points {
+        let m = &p.metric;
+        let key = (
+            m.workload.clone(),
+            m.container.clone().unwrap_or_default(),
+            m.resource.clone(),
+        );
+        let series = match m.kind {
+            MetricKind::Limit => {
+                limits.insert((key.clone(), m.env.clone(), p.run), (p.time, m.value));
+                "limit"
+            }
+            MetricKind::Request => {
+                requests.insert((key.clone(), m.env.clone(), p.run), m.value);
+                continue;
+            }
+            MetricKind::Replicas => "replicas",
+            MetricKind::LimitRatio => {
+                reference = m.other_env.clone();
+                "ratio"
+            }
+        };
+        by.entry(key)
+            .or_default()
+            .entry(series)
+            .or_default()
+            .entry(m.env.clone())
+            .or_default()
+            .push((p.time, m.value));
+    }
+    for ((key, env, run), (time, limit)) in &limits {
+        if let Some(req) = requests.get(&(key.clone(), env.clone(), *run))
+            && *limit > 0.0
+        {
+            by.entry(key.clone())
+                .or_default()
+                .entry("request-ratio")
+                .or_default()
+                .entry(env.clone())
+                .or_default()
+                .push((*time, req / limit));
+        }
+    }
+    let env_order: Vec<String> = s.view.as_ref().map(|v| v.envs.clone()).unwrap_or_default();
+    let ordered = |m: &BTreeMap<String, Vec<(DateTime<Utc>, f64)>>| -> Vec<Series> {
+        let mut envs: Vec<&String> = m.keys().collect();
+        envs.sort_by_key(|e| {
+            (
+                env_order.iter().position(|x| x == *e).unwrap_or(usize::MAX),
+                (*e).clone(),
+            )
+        });
+        envs.into_iter()
+            .map(|e| {
+                let mut points = m[e].clone();
+                points.sort_by_key(|p| p.0);
+                Series {
+                    label: e.clone(),
+                    points,
+                }
+            })
+            .collect()
+    };
+    let mut refs = Vec::new();
+    for ((workload, container, resource), kinds) in &by {
+        let what = if container.is_empty() {
+            workload.clone()
+        } else {
+            format!("{workload} [{container}]")
+        };
+        let base = format!(
+            "charts/{}/{}-{}-{}",
+            s.slug,
+            data::slug(workload),
+            data::slug(container),
+            data::slug(resource)
+        );
+        let unit = match resource.as_str() {
+            "memory" | "ephemeral-storage" => Unit::Bytes,
+            "cpu" => Unit::Cores,
+            _ => Unit::Count,
+        };
+        for (kind, title, unit, thresholds) in [
+            (
+                "limit",
+                format!("{resource} limit per environment — {what}"),
+                unit,
+                Vec::new(),
+            ),
+            (
+                "ratio",
+                format!(
+                    "{resource} limit ÷ {} — {what}",
+                    reference.as_deref().unwrap_or("reference")
+                ),
+                Unit::Ratio,
+                vec![
+                    Threshold {
+                        label: "4× (limit-scale)".into(),
+                        value: 4.0,
+                    },
+                    Threshold {
+                        label: "¼× (limit-scale)".into(),
+                        value: 0.25,
+                    },
+                ],
+            ),
+            (
+                "request-ratio",
+                format!("{resource} request ÷ limit — {what}"),
+                Unit::Ratio,
+                Vec::new(),
+            ),
+            (
+                "replicas",
+                format!("replicas — {workload}"),
+                Unit::Count,
+                Vec::new(),
+            ),
+        ] {
+            let Some(series) = kinds.get(kind) else {
+                continue;
+            };
+            let path = format!("{base}-{kind}.svg");
+            refs.push(ChartRef {
+                src: format!("../{path}"),
+                alt: title.clone(),
+            });
+            jobs.push((
+                path,
+                Chart {
+                    y_label: match kind {
+                        "limit" => format!("{resource} limit"),
+                        "ratio" => "ratio to the reference".into(),
+                        "request-ratio" => "request ÷ limit".into(),
+                        _ => "replicas".into(),
+                    },
+                    title,
+                    unit,
+                    series: ordered(series),
+                    thresholds,
+                },
+            ));
+        }
+    }
+    refs
+}
+
+// ---------------------------------------------------------------------------------------------- rules
+
+struct RuleRow {
+    id: &'static str,
+    href: String,
+    severity: &'static str,
+    summary: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "rules.html")]
+struct RulesPage {
+    root: &'static str,
+    title: String,
+    footer: String,
+    rules: Vec<RuleRow>,
+}
+
+fn rules_index(footer: &str) -> RulesPage {
+    RulesPage {
+        root: "../",
+        title: "Rules".into(),
+        footer: footer.into(),
+        rules: RULES
+            .iter()
+            .map(|r| RuleRow {
+                id: r.id(),
+                href: format!("{}.html", r.id()),
+                severity: r.default_severity().as_str(),
+                summary: r.summary(),
+            })
+            .collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "rule.html")]
+struct RulePage {
+    root: &'static str,
+    title: String,
+    footer: String,
+    severity: &'static str,
+    threshold: String,
+    /// The rule's own documentation (trusted: compiled into envparity), as HTML.
+    doc: String,
+}
+
+fn rule_page(rule: &dyn crate::rules::Rule, footer: &str) -> RulePage {
+    let mut doc = String::new();
+    pulldown_cmark::html::push_html(&mut doc, pulldown_cmark::Parser::new(rule.doc()));
+    RulePage {
+        root: "../",
+        title: rule.id().into(),
+        footer: footer.into(),
+        severity: rule.default_severity().as_str(),
+        threshold: rule
+            .default_threshold()
+            .map(|t| format!(" · default threshold {t}"))
+            .unwrap_or_default(),
+        doc,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------- data
+
+/// `data/latest.json`: the `check` JSON contract for the newest run, plus history fields per finding.
+fn latest_json(data: &SiteData) -> Result<Vec<u8>, ReportError> {
+    let findings: Vec<serde_json::Value> = data
+        .open
+        .iter()
+        .map(|l| {
+            let mut v = serde_json::to_value(&l.finding).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert(
+                    "first_seen".into(),
+                    serde_json::json!({
+                        "commit": l.opened.commit,
+                        "time": l.opened.when().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                        "author": l.opened.author,
+                    }),
+                );
+                obj.insert("age_days".into(), serde_json::json!(l.age_days(data.now)));
+            }
+            v
+        })
+        .collect();
+    let summary = crate::engine::Summary::of(
+        &data
+            .open
+            .iter()
+            .map(|l| l.finding.clone())
+            .collect::<Vec<_>>(),
+    );
+    let last = data.last.as_ref();
+    let v = serde_json::json!({
+        "version": 1,
+        "commit": last.and_then(|r| r.commit.as_ref()).map(|c| c.id.clone()),
+        "findings": findings,
+        "errors": last.map(|r| r.errors.clone()).unwrap_or_default(),
+        "summary": summary,
+        "run": last.map(|r| serde_json::json!({
+            "id": r.id,
+            "time": r.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "outcome": r.outcome.as_str(),
+            "fetch_error": r.fetch_error,
+        })),
+    });
+    let mut bytes = serde_json::to_vec_pretty(&v).map_err(|source| ReportError::Json {
+        what: "data/latest.json",
+        source,
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
