@@ -570,9 +570,13 @@ fn draw<DB: DrawingBackend>(
             ))?;
         }
         // Drawn one by one: `draw_series` wants elements that outlive every borrow, which a boxed marker
-        // over a borrowing backend cannot.
-        for &point in points {
-            ctx.plotting_area().draw(&marker(index, point))?;
+        // over a borrowing backend cannot. A long history gets a marker every few points (always the
+        // first and the last): enough to tell the series apart, without a marker per daily run.
+        let step = points.len().div_ceil(MAX_MARKERS).max(1);
+        for (i, &point) in points.iter().enumerate() {
+            if i % step == 0 || i + 1 == points.len() {
+                ctx.plotting_area().draw(&marker(index, point))?;
+            }
         }
     }
 
@@ -593,6 +597,9 @@ fn draw_empty<DB: DrawingBackend>(
         (width as i32 / 2, height as i32 / 2),
     )
 }
+
+/// Markers drawn per series at most (plus the last point).
+const MAX_MARKERS: usize = 48;
 
 /// The point marker of series `index`, centred on `at`: a different shape per series.
 fn marker<'a, DB: DrawingBackend + 'a, C: Clone + 'a>(

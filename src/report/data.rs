@@ -41,8 +41,6 @@ pub struct ServiceData {
     pub view: Option<ServiceView>,
     /// Open findings, oldest first.
     pub open: Vec<Lifecycle>,
-    /// Every metric point over time.
-    pub points: Vec<MetricPoint>,
 }
 
 impl SiteData {
@@ -78,7 +76,6 @@ impl SiteData {
                     .filter(|l| l.finding.service == name)
                     .cloned()
                     .collect(),
-                points: history.metric_series(&name, None)?,
                 view: views.get(&name).cloned(),
                 slug: s,
                 name,
@@ -145,70 +142,58 @@ pub struct Drift {
     pub widened: f64,
 }
 
-/// Limit ratios of the newest run compared with those of the newest run at least `days` earlier; those that
-/// moved away from 1, widest first.
-pub fn drifting(
-    services: &[ServiceData],
-    runs: &[RunSummary],
-    now: DateTime<Utc>,
-    days: i64,
-) -> Vec<Drift> {
-    let Some(last) = runs.last() else {
-        return Vec::new();
+/// One service's limit ratios at run `last` compared with those at run `before`: those that moved away
+/// from 1.
+pub fn drifting(service: &str, points: &[MetricPoint], last: i64, before: i64) -> Vec<Drift> {
+    let at = |run: i64| -> BTreeMap<(String, String, String, String), f64> {
+        points
+            .iter()
+            .filter(|p| p.run == run && p.metric.kind == MetricKind::LimitRatio)
+            .map(|p| {
+                let m = &p.metric;
+                let key = (
+                    m.workload.clone(),
+                    m.container.clone().unwrap_or_default(),
+                    m.resource.clone(),
+                    format!("{} ÷ {}", m.env, m.other_env.as_deref().unwrap_or("?")),
+                );
+                (key, m.value)
+            })
+            .collect()
     };
-    let Some(before) = runs
-        .iter()
-        .rev()
-        .find(|r| r.time <= now - Duration::days(days))
-    else {
-        return Vec::new();
-    };
+    let then = at(before);
     let mut out = Vec::new();
-    for s in services {
-        let at = |run: i64| -> BTreeMap<(String, String, String, String), f64> {
-            s.points
-                .iter()
-                .filter(|p| p.run == run && p.metric.kind == MetricKind::LimitRatio)
-                .map(|p| {
-                    let m = &p.metric;
-                    let key = (
-                        m.workload.clone(),
-                        m.container.clone().unwrap_or_default(),
-                        m.resource.clone(),
-                        format!("{} ÷ {}", m.env, m.other_env.as_deref().unwrap_or("?")),
-                    );
-                    (key, m.value)
-                })
-                .collect()
+    for (key, after) in at(last) {
+        let Some(before) = then.get(&key).copied() else {
+            continue;
         };
-        let (then, now_values) = (at(before.id), at(last.id));
-        for (key, after) in now_values {
-            let Some(before) = then.get(&key).copied() else {
-                continue;
-            };
-            if before <= 0.0 || after <= 0.0 {
-                continue;
-            }
-            let widened = after.log2().abs() - before.log2().abs();
-            if widened > 1e-9 {
-                out.push(Drift {
-                    service: s.name.clone(),
-                    what: format!("{} [{}] {}", key.0, key.1, key.2),
-                    envs: key.3,
-                    before,
-                    after,
-                    widened,
-                });
-            }
+        if before <= 0.0 || after <= 0.0 {
+            continue;
+        }
+        let widened = after.log2().abs() - before.log2().abs();
+        if widened > 1e-9 {
+            out.push(Drift {
+                service: service.to_string(),
+                what: format!("{} [{}] {}", key.0, key.1, key.2),
+                envs: key.3,
+                before,
+                after,
+                widened,
+            });
         }
     }
-    out.sort_by(|a, b| {
+    out
+}
+
+/// Widest first (ties by service and limit, so the order is stable).
+pub fn sort_drifts(drifts: &mut [Drift]) {
+    drifts.sort_by(|a, b| {
         b.widened
             .total_cmp(&a.widened)
             .then_with(|| a.service.cmp(&b.service))
             .then_with(|| a.what.cmp(&b.what))
+            .then_with(|| a.envs.cmp(&b.envs))
     });
-    out
 }
 
 /// Requested cores and GiB (requests × replicas) per environment of one service at one run.

@@ -59,23 +59,60 @@ pub struct Options {
     pub prices: Option<Prices>,
 }
 
-/// The rendered site: path relative to the site root → bytes.
+/// Where rendered files go: memory ([`Site`]) or a staging directory on disk.
+pub trait Sink {
+    /// Stores one file (path relative to the site root).
+    fn put(&mut self, path: String, bytes: Vec<u8>) -> Result<(), ReportError>;
+}
+
+/// The rendered site in memory: path relative to the site root → bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Site {
     /// Every file.
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
-/// Renders the whole site from `history`.
+impl Sink for Site {
+    fn put(&mut self, path: String, bytes: Vec<u8>) -> Result<(), ReportError> {
+        self.files.insert(path, bytes);
+        Ok(())
+    }
+}
+
+/// Counts what passes through to another sink.
+struct Counting<'a, S: Sink> {
+    inner: &'a mut S,
+    files: usize,
+}
+
+impl<S: Sink> Sink for Counting<'_, S> {
+    fn put(&mut self, path: String, bytes: Vec<u8>) -> Result<(), ReportError> {
+        self.files += 1;
+        self.inner.put(path, bytes)
+    }
+}
+
+/// Renders the whole site from `history` into memory.
 #[tracing::instrument(skip_all)]
 pub fn render(history: &History, options: &Options) -> Result<Site, ReportError> {
     let data = data::SiteData::load(history, options)?;
-    pages::render(&data)
+    let mut site = Site::default();
+    pages::render(history, &data, &mut site)?;
+    Ok(site)
 }
 
-/// Renders the site and publishes it to `out` atomically; returns the number of files.
+/// Renders the site straight into a staging directory next to `out` and swaps it in atomically; returns
+/// the number of files.
+#[tracing::instrument(skip_all, fields(out = %out.display()))]
 pub fn build(history: &History, options: &Options, out: &Path) -> Result<usize, ReportError> {
-    let site = render(history, options)?;
-    publish::publish(&site.files, out)?;
-    Ok(site.files.len())
+    let data = data::SiteData::load(history, options)?;
+    let mut staging = publish::Staging::new(out)?;
+    let mut counting = Counting {
+        inner: &mut staging,
+        files: 0,
+    };
+    pages::render(history, &data, &mut counting)?;
+    let files = counting.files;
+    staging.commit()?;
+    Ok(files)
 }

@@ -9,9 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::charts::{self, Chart, Series, Threshold, Unit};
 use super::data::{self, HOURS_PER_MONTH, ServiceData, SiteData};
-use super::{ReportError, Site};
+use super::{ReportError, Sink};
 use crate::finding::Severity;
-use crate::history::Lifecycle;
+use crate::history::{History, Lifecycle, MetricPoint};
 use crate::metrics::MetricKind;
 use crate::rules::RULES;
 use crate::view::ServiceView;
@@ -44,17 +44,20 @@ fn render_page<T: Template>(page: &str, t: &T) -> Result<Vec<u8>, ReportError> {
         })
 }
 
-/// Renders every page and chart.
-pub fn render(data: &SiteData) -> Result<Site, ReportError> {
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    files.insert(
+/// Services whose metrics are loaded and whose charts are drawn together: bounds memory on a large
+/// history while keeping every core busy.
+const BATCH: usize = 16;
+
+/// Renders every page and chart into `sink`.
+pub fn render(history: &History, data: &SiteData, sink: &mut dyn Sink) -> Result<(), ReportError> {
+    sink.put(
         "style.css".into(),
         include_bytes!("../../templates/style.css").to_vec(),
-    );
-    files.insert(
+    )?;
+    sink.put(
         "README.md".into(),
         include_bytes!("../../reports/README.md").to_vec(),
-    );
+    )?;
     let footer = match &data.last {
         Some(r) => format!(
             "Rendered by envparity {} from the history, as of run #{} ({}).",
@@ -67,8 +70,6 @@ pub fn render(data: &SiteData) -> Result<Site, ReportError> {
             env!("CARGO_PKG_VERSION")
         ),
     };
-
-    // Charts are drawn in parallel: they are most of the work on a large history.
     let mut jobs: Vec<(String, Chart)> = Vec::new();
     if let Some(c) = trend_chart(data) {
         jobs.push(("charts/trend.svg".into(), c));
@@ -76,44 +77,110 @@ pub fn render(data: &SiteData) -> Result<Site, ReportError> {
     if let Some(c) = changes_chart(data) {
         jobs.push(("charts/changes.svg".into(), c));
     }
-    let mut service_charts: BTreeMap<&str, Vec<ChartRef>> = BTreeMap::new();
-    for s in &data.services {
-        let refs = service_chart_jobs(s, &mut jobs);
-        service_charts.insert(s.name.as_str(), refs);
-    }
-    for (path, svg) in draw_all(jobs)? {
-        files.insert(path, svg.into_bytes());
+    for (path, svg) in draw_all(std::mem::take(&mut jobs))? {
+        sink.put(path, svg.into_bytes())?;
     }
 
-    files.insert(
-        "index.html".into(),
-        render_page("index.html", &index(data, &footer))?,
-    );
-    files.insert(
-        "history.html".into(),
-        render_page("history.html", &history(data, &footer))?,
-    );
-    for s in &data.services {
-        let refs = service_charts.remove(s.name.as_str()).unwrap_or_default();
-        let page = service(data, s, refs, &footer);
-        files.insert(
-            format!("services/{}.html", s.slug),
-            render_page(&s.name, &page)?,
-        );
+    let last = data.last.as_ref().map(|r| r.id);
+    let week = data
+        .run_at(data.now - Duration::days(7))
+        .map(|r| r.id)
+        .filter(|id| Some(*id) != last);
+    let mut drifts = Vec::new();
+    let mut totals = CostTotals::default();
+    for batch in data.services.chunks(BATCH) {
+        let mut pages = Vec::new();
+        for s in batch {
+            let points = history.metric_series(&s.name, None)?;
+            let refs = service_chart_jobs(s, &points, &mut jobs);
+            if let (Some(last), Some(week)) = (last, week) {
+                drifts.extend(data::drifting(&s.name, &points, last, week));
+            }
+            let cost = Cost {
+                now: last
+                    .map(|r| data::requested(&points, r))
+                    .unwrap_or_default(),
+                before: week.map(|r| data::requested(&points, r)),
+            };
+            totals.add(&cost);
+            pages.push((s, refs, cost));
+        }
+        for (path, svg) in draw_all(std::mem::take(&mut jobs))? {
+            sink.put(path, svg.into_bytes())?;
+        }
+        for (s, refs, cost) in pages {
+            let page = service(data, s, refs, &cost, &footer);
+            sink.put(
+                format!("services/{}.html", s.slug),
+                render_page(&s.name, &page)?,
+            )?;
+        }
     }
-    files.insert(
+    data::sort_drifts(&mut drifts);
+
+    sink.put(
+        "index.html".into(),
+        render_page(
+            "index.html",
+            &index(data, &drifts, &totals.into_cost(), &footer),
+        )?,
+    )?;
+    sink.put(
+        "history.html".into(),
+        render_page("history.html", &history_page(data, &footer))?,
+    )?;
+    sink.put(
         "rules/index.html".into(),
         render_page("rules", &rules_index(&footer))?,
-    );
+    )?;
     for rule in RULES {
         let page = rule_page(*rule, &footer);
-        files.insert(
+        sink.put(
             format!("rules/{}.html", rule.id()),
             render_page(rule.id(), &page)?,
-        );
+        )?;
     }
-    files.insert("data/latest.json".into(), latest_json(data)?);
-    Ok(Site { files })
+    sink.put("data/latest.json".into(), latest_json(data)?)?;
+    Ok(())
+}
+
+/// Requested cores and GiB per environment at the last run and at the run a week before.
+#[derive(Debug, Clone, Default)]
+struct Cost {
+    now: BTreeMap<String, (f64, f64)>,
+    before: Option<BTreeMap<String, (f64, f64)>>,
+}
+
+/// The sum of every service's [`Cost`].
+#[derive(Debug, Default)]
+struct CostTotals {
+    now: BTreeMap<String, (f64, f64)>,
+    before: BTreeMap<String, (f64, f64)>,
+    any_before: bool,
+}
+
+impl CostTotals {
+    fn add(&mut self, cost: &Cost) {
+        let add = |into: &mut BTreeMap<String, (f64, f64)>, from: &BTreeMap<String, (f64, f64)>| {
+            for (env, (c, g)) in from {
+                let e = into.entry(env.clone()).or_default();
+                e.0 += c;
+                e.1 += g;
+            }
+        };
+        add(&mut self.now, &cost.now);
+        if let Some(before) = &cost.before {
+            self.any_before = true;
+            add(&mut self.before, before);
+        }
+    }
+
+    fn into_cost(self) -> Cost {
+        Cost {
+            now: self.now,
+            before: self.any_before.then_some(self.before),
+        }
+    }
 }
 
 fn draw_all(jobs: Vec<(String, Chart)>) -> Result<Vec<(String, String)>, ReportError> {
@@ -220,7 +287,7 @@ struct IndexPage {
     cost_note: String,
 }
 
-fn index(data: &SiteData, footer: &str) -> IndexPage {
+fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> IndexPage {
     let matrix = data::matrix(&data.open);
     let count = |s| data.open.iter().filter(|l| l.finding.severity == s).count();
     let rows = data
@@ -254,22 +321,22 @@ fn index(data: &SiteData, footer: &str) -> IndexPage {
         .iter()
         .map(|s| (s.name.as_str(), s.slug.as_str()))
         .collect();
-    let drifting = data::drifting(&data.services, &data.runs, data.now, 7)
-        .into_iter()
+    let drifting = drifts
+        .iter()
         .take(10)
         .map(|d| DriftRow {
             href: format!(
                 "services/{}.html",
                 slugs.get(d.service.as_str()).copied().unwrap_or("_")
             ),
-            service: d.service,
-            what: d.what,
-            envs: d.envs,
+            service: d.service.clone(),
+            what: d.what.clone(),
+            envs: d.envs.clone(),
             before: format!("{:.2}×", d.before),
             after: format!("{:.2}×", d.after),
         })
         .collect();
-    let (cost, cost_note) = cost_rows(data, &data.services.iter().collect::<Vec<_>>());
+    let (cost, cost_note) = cost_rows(data, cost);
     IndexPage {
         root: "",
         title: "Overview".into(),
@@ -333,28 +400,12 @@ fn index(data: &SiteData, footer: &str) -> IndexPage {
     }
 }
 
-/// Requested cores/GiB (and cost) per environment, summed over `services`, with the change since the newest
-/// run at least a week older than the last one.
-fn cost_rows(data: &SiteData, services: &[&ServiceData]) -> (Vec<CostRow>, String) {
-    let Some(last) = &data.last else {
+/// The cost table: requested cores/GiB per environment (and their price), with the change since the run a
+/// week before the last one.
+fn cost_rows(data: &SiteData, cost: &Cost) -> (Vec<CostRow>, String) {
+    if data.last.is_none() {
         return (Vec::new(), String::new());
-    };
-    let week = data
-        .run_at(data.now - Duration::days(7))
-        .filter(|r| r.id != last.id);
-    let sum = |run: i64| {
-        let mut total: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-        for s in services {
-            for (env, (c, g)) in data::requested(&s.points, run) {
-                let e = total.entry(env).or_default();
-                e.0 += c;
-                e.1 += g;
-            }
-        }
-        total
-    };
-    let now = sum(last.id);
-    let before = week.map(|r| sum(r.id));
+    }
     let monthly = |(c, g): (f64, f64)| {
         data.options
             .prices
@@ -378,13 +429,21 @@ fn cost_rows(data: &SiteData, services: &[&ServiceData]) -> (Vec<CostRow>, Strin
             }
             acc
         });
-    let mut envs: Vec<&String> = now.keys().collect();
-    envs.sort_by_key(|e| env_order.iter().position(|x| x == *e).unwrap_or(usize::MAX));
+    let mut envs: Vec<&String> = cost.now.keys().collect();
+    envs.sort_by_key(|e| {
+        (
+            env_order.iter().position(|x| x == *e).unwrap_or(usize::MAX),
+            (*e).clone(),
+        )
+    });
     let rows = envs
         .into_iter()
         .map(|env| {
-            let v = now[env];
-            let old = before.as_ref().and_then(|b| b.get(env)).copied();
+            let v = cost.now[env];
+            let old = cost
+                .before
+                .as_ref()
+                .map(|b| b.get(env).copied().unwrap_or_default());
             let change = match (old, monthly(v), old.and_then(monthly)) {
                 (Some(_), Some(m), Some(o)) => format!("{:+.2} {currency}", m - o),
                 (Some((oc, og)), None, _) => {
@@ -504,7 +563,7 @@ struct HistoryPage {
 
 const RUNS_SHOWN: usize = 400;
 
-fn history(data: &SiteData, footer: &str) -> HistoryPage {
+fn history_page(data: &SiteData, footer: &str) -> HistoryPage {
     let slugs: BTreeMap<&str, &str> = data
         .services
         .iter()
@@ -675,7 +734,13 @@ struct ServicePage {
     charts: Vec<ChartRef>,
 }
 
-fn service(data: &SiteData, s: &ServiceData, charts: Vec<ChartRef>, footer: &str) -> ServicePage {
+fn service(
+    data: &SiteData,
+    s: &ServiceData,
+    charts: Vec<ChartRef>,
+    cost: &Cost,
+    footer: &str,
+) -> ServicePage {
     let findings = s
         .open
         .iter()
@@ -709,7 +774,7 @@ fn service(data: &SiteData, s: &ServiceData, charts: Vec<ChartRef>, footer: &str
         Some(v) => (workload_tables(v), ingress_tables(v), v.envs.clone()),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    let (cost, cost_note) = cost_rows(data, &[s]);
+    let (cost, cost_note) = cost_rows(data, cost);
     ServicePage {
         root: "../",
         title: s.name.clone(),
@@ -883,7 +948,11 @@ fn ingress_tables(v: &ServiceView) -> Vec<IngressTable> {
 }
 
 /// Queues this service's charts; returns the references its page shows.
-fn service_chart_jobs(s: &ServiceData, jobs: &mut Vec<(String, Chart)>) -> Vec<ChartRef> {
+fn service_chart_jobs(
+    s: &ServiceData,
+    points: &[MetricPoint],
+    jobs: &mut Vec<(String, Chart)>,
+) -> Vec<ChartRef> {
     // (workload, container, resource) → kind → env → points
     type Key = (String, String, String);
     type PerEnv = BTreeMap<String, Vec<(DateTime<Utc>, f64)>>;
@@ -891,7 +960,7 @@ fn service_chart_jobs(s: &ServiceData, jobs: &mut Vec<(String, Chart)>) -> Vec<C
     let mut requests: BTreeMap<(Key, String, i64), f64> = BTreeMap::new();
     let mut limits: BTreeMap<(Key, String, i64), (DateTime<Utc>, f64)> = BTreeMap::new();
     let mut reference: Option<String> = None;
-    for p in &s.points {
+    for p in points {
         let m = &p.metric;
         let key = (
             m.workload.clone(),

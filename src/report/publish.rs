@@ -2,7 +2,6 @@
 //! with one rename, so a reader or a web server never sees a half-written site and a crash leaves the
 //! previous one.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
@@ -10,65 +9,84 @@ use super::ReportError;
 /// Prefix of the temporary sibling directories (swept when a crash left one behind).
 const TMP_PREFIX: &str = ".envparity-site-";
 
-/// Writes `files` (site-relative path → bytes) as the new content of `out`.
-///
-/// On Linux the new tree and the old one are exchanged with `renameat2(RENAME_EXCHANGE)` — one atomic
-/// step, `out` always exists; elsewhere (or where the filesystem refuses the exchange) the old tree is
-/// renamed away first, which leaves `out` missing for a moment but never half-written.
-pub fn publish(files: &BTreeMap<String, Vec<u8>>, out: &Path) -> Result<(), ReportError> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|source| ReportError::Write {
-        path: parent.clone(),
-        source,
-    })?;
-    sweep(&parent, out);
-    let staging = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempdir_in(&parent)
-        .map_err(|source| ReportError::Write {
+/// A site being written: files go into a temporary directory next to the output as they are rendered
+/// (a large site is never held in memory), and [`Staging::commit`] swaps it in.
+pub struct Staging {
+    dir: tempfile::TempDir,
+    parent: PathBuf,
+    out: PathBuf,
+}
+
+impl Staging {
+    /// Starts a new site for `out` (sweeping temporary directories a crash left behind).
+    pub fn new(out: &Path) -> Result<Staging, ReportError> {
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(|source| ReportError::Write {
             path: parent.clone(),
             source,
         })?;
-    for (rel, bytes) in files {
-        let path = staging.path().join(rel);
+        sweep(&parent, out);
+        let dir = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempdir_in(&parent)
+            .map_err(|source| ReportError::Write {
+                path: parent.clone(),
+                source,
+            })?;
+        Ok(Staging {
+            dir,
+            parent,
+            out: out.to_path_buf(),
+        })
+    }
+
+    /// Swaps the new site in for the old one.
+    ///
+    /// On Linux the two trees are exchanged with `renameat2(RENAME_EXCHANGE)` — one atomic step, `out`
+    /// always exists; elsewhere (or where the filesystem refuses the exchange) the old tree is renamed away
+    /// first, which leaves `out` missing for a moment but never half-written.
+    pub fn commit(self) -> Result<(), ReportError> {
+        crash_point();
+        // Directories from tempfile are 0700; a web server must be able to read the site.
+        set_readable(self.dir.path());
+        let staging = self.dir.keep();
+        let out = self.out.as_path();
+        let write_err = |source| ReportError::Write {
+            path: out.to_path_buf(),
+            source,
+        };
+        if !out.exists() {
+            return std::fs::rename(&staging, out).map_err(write_err);
+        }
+        if exchange(&staging, out).is_ok() {
+            // After the exchange, `staging` holds the previous site.
+            remove(&staging);
+            return Ok(());
+        }
+        let old = self
+            .parent
+            .join(format!("{TMP_PREFIX}old-{}", std::process::id()));
+        std::fs::rename(out, &old).map_err(write_err)?;
+        std::fs::rename(&staging, out).map_err(write_err)?;
+        remove(&old);
+        Ok(())
+    }
+}
+
+impl super::Sink for Staging {
+    fn put(&mut self, rel: String, bytes: Vec<u8>) -> Result<(), ReportError> {
+        let path = self.dir.path().join(&rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        std::fs::write(&path, bytes).map_err(|source| ReportError::Write { path, source })?;
+        std::fs::write(&path, bytes).map_err(|source| ReportError::Write { path, source })
     }
-    crash_point();
-    // Directories from tempfile are 0700; a web server must be able to read the site.
-    set_readable(staging.path());
-    let staging = staging.keep();
-    if out.exists() {
-        if exchange(&staging, out).is_err() {
-            let old = parent.join(format!("{TMP_PREFIX}old-{}", std::process::id()));
-            std::fs::rename(out, &old).map_err(|source| ReportError::Write {
-                path: out.to_path_buf(),
-                source,
-            })?;
-            std::fs::rename(&staging, out).map_err(|source| ReportError::Write {
-                path: out.to_path_buf(),
-                source,
-            })?;
-            remove(&old);
-            return Ok(());
-        }
-        // After the exchange, `staging` holds the previous site.
-        remove(&staging);
-    } else {
-        std::fs::rename(&staging, out).map_err(|source| ReportError::Write {
-            path: out.to_path_buf(),
-            source,
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(target_os = "linux")]
