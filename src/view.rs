@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use serde_json::Value;
+
 use crate::model::compact;
 use crate::rules::{ServiceModel, show_ratio};
 
@@ -124,7 +126,7 @@ pub fn of(model: &ServiceModel) -> ServiceView {
                                 probes: ct
                                     .probes
                                     .iter()
-                                    .map(|(k, v)| (k.to_string(), compact(v)))
+                                    .map(|(k, v)| (k.to_string(), probe_summary(v)))
                                     .collect(),
                             };
                             (e.to_string(), env)
@@ -176,5 +178,69 @@ pub fn of(model: &ServiceModel) -> ServiceView {
         envs,
         workloads,
         ingresses,
+    }
+}
+
+/// A probe in a few words: `GET /ready :8080 · delay 5s · every 10s · timeout 1s · 3 failures`.
+fn probe_summary(probe: &Value) -> String {
+    let field = |k: &str| probe.get(k).map(compact).unwrap_or_default();
+    let handler = if let Some(h) = probe.get("httpGet") {
+        let scheme = h.get("scheme").and_then(Value::as_str).unwrap_or("HTTP");
+        let path = h.get("path").map(compact).unwrap_or_else(|| "/".into());
+        let port = h.get("port").map(compact).unwrap_or_default();
+        let scheme = if scheme == "HTTP" {
+            String::new()
+        } else {
+            format!("{scheme} ")
+        };
+        format!("{scheme}GET {path} :{port}")
+    } else if let Some(t) = probe.get("tcpSocket") {
+        format!("tcp :{}", t.get("port").map(compact).unwrap_or_default())
+    } else if let Some(g) = probe.get("grpc") {
+        format!("grpc :{}", g.get("port").map(compact).unwrap_or_default())
+    } else if let Some(e) = probe.get("exec") {
+        let cmd: Vec<String> = e
+            .get("command")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(compact)
+            .collect();
+        format!("exec {}", cmd.join(" "))
+    } else {
+        compact(probe)
+    };
+    let mut parts = vec![
+        handler,
+        format!("delay {}s", field("initialDelaySeconds")),
+        format!("every {}s", field("periodSeconds")),
+        format!("timeout {}s", field("timeoutSeconds")),
+        format!("{} failures", field("failureThreshold")),
+    ];
+    if field("successThreshold") != "1" {
+        parts.push(format!("{} successes", field("successThreshold")));
+    }
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_in_a_few_words() {
+        let p = serde_json::json!({"httpGet": {"path": "/ready", "port": 8080, "scheme": "HTTP"},
+            "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3,
+            "successThreshold": 1});
+        assert_eq!(
+            probe_summary(&p),
+            "GET /ready :8080 · delay 5s · every 10s · timeout 1s · 3 failures"
+        );
+        let g = serde_json::json!({"grpc": {"port": 9000}, "initialDelaySeconds": 0, "periodSeconds": 10,
+            "timeoutSeconds": 1, "failureThreshold": 3, "successThreshold": 2});
+        assert_eq!(
+            probe_summary(&g),
+            "grpc :9000 · delay 0s · every 10s · timeout 1s · 3 failures · 2 successes"
+        );
     }
 }
