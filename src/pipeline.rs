@@ -4,7 +4,7 @@
 //!
 //! Each function returns data; the CLI prints it and the daemon will schedule it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -439,6 +439,14 @@ pub fn scan(config: &Config, state: &State, origin: &Origin) -> Result<ScanOutco
     })
 }
 
+/// One commit checked by a backfill worker, waiting to be recorded in order.
+struct Checked {
+    report: Report,
+    misses: u64,
+    requests: u64,
+    millis: u64,
+}
+
 /// Backfill options.
 #[derive(Debug, Clone, Default)]
 pub struct BackfillOptions {
@@ -495,47 +503,137 @@ pub fn backfill(
     };
     let commits = repo.first_parent_history(&head.id, options.since, options.max_commits)?;
     outcome.commits = commits.len();
-    let mut snapshot = Snapshot::new()?;
-    let kustomize = Kustomize::detect(snapshot.path())?;
-    let renderer = CachedRenderer::new(
-        kustomize,
-        state.render_cache(),
-        snapshot.path().to_path_buf(),
-    );
-    for (i, commit) in commits.iter().enumerate() {
+    drop(repo);
+    let mut todo: Vec<&CommitInfo> = Vec::new();
+    for commit in &commits {
         if history.has_commit(&commit.id)? {
             outcome.skipped += 1;
-            progress(i + 1, commits.len(), commit);
-            continue;
+        } else {
+            todo.push(commit);
         }
-        let t = Instant::now();
-        snapshot.checkout(&repo, &commit.id)?;
-        let root = snapshot.path().join(subdir);
-        let mut report = engine::check(config, &root, &Scope::default(), &renderer, today());
-        report.commit = Some(commit.id.clone());
-        let stats = renderer.stats();
-        outcome.renders += stats.misses as u64;
-        outcome.naive_renders += (stats.hits + stats.misses) as u64;
-        history.record(&RunRecord {
-            kind: RunKind::Backfill,
-            started_at: Utc::now(),
-            time: commit.time,
-            commit: Some(commit_ref(commit)),
-            durations: Durations {
-                total_ms: millis(t),
-                fetch_ms: None,
-                render_ms: None,
-                check_ms: Some(millis(t)),
-            },
-            fetch_error: None,
-            errors: report.errors.clone(),
-            findings: report.findings.clone(),
-            metrics: report.metrics.clone(),
-            events: Vec::new(),
-            views: report.views.clone(),
-        })?;
-        outcome.recorded += 1;
-        progress(i + 1, commits.len(), commit);
+    }
+    progress(
+        outcome.skipped,
+        commits.len(),
+        commits.last().unwrap_or(&head),
+    );
+
+    // Commits are checked by a few workers at once (each with its own snapshot and kustomize), because most
+    // commits miss the render cache for one or two overlays only: one commit alone keeps one core busy.
+    // Workers never render the same overlay twice (the cache waits for a render in flight). The runs are
+    // recorded in commit order, oldest first, by this thread.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(todo.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mirror = state.mirror(&spec.url);
+    let cache = state.render_cache();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Checked, PipelineError>)>();
+    let mut failure: Option<PipelineError> = None;
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (todo, next, stop, mirror, cache) = (&todo, &next, &stop, &mirror, &cache);
+            scope.spawn(move || {
+                let setup = (|| -> Result<_, PipelineError> {
+                    let repo = GitRepo::mirror(spec, mirror)?;
+                    let snapshot = Snapshot::new()?;
+                    let kustomize = Kustomize::detect(snapshot.path())?;
+                    let renderer = CachedRenderer::new(
+                        kustomize,
+                        cache.clone(),
+                        snapshot.path().to_path_buf(),
+                    );
+                    Ok((repo, snapshot, renderer))
+                })();
+                let (repo, mut snapshot, renderer) = match setup {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = tx.send((usize::MAX, Err(e)));
+                        return;
+                    }
+                };
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(commit) = todo.get(j) else {
+                        break;
+                    };
+                    let t = Instant::now();
+                    let checked = snapshot
+                        .checkout(&repo, &commit.id)
+                        .map_err(PipelineError::from)
+                        .map(|()| {
+                            let root = snapshot.path().join(subdir);
+                            let mut report =
+                                engine::check(config, &root, &Scope::default(), &renderer, today());
+                            report.commit = Some(commit.id.clone());
+                            let stats = renderer.stats();
+                            Checked {
+                                report,
+                                misses: stats.misses as u64,
+                                requests: (stats.hits + stats.misses) as u64,
+                                millis: millis(t),
+                            }
+                        });
+                    if tx.send((j, checked)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: BTreeMap<usize, Checked> = BTreeMap::new();
+        let mut recorded = 0usize;
+        for (j, checked) in rx {
+            let checked = match checked {
+                Ok(c) => c,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+            };
+            if failure.is_some() {
+                continue;
+            }
+            pending.insert(j, checked);
+            while let Some(c) = pending.remove(&recorded) {
+                let commit = todo[recorded];
+                let run = RunRecord {
+                    kind: RunKind::Backfill,
+                    started_at: Utc::now(),
+                    time: commit.time,
+                    commit: Some(commit_ref(commit)),
+                    durations: Durations {
+                        total_ms: c.millis,
+                        fetch_ms: None,
+                        render_ms: None,
+                        check_ms: Some(c.millis),
+                    },
+                    fetch_error: None,
+                    errors: c.report.errors,
+                    findings: c.report.findings,
+                    metrics: c.report.metrics,
+                    events: Vec::new(),
+                    views: c.report.views,
+                };
+                if let Err(e) = history.record(&run) {
+                    failure.get_or_insert(e.into());
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                    break;
+                }
+                outcome.renders += c.misses;
+                outcome.naive_renders += c.requests;
+                outcome.recorded += 1;
+                recorded += 1;
+                progress(outcome.skipped + recorded, commits.len(), commit);
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
     Ok(outcome)
 }

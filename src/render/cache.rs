@@ -6,9 +6,10 @@
 //! the same directory, then rename), so concurrent runs and crashes never leave half a file; a file that
 //! does not parse anyway is a miss and gets overwritten. Errors are never cached.
 
+use std::collections::BTreeSet;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -128,6 +129,86 @@ impl<R: Renderer> CachedRenderer<R> {
     }
 }
 
+impl<R: Renderer> CachedRenderer<R> {
+    fn render_misses(
+        &self,
+        requests: &[RenderRequest],
+        misses: Vec<(usize, PathBuf)>,
+        results: &mut [Option<Result<Rendered, RenderError>>],
+    ) {
+        if misses.is_empty() {
+            return;
+        }
+        let miss_requests: Vec<RenderRequest> =
+            misses.iter().map(|(i, _)| requests[*i].clone()).collect();
+        let rendered = self.inner.render(&miss_requests);
+        for ((i, path), mut result) in misses.into_iter().zip(rendered) {
+            if let Ok(rendered) = &mut result {
+                // Whatever the inner renderer is, no Secret value reaches the disk.
+                rendered
+                    .objects
+                    .iter_mut()
+                    .for_each(|o| redact_secret(&mut o.value));
+                if let Err(err) = self.store(&path, rendered) {
+                    tracing::warn!(error = %err, "could not write render cache entry");
+                }
+            }
+            results[i] = Some(result);
+        }
+    }
+}
+
+/// Cache entries being rendered by some thread of this process.
+struct InFlight {
+    claimed: Mutex<BTreeSet<PathBuf>>,
+    released: Condvar,
+}
+
+static IN_FLIGHT: InFlight = InFlight {
+    claimed: Mutex::new(BTreeSet::new()),
+    released: Condvar::new(),
+};
+
+impl InFlight {
+    /// Claims an entry; `false` when another thread holds it.
+    fn claim(&self, path: &Path) -> bool {
+        self.claimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_path_buf())
+    }
+
+    /// Waits until nobody holds the entry.
+    fn wait(&self, path: &Path) {
+        let mut claimed = self.claimed.lock().unwrap_or_else(PoisonError::into_inner);
+        while claimed.contains(path) {
+            claimed = self
+                .released
+                .wait(claimed)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Releases its claims when dropped (also when rendering panicked).
+struct Claims(Vec<PathBuf>);
+
+impl Drop for Claims {
+    fn drop(&mut self) {
+        if self.0.is_empty() {
+            return;
+        }
+        let mut claimed = IN_FLIGHT
+            .claimed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for path in &self.0 {
+            claimed.remove(path);
+        }
+        IN_FLIGHT.released.notify_all();
+    }
+}
+
 impl<R: Renderer> Renderer for CachedRenderer<R> {
     #[tracing::instrument(name = "render_cache", skip_all, fields(requests = requests.len()))]
     fn render(&self, requests: &[RenderRequest]) -> Vec<Result<Rendered, RenderError>> {
@@ -158,27 +239,30 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
                 }
             }
         }
-        stats.misses = misses.len();
-        tracing::debug!(hits = stats.hits, misses = stats.misses, "render cache");
-
-        if !misses.is_empty() {
-            let miss_requests: Vec<RenderRequest> =
-                misses.iter().map(|(i, _)| requests[*i].clone()).collect();
-            let rendered = self.inner.render(&miss_requests);
-            for ((i, path), mut result) in misses.into_iter().zip(rendered) {
-                if let Ok(rendered) = &mut result {
-                    // Whatever the inner renderer is, no Secret value reaches the disk.
-                    rendered
-                        .objects
-                        .iter_mut()
-                        .for_each(|o| redact_secret(&mut o.value));
-                    if let Err(err) = self.store(&path, rendered) {
-                        tracing::warn!(error = %err, "could not write render cache entry");
-                    }
+        // An entry another thread of this process is rendering right now (a backfill checks several
+        // commits at once) is waited for rather than rendered twice.
+        let (mine, theirs): (Vec<_>, Vec<_>) = misses
+            .into_iter()
+            .partition(|(_, path)| IN_FLIGHT.claim(path));
+        let claims = Claims(mine.iter().map(|(_, p)| p.clone()).collect());
+        stats.misses = mine.len();
+        self.render_misses(requests, mine, &mut results);
+        drop(claims);
+        let mut again = Vec::new();
+        for (i, path) in theirs {
+            IN_FLIGHT.wait(&path);
+            match self.load(&path) {
+                Some(rendered) => {
+                    stats.hits += 1;
+                    results[i] = Some(Ok(rendered));
                 }
-                results[i] = Some(result);
+                // The other render failed (errors are not cached): render it here for its error.
+                None => again.push((i, path)),
             }
         }
+        stats.misses += again.len();
+        self.render_misses(requests, again, &mut results);
+        tracing::debug!(hits = stats.hits, misses = stats.misses, "render cache");
         *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = stats;
         results
             .into_iter()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The quick start with history: builds the demo repository (examples/make-demo-repo.sh: nine months of dated
+# commits telling the inventory OOM story), backfills it into a fresh state directory, and renders the report
+# site into reports/. Open reports/index.html afterwards.
+#
+#   bash examples/demo.sh            # uses target/release/envparity, building it when missing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=target/release/envparity
+[ -x "$bin" ] || cargo build --release --quiet
+work=.envparity/demo
+rm -rf "$work"
+mkdir -p "$work"
+bash examples/make-demo-repo.sh "$work/repo" >/dev/null
+"$bin" backfill --repo "$work/repo" --state "$work/state"
+"$bin" report --repo "$work/repo" --state "$work/state" --out reports
+"$bin" history --repo "$work/repo" --state "$work/state" --service inventory-service | sed -n '1,8p'
+echo "open reports/index.html"
