@@ -12,7 +12,7 @@ work=.envparity/demo
 rm -rf "$work"
 mkdir -p "$work"
 bash examples/make-demo-repo.sh "$work/repo" >/dev/null
-"$bin" backfill --repo "$work/repo" --state "$work/state"
-"$bin" report --repo "$work/repo" --state "$work/state" --out reports
-"$bin" history --repo "$work/repo" --state "$work/state" --service inventory-service | sed -n '1,8p'
+"$bin" backfill --config config.toml --repo "$work/repo" --state "$work/state"
+"$bin" report --config config.toml --repo "$work/repo" --state "$work/state" --out reports
+"$bin" history --config config.toml --repo "$work/repo" --state "$work/state" --service inventory-service | sed -n '1,8p'
 echo "open reports/index.html"
