@@ -245,6 +245,18 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
             .into_iter()
             .partition(|(_, path)| IN_FLIGHT.claim(path));
         let claims = Claims(mine.iter().map(|(_, p)| p.clone()).collect());
+        // Another thread may have stored the entry between our lookup and our claim.
+        let mine: Vec<(usize, PathBuf)> = mine
+            .into_iter()
+            .filter(|(i, path)| match self.load(path) {
+                Some(rendered) => {
+                    stats.hits += 1;
+                    results[*i] = Some(Ok(rendered));
+                    false
+                }
+                None => true,
+            })
+            .collect();
         stats.misses = mine.len();
         self.render_misses(requests, mine, &mut results);
         drop(claims);
