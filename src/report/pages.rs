@@ -31,6 +31,14 @@ fn short(id: &str) -> String {
     id.get(..10).unwrap_or(id).to_string()
 }
 
+/// A run's commit as (short id, summary, author); empty strings without a commit.
+fn commit_cells(r: &crate::history::RunSummary) -> (String, String, String) {
+    match &r.commit {
+        Some(c) => (short(&c.id), c.summary.clone(), c.author.clone()),
+        None => Default::default(),
+    }
+}
+
 fn class(s: Severity) -> &'static str {
     s.as_str()
 }
@@ -341,24 +349,19 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
         root: "",
         title: "Overview".into(),
         footer: footer.into(),
-        last: data.last.as_ref().map(|r| LastRun {
-            time: minute(r.time),
-            commit: r
-                .commit
-                .as_ref()
-                .map(|c| short(&c.id))
-                .unwrap_or_else(|| "(working tree)".into()),
-            summary: r
-                .commit
-                .as_ref()
-                .map(|c| c.summary.clone())
-                .unwrap_or_default(),
-            author: r
-                .commit
-                .as_ref()
-                .map(|c| c.author.clone())
-                .unwrap_or_default(),
-            outcome: r.outcome.as_str(),
+        last: data.last.as_ref().map(|r| {
+            let (commit, summary, author) = commit_cells(r);
+            LastRun {
+                time: minute(r.time),
+                commit: if commit.is_empty() {
+                    "(working tree)".into()
+                } else {
+                    commit
+                },
+                summary,
+                author,
+                outcome: r.outcome.as_str(),
+            }
         }),
         totals: Totals {
             block: count(Severity::Block),
@@ -609,20 +612,13 @@ fn history_page(data: &SiteData, footer: &str) -> HistoryPage {
         .take(RUNS_SHOWN)
         .map(|r| {
             let (opened, resolved) = data.changes.get(&r.id).copied().unwrap_or_default();
+            let (commit, summary, author) = commit_cells(r);
             RunRow {
                 time: minute(r.time),
                 kind: r.kind.as_str(),
-                commit: r.commit.as_ref().map(|c| short(&c.id)).unwrap_or_default(),
-                summary: r
-                    .commit
-                    .as_ref()
-                    .map(|c| c.summary.clone())
-                    .unwrap_or_default(),
-                author: r
-                    .commit
-                    .as_ref()
-                    .map(|c| c.author.clone())
-                    .unwrap_or_default(),
+                commit,
+                summary,
+                author,
                 outcome: r.outcome.as_str(),
                 block: r.block,
                 warn: r.warn,
