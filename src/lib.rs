@@ -12,6 +12,7 @@ pub mod engine;
 pub mod finding;
 pub mod history;
 pub mod kustomization;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
