@@ -63,6 +63,8 @@ impl SiteData {
             .collect();
         let mut names: BTreeSet<String> = views.keys().cloned().collect();
         names.extend(open.iter().map(|l| l.finding.service.clone()));
+        // A service whose findings were all resolved still gets a page for the history to link to.
+        names.extend(resolved.iter().map(|l| l.finding.service.clone()));
         let mut slugs = BTreeSet::new();
         let mut services = Vec::new();
         for name in names {
@@ -99,7 +101,7 @@ impl SiteData {
     }
 }
 
-/// A name usable as a file name: ASCII letters, digits, `.`, `_` and `-`; anything else becomes `_`.
+/// A name usable as a file name: ASCII letters, digits, `_` and `-`; anything else (`.` too) becomes `_`.
 pub fn slug(name: &str) -> String {
     let s: String = name
         .chars()

@@ -42,6 +42,12 @@ pub enum ReportError {
         /// Why.
         source: std::io::Error,
     },
+    /// A worker thread panicked (a bug): the site is not published half-drawn.
+    #[error("{what} panicked; the previous site is left in place")]
+    Panicked {
+        /// What the thread was doing.
+        what: &'static str,
+    },
     /// Serialising the JSON data failed.
     #[error("serialising {what}: {source}")]
     Json {

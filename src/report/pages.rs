@@ -211,7 +211,13 @@ fn draw_all(jobs: Vec<(String, Chart)>) -> Result<Vec<(String, String)>, ReportE
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(ReportError::Panicked {
+                        what: "drawing charts",
+                    })
+                })
+            })
             .collect()
     });
     let mut out = Vec::new();

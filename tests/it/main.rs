@@ -9,4 +9,5 @@ mod history;
 mod pipeline;
 mod render;
 mod rules;
+mod site;
 mod support;
