@@ -32,6 +32,10 @@ pub struct Config {
     pub state: StateConfig,
     /// The static report site.
     pub report: ReportConfig,
+    /// Live drift settings.
+    pub live: LiveConfig,
+    /// The cluster of each environment, by environment name.
+    pub clusters: BTreeMap<String, ClusterConfig>,
     /// Per-rule policy, by rule id.
     pub rules: BTreeMap<String, RulePolicy>,
     /// Per-service overrides, by service name.
@@ -91,6 +95,34 @@ pub struct EnvironmentsConfig {
 pub struct StateConfig {
     /// State directory (render cache). Default: `.envparity` next to the config file.
     pub dir: Option<PathBuf>,
+}
+
+/// `[live]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LiveConfig {
+    /// Field managers of the GitOps tool: fields they own are Git's. Default: Argo CD's and Flux's
+    /// (`argocd-controller`, `argocd-application-controller`, `kustomize-controller`, `helm-controller`).
+    #[serde(default)]
+    pub gitops_managers: Vec<String>,
+    /// Label whose value names the service (or `<service>-<env>`, Argo CD's usual application name) on
+    /// live objects, so objects made by hand are found. Default: `app.kubernetes.io/instance`.
+    pub tracking_label: Option<String>,
+    /// A directory of `kubectl get -o yaml` dumps, one sub-folder per environment, read instead of
+    /// clusters (relative to this file). Default: none.
+    pub dir: Option<PathBuf>,
+}
+
+/// `[clusters.<env>]`: how to reach an environment's cluster (read-only).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ClusterConfig {
+    /// Kubeconfig file. Default: the usual resolution (`$KUBECONFIG`, `~/.kube/config`, in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context. Default: the current context.
+    pub context: Option<String>,
+    /// Namespace of objects Git declares without one. Default: the overlay's `namespace`.
+    pub namespace: Option<String>,
+    /// Seconds to wait for the API server per request. Default: 20.
+    pub timeout_seconds: Option<u64>,
 }
 
 /// `[report]`.
@@ -393,6 +425,15 @@ impl<'a> Parser<'a> {
                     }
                 }
                 "state" => config.state = self.section(value, name).unwrap_or_default(),
+                "live" => config.live = self.section(value, name).unwrap_or_default(),
+                "clusters" => {
+                    for (env, v) in self.table_entries(value, "clusters") {
+                        let path = format!("clusters.{}", env.get_ref());
+                        if let Some(c) = self.section(v, &path) {
+                            config.clusters.insert(env.into_inner(), c);
+                        }
+                    }
+                }
                 "report" => {
                     let span = value.span();
                     config.report = self.section(value, name).unwrap_or_default();
@@ -408,7 +449,7 @@ impl<'a> Parser<'a> {
                 other => self.error(
                     &key.span(),
                     format!(
-                        "unknown key `{other}` (expected source, layout, environments, state, report, rules, services or exceptions)"
+                        "unknown key `{other}` (expected source, layout, environments, state, live, clusters, report, rules, services or exceptions)"
                     ),
                 ),
             }

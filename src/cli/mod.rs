@@ -326,7 +326,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(0)
             }
             None => {
-                let ids: Vec<&str> = crate::rules::RULES.iter().map(|r| r.id()).collect();
+                let ids: Vec<&str> = crate::rules::all().map(|r| r.id()).collect();
                 eprintln!("error: no rule `{rule}`; the rules are: {}", ids.join(", "));
                 Ok(2)
             }

@@ -12,7 +12,7 @@ use super::Format;
 use crate::discover::Discovery;
 use crate::engine::Report;
 use crate::finding::{Finding, Severity};
-use crate::rules::{RULES, Rule};
+use crate::rules::Rule;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -203,8 +203,7 @@ fn write_github(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
 }
 
 fn sarif(report: &Report, root: &Path) -> serde_json::Value {
-    let rules: Vec<serde_json::Value> = RULES
-        .iter()
+    let rules: Vec<serde_json::Value> = crate::rules::all()
         .map(|r| {
             json!({
                 "id": r.id(),
@@ -315,7 +314,7 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
 /// Prints the rule table.
 pub fn print_rules() {
     let mut out = anstream::stdout().lock();
-    for r in RULES {
+    for r in crate::rules::all() {
         let sev = severity_style(r.default_severity());
         let threshold = r
             .default_threshold()

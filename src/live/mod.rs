@@ -2,3 +2,5 @@
 //! only), with who-changed-it attribution from `metadata.managedFields`.
 
 pub mod diff;
+pub mod rules;
+pub mod source;

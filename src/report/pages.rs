@@ -13,7 +13,7 @@ use super::{ReportError, Sink};
 use crate::finding::Severity;
 use crate::history::{History, Lifecycle, MetricPoint};
 use crate::metrics::MetricKind;
-use crate::rules::RULES;
+use crate::rules::all as all_rules;
 use crate::view::ServiceView;
 
 const CHART_W: u32 = 900;
@@ -141,8 +141,8 @@ pub fn render(history: &History, data: &SiteData, sink: &mut dyn Sink) -> Result
         "rules/index.html".into(),
         render_page("rules", &rules_index(&footer))?,
     )?;
-    for rule in RULES {
-        let page = rule_page(*rule, &footer);
+    for rule in all_rules() {
+        let page = rule_page(rule, &footer);
         sink.put(
             format!("rules/{}.html", rule.id()),
             render_page(rule.id(), &page)?,
@@ -311,8 +311,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
             name: s.name.clone(),
             href: format!("services/{}.html", s.slug),
             open: s.open.len(),
-            cells: RULES
-                .iter()
+            cells: all_rules()
                 .map(
                     |r| match matrix.get(&(s.name.clone(), r.id().to_string())) {
                         Some(sev) => Cell {
@@ -395,8 +394,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
                 fetch.chain(errs).collect::<Vec<_>>()
             })
             .collect(),
-        rules: RULES
-            .iter()
+        rules: all_rules()
             .map(|r| RuleHead {
                 id: r.id(),
                 href: format!("rules/{}.html", r.id()),
@@ -1133,8 +1131,7 @@ fn rules_index(footer: &str) -> RulesPage {
         root: "../",
         title: "Rules".into(),
         footer: footer.into(),
-        rules: RULES
-            .iter()
+        rules: all_rules()
             .map(|r| RuleRow {
                 id: r.id(),
                 href: format!("{}.html", r.id()),

@@ -42,6 +42,8 @@ pub enum Category {
     Structure,
     /// Differences that are allowed and only recorded.
     Scale,
+    /// Git against the running cluster.
+    Live,
 }
 
 /// Settings a rule reads (after per-service overrides were merged).
@@ -95,9 +97,22 @@ pub static RULES: &[&dyn Rule] = &[
     &replicas::Replicas,
 ];
 
-/// The rule with this id.
+/// The live-drift rules (computed from the cluster by `crate::live`, documented and configured here).
+pub static LIVE_RULES: &[&dyn Rule] = &[
+    &crate::live::rules::LiveValue,
+    &crate::live::rules::LiveManualField,
+    &crate::live::rules::LiveMissing,
+    &crate::live::rules::LiveExtra,
+];
+
+/// Every rule: parity, then live drift.
+pub fn all() -> impl Iterator<Item = &'static dyn Rule> {
+    RULES.iter().chain(LIVE_RULES).copied()
+}
+
+/// The rule (parity or live) with this id.
 pub fn by_id(id: &str) -> Option<&'static dyn Rule> {
-    RULES.iter().copied().find(|r| r.id() == id)
+    all().find(|r| r.id() == id)
 }
 
 /// One service rendered in each environment: what every rule reads.
@@ -306,7 +321,7 @@ mod tests {
 
     #[test]
     fn every_rule_is_documented_with_the_four_headings() {
-        for rule in RULES {
+        for rule in all() {
             for heading in [
                 "## What it checks",
                 "## Why it matters",

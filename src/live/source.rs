@@ -1,0 +1,188 @@
+//! Where live objects come from: a cluster (see `kube` once wired) or a directory of `kubectl get -o yaml`
+//! dumps. Sources only list (one request per kind and namespace); they never write.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+/// One list request: every object of a kind in a namespace (`None`: cluster-scoped, or all namespaces).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListRequest {
+    /// `apps/v1`, `v1`, `networking.istio.io/v1beta1`…
+    pub api_version: String,
+    /// `Deployment`…
+    pub kind: String,
+    /// The namespace, or `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+}
+
+/// The answer to one list request.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// What was asked.
+    pub request: ListRequest,
+    /// The objects (as the API server returns them, `managedFields` included), or why not.
+    pub result: Result<Vec<Value>, LiveError>,
+}
+
+/// Why live objects could not be read. Never carries a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiveError {
+    /// The cluster could not be reached at all.
+    #[error("cluster of `{env}` unreachable: {reason}")]
+    Unreachable {
+        /// Environment.
+        env: String,
+        /// Why (connection refused, timeout, TLS…).
+        reason: String,
+    },
+    /// The API server refused a list (RBAC).
+    #[error("not allowed to list {kind} in {}: {reason}", namespace.as_deref().unwrap_or("the cluster"))]
+    Forbidden {
+        /// Kind.
+        kind: String,
+        /// Namespace.
+        namespace: Option<String>,
+        /// The server's message.
+        reason: String,
+    },
+    /// The API server does not know the kind (a CRD not installed).
+    #[error("the cluster does not serve {api_version} {kind}")]
+    UnknownKind {
+        /// apiVersion.
+        api_version: String,
+        /// Kind.
+        kind: String,
+    },
+    /// A request took too long.
+    #[error("listing {kind} timed out after {seconds} s")]
+    Timeout {
+        /// Kind.
+        kind: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// Any other failed request.
+    #[error("listing {kind}: {reason}")]
+    Request {
+        /// Kind.
+        kind: String,
+        /// Why.
+        reason: String,
+    },
+    /// No source for this environment (no cluster configured, no dump folder).
+    #[error("no cluster configured for `{env}`")]
+    NotConfigured {
+        /// Environment.
+        env: String,
+    },
+    /// A dump file could not be read.
+    #[error("{}: {reason}", path.display())]
+    Dump {
+        /// The file.
+        path: PathBuf,
+        /// Why (with line for YAML errors).
+        reason: String,
+    },
+}
+
+/// A source of live objects, per environment.
+pub trait LiveSource: Sync {
+    /// Answers every request for `env`; `Err` when the environment as a whole cannot be read.
+    fn list(&self, env: &str, requests: &[ListRequest]) -> Result<Vec<Listed>, LiveError>;
+
+    /// Whether this source has anything for `env` (environments without a cluster are skipped quietly).
+    fn covers(&self, env: &str) -> bool;
+}
+
+/// `kubectl get -o yaml` dumps: `<dir>/<env>/*.yaml`, each a `List` or single objects.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    dir: PathBuf,
+}
+
+impl DirSource {
+    /// Dumps under `dir`.
+    pub fn new(dir: &Path) -> DirSource {
+        DirSource {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn objects(&self, env: &str) -> Result<Vec<Value>, LiveError> {
+        let dir = self.dir.join(env);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| LiveError::Dump {
+                path: dir.clone(),
+                reason: e.to_string(),
+            })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+            })
+            .collect();
+        files.sort();
+        let mut out = Vec::new();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|e| LiveError::Dump {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let docs: Vec<Value> = crate::yaml::documents(&text).map_err(|e| LiveError::Dump {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            for doc in docs {
+                match doc.get("items").and_then(Value::as_array) {
+                    Some(items)
+                        if doc
+                            .get("kind")
+                            .and_then(Value::as_str)
+                            .is_some_and(|k| k.ends_with("List")) =>
+                    {
+                        out.extend(items.iter().cloned());
+                    }
+                    _ => out.push(doc),
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl LiveSource for DirSource {
+    fn list(&self, env: &str, requests: &[ListRequest]) -> Result<Vec<Listed>, LiveError> {
+        let objects = self.objects(env)?;
+        Ok(requests
+            .iter()
+            .map(|r| Listed {
+                request: r.clone(),
+                result: Ok(objects
+                    .iter()
+                    .filter(|o| {
+                        o.get("kind").and_then(Value::as_str) == Some(r.kind.as_str())
+                            && group(o.get("apiVersion").and_then(Value::as_str).unwrap_or(""))
+                                == group(&r.api_version)
+                            && (r.namespace.is_none()
+                                || o.pointer("/metadata/namespace").and_then(Value::as_str)
+                                    == r.namespace.as_deref())
+                    })
+                    .cloned()
+                    .collect()),
+            })
+            .collect())
+    }
+
+    fn covers(&self, env: &str) -> bool {
+        self.dir.join(env).is_dir()
+    }
+}
+
+/// The API group of an apiVersion (`apps/v1` → `apps`, `v1` → ``): versions of one kind are the same objects.
+pub fn group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
