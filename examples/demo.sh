@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The quick start with history: builds the demo repository (examples/make-demo-repo.sh: nine months of dated
 # commits telling the inventory OOM story), backfills it into a fresh state directory, and renders the report
-# site into reports/. Open reports/index.html afterwards.
+# site into reports/ (with live drift from the dumps in examples/live/). Open reports/index.html afterwards.
 #
 #   bash examples/demo.sh            # uses target/release/envparity, building it when missing
 set -euo pipefail
@@ -13,6 +13,8 @@ rm -rf "$work"
 mkdir -p "$work"
 bash examples/make-demo-repo.sh "$work/repo" >/dev/null
 "$bin" backfill --config config.toml --repo "$work/repo" --state "$work/state"
+# Today's scan also reads the clusters: config.toml points live.dir at the dumps in examples/live/.
+"$bin" scan --config config.toml --repo "$work/repo" --state "$work/state"
 "$bin" report --config config.toml --repo "$work/repo" --state "$work/state" --out reports
 "$bin" history --config config.toml --repo "$work/repo" --state "$work/state" --service inventory-service | sed -n '1,8p'
 echo "open reports/index.html"

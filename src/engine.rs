@@ -1,5 +1,6 @@
 //! One parity check: discover → render → model → rules → policy, returning a [`Report`] (data, not text).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -104,7 +105,12 @@ pub struct Scope {
     pub envs: Vec<String>,
     /// Only these services (empty: all).
     pub services: Vec<String>,
+    /// Only live drift (`envparity drift`): the parity rules are not run.
+    pub skip_parity: bool,
 }
+
+/// Each environment's overlay directory and kustomization.
+type Overlays = IndexMap<String, (PathBuf, Kustomization)>;
 
 /// Discovery options from config.
 pub fn discover_options(config: &Config) -> discover::Options {
@@ -116,13 +122,34 @@ pub fn discover_options(config: &Config) -> discover::Options {
     }
 }
 
-/// Runs every rule on the repo at `root`.
+/// The cluster side of a check: where live objects come from and how they are judged.
+pub struct Live<'a> {
+    /// The source (clusters, or a dump directory).
+    pub source: &'a dyn crate::live::source::LiveSource,
+    /// Managers, tracking label, namespaces.
+    pub options: crate::live::LiveOptions,
+}
+
+/// Runs every parity rule on the repo at `root`.
 pub fn check(
     config: &Config,
     root: &Path,
     scope: &Scope,
     renderer: &dyn Renderer,
     today: chrono::NaiveDate,
+) -> Report {
+    check_with_live(config, root, scope, renderer, today, None)
+}
+
+/// Runs every parity rule (unless `scope.skip_parity`) and, with `live`, compares each environment's
+/// cluster with Git.
+pub fn check_with_live(
+    config: &Config,
+    root: &Path,
+    scope: &Scope,
+    renderer: &dyn Renderer,
+    today: chrono::NaiveDate,
+    live: Option<&Live<'_>>,
 ) -> Report {
     let discovery = discover::discover(root, &discover_options(config));
     let mut errors: Vec<CheckError> = discovery
@@ -186,6 +213,7 @@ pub fn check(
     let mut suppressed = Vec::new();
     let mut metrics = Vec::new();
     let mut views = Vec::new();
+    let mut models: Vec<(ServiceModel, Overlays)> = Vec::new();
     for s in &services {
         let mut model = ServiceModel {
             service: s.name.clone(),
@@ -230,24 +258,104 @@ pub fn check(
                 kustomizations.insert(env, (dir.clone(), kustomization));
             }
         }
-        if model.envs.len() < 2 {
-            // Parity needs two environments; a single one is only worth a note when others failed.
-            if s.overlays.len() < 2 {
-                tracing::debug!(service = %s.name, "only one environment: nothing to compare");
+        models.push((model, kustomizations));
+    }
+
+    // Live drift: one list per kind and namespace per environment, for every service at once.
+    let mut listed: BTreeMap<String, (Vec<crate::live::source::Listed>, Option<String>)> =
+        BTreeMap::new();
+    if let Some(live) = live {
+        let refs: Vec<&ServiceModel> = models.iter().map(|(m, _)| m).collect();
+        for env in &envs {
+            if !live.source.covers(env) {
+                continue;
+            }
+            let requests = crate::live::requests(&refs, env, &live.options, None);
+            match live.source.list(env, &requests) {
+                Err(e) => errors.push(CheckError {
+                    service: None,
+                    env: Some(env.clone()),
+                    message: e.to_string(),
+                }),
+                Ok(answers) => {
+                    for a in &answers {
+                        if let Err(e) = &a.result {
+                            errors.push(CheckError {
+                                service: None,
+                                env: Some(env.clone()),
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                    let all: Vec<serde_json::Value> = answers
+                        .iter()
+                        .filter_map(|a| a.result.as_ref().ok())
+                        .flatten()
+                        .cloned()
+                        .collect();
+                    listed.insert(env.clone(), (answers, crate::live::sole_namespace(&all)));
+                }
             }
         }
-        metrics.extend(crate::metrics::collect(&model));
-        views.push(crate::view::of(&model));
+    }
+
+    for (model, kustomizations) in &models {
+        let s = &model.service;
+        metrics.extend(crate::metrics::collect(model));
+        views.push(crate::view::of(model));
+        if let Some(live) = live {
+            for env in &model.envs {
+                let Some((answers, fallback)) = listed.get(&env.env) else {
+                    continue;
+                };
+                let drafts = crate::live::service_drift(
+                    model,
+                    env,
+                    answers,
+                    &live.options,
+                    fallback.as_deref(),
+                );
+                for d in drafts {
+                    let Some(rule) = crate::rules::by_id(d.rule) else {
+                        continue;
+                    };
+                    let Some((severity, _)) = policy.settings(rule, s) else {
+                        continue;
+                    };
+                    match policy.apply(rule, s, severity, d.draft) {
+                        Ok(mut f) => {
+                            // One object drifts separately in each environment: the env is part of its identity.
+                            f.fingerprint = crate::finding::fingerprint(
+                                &f.rule,
+                                &f.service,
+                                &f.kind,
+                                &f.name,
+                                f.container.as_deref(),
+                                &format!("{}:{}", env.env, f.field),
+                            );
+                            if let Some(file) = d.file {
+                                f.files.insert(env.env.clone(), file);
+                            }
+                            findings.push(f);
+                        }
+                        Err(sup) => suppressed.push(*sup),
+                    }
+                }
+            }
+        }
+        if scope.skip_parity {
+            continue;
+        }
         for rule in RULES {
-            let Some((severity, settings)) = policy.settings(*rule, &s.name) else {
+            let Some((severity, settings)) = policy.settings(*rule, s) else {
                 continue;
             };
             let mut drafts = Vec::new();
-            rule.check(&model, settings, &mut drafts);
+            rule.check(model, settings, &mut drafts);
             for draft in drafts {
-                match policy.apply(*rule, &s.name, severity, draft) {
+                match policy.apply(*rule, s, severity, draft) {
                     Ok(mut f) => {
-                        f.files = files_for(&f, &model, &kustomizations, root);
+                        f.files = files_for(&f, model, kustomizations, root);
                         findings.push(f);
                     }
                     Err(sup) => suppressed.push(*sup),

@@ -38,6 +38,9 @@ pub enum PipelineError {
         /// The command.
         what: &'static str,
     },
+    /// The clusters could not be set up (kubeconfig unreadable, no such context).
+    #[error(transparent)]
+    Live(#[from] crate::live::source::LiveError),
     /// The directory does not exist.
     #[error("repo {} does not exist or is not a directory", path.display())]
     NoDir {
@@ -157,6 +160,29 @@ impl State {
     }
 }
 
+/// The live source config names: `--live-dir` (or `live.dir`) dumps, else the configured clusters.
+pub fn live_source(
+    config: &Config,
+    live_dir: Option<&Path>,
+) -> Result<Option<Box<dyn crate::live::source::LiveSource>>, PipelineError> {
+    let dir = live_dir
+        .map(Path::to_path_buf)
+        .or_else(|| config.live.dir.as_ref().map(|d| config.base_dir().join(d)));
+    if let Some(dir) = dir {
+        if !dir.is_dir() {
+            return Err(PipelineError::NoDir { path: dir });
+        }
+        return Ok(Some(Box::new(crate::live::source::DirSource::new(&dir))));
+    }
+    if config.clusters.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(crate::live::kube::KubeSource::new(
+        &config.clusters,
+        &config.base_dir(),
+    )?)))
+}
+
 /// A commit checked out into a temporary directory, ready to render.
 pub struct Checkout {
     /// The files.
@@ -178,10 +204,11 @@ fn check_dir(
     root: &Path,
     repo_root: &Path,
     scope: &Scope,
+    live: Option<&engine::Live<'_>>,
 ) -> Result<(Report, u64), PipelineError> {
     let kustomize = Kustomize::detect(repo_root)?;
     let renderer = CachedRenderer::new(kustomize, state.render_cache(), repo_root.to_path_buf());
-    let report = engine::check(config, root, scope, &renderer, today());
+    let report = engine::check_with_live(config, root, scope, &renderer, today(), live);
     Ok((report, renderer.stats().misses as u64))
 }
 
@@ -191,13 +218,14 @@ pub fn check(
     state: &State,
     origin: &Origin,
     scope: &Scope,
+    live: Option<&engine::Live<'_>>,
 ) -> Result<Report, PipelineError> {
     match origin {
         Origin::Dir(dir)
         | Origin::Git {
             checkout: Some(dir),
             ..
-        } => Ok(check_dir(config, state, dir, dir, scope)?.0),
+        } => Ok(check_dir(config, state, dir, dir, scope, live)?.0),
         Origin::Git {
             spec,
             subdir,
@@ -212,6 +240,7 @@ pub fn check(
                 &checkout.root,
                 checkout.snapshot.path(),
                 scope,
+                live,
             )?;
             report.commit = Some(head.id);
             Ok(report)
@@ -300,8 +329,9 @@ pub fn gate(
         &base_checkout.root,
         base_checkout.snapshot.path(),
         scope,
+        None,
     )?;
-    let report = check(config, state, origin, scope)?;
+    let report = check(config, state, origin, scope, None)?;
     Ok(Gate {
         present: base_report
             .findings
@@ -358,7 +388,12 @@ fn millis(since: Instant) -> u64 {
 
 /// `scan`: fetch (keeping the last fetched commit when that fails), render, check, record.
 #[tracing::instrument(skip_all)]
-pub fn scan(config: &Config, state: &State, origin: &Origin) -> Result<ScanOutcome, PipelineError> {
+pub fn scan(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    live: Option<&engine::Live<'_>>,
+) -> Result<ScanOutcome, PipelineError> {
     let started_at = Utc::now();
     let t0 = Instant::now();
     let mut history = History::open(&state.history())?;
@@ -370,7 +405,7 @@ pub fn scan(config: &Config, state: &State, origin: &Origin) -> Result<ScanOutco
     let (report, commit, fetch_error, fetch_ms, check_ms) = match origin {
         Origin::Dir(dir) => {
             let t = Instant::now();
-            let (report, _) = check_dir(config, state, dir, dir, &Scope::default())?;
+            let (report, _) = check_dir(config, state, dir, dir, &Scope::default(), live)?;
             (report, None, None, None, Some(millis(t)))
         }
         Origin::Git { spec, subdir, .. } => {
@@ -392,6 +427,7 @@ pub fn scan(config: &Config, state: &State, origin: &Origin) -> Result<ScanOutco
                 &co.root,
                 co.snapshot.path(),
                 &Scope::default(),
+                live,
             )?;
             report.commit = Some(head.id.clone());
             (report, Some(head), fetch_error, fetch_ms, Some(millis(t)))

@@ -78,12 +78,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
-    /// Fetch the repo, check it and record the run in the history.
+    /// Fetch the repo, check it (and each environment's cluster, when configured) and record the run.
     Scan {
         /// Config, repo and state.
         #[command(flatten)]
         common: Common,
+        /// Read live objects from `kubectl get -o yaml` dumps (`DIR/<env>/*.yaml`) instead of clusters.
+        #[arg(long, value_name = "DIR")]
+        live_dir: Option<PathBuf>,
         /// Output format (text or json).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Compare each environment's cluster with Git: values changed, fields set by hand, objects missing
+    /// or extra, and who changed them (read-only).
+    Drift {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// Only these environments (repeatable).
+        #[arg(long = "env", value_name = "ENV")]
+        envs: Vec<String>,
+        /// Only these services (repeatable).
+        #[arg(long = "service", value_name = "NAME")]
+        services: Vec<String>,
+        /// Read live objects from `kubectl get -o yaml` dumps (`DIR/<env>/*.yaml`) instead of clusters.
+        #[arg(long, value_name = "DIR")]
+        live_dir: Option<PathBuf>,
+        /// Output format.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
@@ -168,14 +190,17 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let Some(ctx) = load(&common)? else {
                 return Ok(2);
             };
-            let scope = Scope { envs, services };
+            let scope = Scope {
+                envs,
+                services,
+                skip_parity: false,
+            };
             let spinner = progress("rendering and checking");
             let result = match &base {
                 Some(base) => pipeline::gate(&ctx.config, &ctx.state, &ctx.origin, &scope, base)
                     .map(|g| (g.report.clone(), Some(g))),
-                None => {
-                    pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope).map(|r| (r, None))
-                }
+                None => pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope, None)
+                    .map(|r| (r, None)),
             };
             spinner.finish_and_clear();
             let (report, gate) = match result {
@@ -200,12 +225,27 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
         }
-        Command::Scan { common, format } => {
+        Command::Scan {
+            common,
+            live_dir,
+            format,
+        } => {
             let Some(ctx) = load(&common)? else {
                 return Ok(2);
             };
+            let source = match pipeline::live_source(&ctx.config, live_dir.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            };
+            let live = source.as_deref().map(|source| engine::Live {
+                source,
+                options: crate::live::LiveOptions::from_config(&ctx.config),
+            });
             let spinner = progress("fetching, rendering and checking");
-            let outcome = pipeline::scan(&ctx.config, &ctx.state, &ctx.origin);
+            let outcome = pipeline::scan(&ctx.config, &ctx.state, &ctx.origin, live.as_ref());
             spinner.finish_and_clear();
             match outcome {
                 Ok(outcome) => {
@@ -221,6 +261,53 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                         }
                     }
                     Ok(code)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
+        }
+        Command::Drift {
+            common,
+            envs,
+            services,
+            live_dir,
+            format,
+        } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            let source = match pipeline::live_source(&ctx.config, live_dir.as_deref()) {
+                Ok(Some(s)) => s,
+                Ok(None) => {
+                    eprintln!(
+                        "error: no live source: configure [clusters.<env>] in config.toml, or pass --live-dir DIR"
+                    );
+                    return Ok(2);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            };
+            let live = engine::Live {
+                source: source.as_ref(),
+                options: crate::live::LiveOptions::from_config(&ctx.config),
+            };
+            let scope = Scope {
+                envs,
+                services,
+                skip_parity: true,
+            };
+            let spinner = progress("rendering and reading the clusters");
+            let result = pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope, Some(&live));
+            spinner.finish_and_clear();
+            match result {
+                Ok(report) => {
+                    let root = ctx.origin.working_tree().unwrap_or_default();
+                    output::print_report(&report, format, &root)?;
+                    Ok(report.exit_code())
                 }
                 Err(e) => {
                     eprintln!("error: {e}");

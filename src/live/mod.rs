@@ -1,6 +1,368 @@
 //! Live drift: what runs in each environment's cluster against what Git declares, read-only (get/list
 //! only), with who-changed-it attribution from `metadata.managedFields`.
 
+pub mod argo;
 pub mod diff;
+pub mod kube;
 pub mod rules;
 pub mod source;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::finding::Draft;
+use crate::model::{EnvModel, Object};
+use crate::rules::ServiceModel;
+use diff::{DriftKind, Managers, diff_object};
+use source::{ListRequest, Listed, group};
+
+/// How live objects are judged.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Managers that are the GitOps tool or the cluster.
+    pub managers: Managers,
+    /// The label naming a live object's service.
+    pub tracking_label: String,
+    /// Namespace of objects Git declares without one, per environment.
+    pub namespaces: BTreeMap<String, String>,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions {
+            managers: Managers::default(),
+            tracking_label: "app.kubernetes.io/instance".into(),
+            namespaces: BTreeMap::new(),
+        }
+    }
+}
+
+impl LiveOptions {
+    /// From config (defaults where it is silent).
+    pub fn from_config(config: &crate::config::Config) -> LiveOptions {
+        let mut options = LiveOptions::default();
+        if !config.live.gitops_managers.is_empty() {
+            options.managers.gitops = config.live.gitops_managers.clone();
+        }
+        if let Some(label) = &config.live.tracking_label {
+            options.tracking_label = label.clone();
+        }
+        options.namespaces = config
+            .clusters
+            .iter()
+            .filter_map(|(env, c)| Some((env.clone(), c.namespace.clone()?)))
+            .collect();
+        options
+    }
+}
+
+/// A live-drift finding before policy: the rule it belongs to and the draft.
+#[derive(Debug, Clone)]
+pub struct LiveDraft {
+    /// `live-value`, `live-manual-field`, `live-missing` or `live-extra`.
+    pub rule: &'static str,
+    /// The finding (its `envs` is the one environment).
+    pub draft: Draft,
+    /// The repo file that declares the object, when Git declares it.
+    pub file: Option<String>,
+}
+
+/// Kinds that are neither listed nor compared live: their data is secret (values were never read from Git).
+const NOT_COMPARED: [&str; 1] = ["Secret"];
+
+/// Where an object lives: (API group, kind, namespace, name).
+type LiveKey = (String, String, Option<String>, String);
+
+fn namespace_of(o: &Value) -> Option<String> {
+    o.pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn live_key(o: &Value) -> Option<LiveKey> {
+    Some((
+        group(o.get("apiVersion")?.as_str()?).to_string(),
+        o.get("kind")?.as_str()?.to_string(),
+        namespace_of(o),
+        o.pointer("/metadata/name")?.as_str()?.to_string(),
+    ))
+}
+
+/// The namespace a Git object lands in: its own, else the environment's configured one, else `fallback`
+/// (with a dump directory and no config: the only namespace the dump holds). Cluster-scoped kinds have
+/// none.
+fn git_namespace(o: &Object, configured: Option<&str>, fallback: Option<&str>) -> Option<String> {
+    if CLUSTER_SCOPED.contains(&o.key.kind.as_str()) {
+        return None;
+    }
+    namespace_of(&o.value).or_else(|| configured.or(fallback).map(str::to_string))
+}
+
+/// Kinds that live outside namespaces (the common ones; others are listed cluster-wide as well).
+const CLUSTER_SCOPED: [&str; 9] = [
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "ValidatingWebhookConfiguration",
+];
+
+/// One list request per kind and namespace that the services declare in `env`.
+pub fn requests(
+    models: &[&ServiceModel],
+    env: &str,
+    options: &LiveOptions,
+    fallback: Option<&str>,
+) -> Vec<ListRequest> {
+    let configured = options.namespaces.get(env).map(String::as_str);
+    let mut set: BTreeSet<ListRequest> = BTreeSet::new();
+    for m in models {
+        let Some(e) = m.envs.iter().find(|e| e.env == env) else {
+            continue;
+        };
+        for o in &e.objects {
+            // Secrets are never listed: envparity does not read secret data (and its ClusterRole cannot).
+            if (e.is_env_namespace(o) && o.key.kind == "Namespace")
+                || NOT_COMPARED.contains(&o.key.kind.as_str())
+            {
+                continue;
+            }
+            set.insert(ListRequest {
+                api_version: o
+                    .value
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or("v1")
+                    .to_string(),
+                kind: o.key.kind.clone(),
+                namespace: git_namespace(o, configured, fallback),
+            });
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// The only namespace among listed objects, if there is exactly one (dump directories without config).
+pub fn sole_namespace(objects: &[Value]) -> Option<String> {
+    let set: BTreeSet<String> = objects.iter().filter_map(namespace_of).collect();
+    (set.len() == 1).then(|| set.into_iter().next()).flatten()
+}
+
+/// Drift of one service in one environment, from the listed live objects.
+pub fn service_drift(
+    model: &ServiceModel,
+    env: &EnvModel,
+    listed: &[Listed],
+    options: &LiveOptions,
+    fallback: Option<&str>,
+) -> Vec<LiveDraft> {
+    let configured = options.namespaces.get(&env.env).map(String::as_str);
+    let mut live: BTreeMap<LiveKey, &Value> = BTreeMap::new();
+    let mut listed_kinds: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
+    for l in listed {
+        if let Ok(objects) = &l.result {
+            listed_kinds.insert((
+                group(&l.request.api_version).to_string(),
+                l.request.kind.clone(),
+                l.request.namespace.clone(),
+            ));
+            for o in objects {
+                if let Some(k) = live_key(o) {
+                    live.insert(k, o);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut declared: BTreeSet<LiveKey> = BTreeSet::new();
+    for o in &env.objects {
+        if (env.is_env_namespace(o) && o.key.kind == "Namespace")
+            || NOT_COMPARED.contains(&o.key.kind.as_str())
+        {
+            continue;
+        }
+        let api_version = o
+            .value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("v1");
+        let ns = git_namespace(o, configured, fallback);
+        let key = (
+            group(api_version).to_string(),
+            o.key.kind.clone(),
+            ns.clone(),
+            o.rendered_name.clone(),
+        );
+        declared.insert(key.clone());
+        // A kind that could not be listed is reported as an error by the caller, not as missing objects.
+        if !listed_kinds.contains(&(key.0.clone(), key.1.clone(), key.2.clone())) {
+            continue;
+        }
+        let draft = |rule: &'static str,
+                     container,
+                     field: String,
+                     values: IndexMap<String, String>,
+                     message| LiveDraft {
+            rule,
+            draft: Draft {
+                kind: o.key.kind.clone(),
+                name: o.key.name.clone(),
+                container,
+                envs: vec![env.env.clone()],
+                field,
+                values,
+                message,
+            },
+            file: o.origin.clone(),
+        };
+        let Some(live_object) = live.get(&key) else {
+            let values = IndexMap::from([
+                ("git".to_string(), "declared".to_string()),
+                (env.env.clone(), "absent".to_string()),
+            ]);
+            let message = format!(
+                "{} {} is in Git but not in the {} cluster (namespace {})",
+                o.key.kind,
+                o.rendered_name,
+                env.env,
+                ns.as_deref().unwrap_or("-")
+            );
+            out.push(draft(
+                "live-missing",
+                None,
+                "(object)".into(),
+                values,
+                message,
+            ));
+            continue;
+        };
+        for d in diff_object(&o.value, live_object, &options.managers) {
+            let by = d
+                .owner
+                .as_ref()
+                .map(|w| {
+                    let when = w
+                        .time
+                        .map(|t| format!(" at {}", t.format("%Y-%m-%d %H:%M UTC")))
+                        .unwrap_or_default();
+                    format!(" — set by {}{when}", w.manager)
+                })
+                .unwrap_or_default();
+            let mut values = IndexMap::new();
+            values.insert(
+                "git".to_string(),
+                d.git.clone().unwrap_or_else(|| "(not set)".into()),
+            );
+            values.insert(
+                env.env.clone(),
+                d.live.clone().unwrap_or_else(|| "(absent)".into()),
+            );
+            if let Some(w) = &d.owner {
+                values.insert("manager".to_string(), w.manager.clone());
+                if let Some(t) = w.time {
+                    values.insert(
+                        "changed".to_string(),
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    );
+                }
+            }
+            let (rule, message) = match d.kind {
+                DriftKind::ManualField => (
+                    "live-manual-field",
+                    format!(
+                        "{} is set in the {} cluster but not in Git{by}",
+                        d.path, env.env
+                    ),
+                ),
+                _ => (
+                    "live-value",
+                    format!(
+                        "{} is {} in the {} cluster, {} in Git{by}",
+                        d.path,
+                        d.live.as_deref().unwrap_or("absent"),
+                        env.env,
+                        d.git.as_deref().unwrap_or("not set")
+                    ),
+                ),
+            };
+            out.push(draft(
+                rule,
+                d.container.clone(),
+                d.path.clone(),
+                values,
+                message,
+            ));
+        }
+    }
+    // Live objects tracked as this service's that Git does not declare.
+    let names = [
+        model.service.clone(),
+        format!("{}-{}", model.service, env.env),
+    ];
+    for (key, o) in &live {
+        if declared.contains(key) || !tracked_as(o, &names, &options.tracking_label) {
+            continue;
+        }
+        let by = diff::owners(o)
+            .into_iter()
+            .filter(|(w, _)| {
+                options
+                    .managers
+                    .gitops
+                    .iter()
+                    .all(|g| !w.manager.starts_with(g.as_str()))
+            })
+            .map(|(w, _)| w.manager)
+            .next();
+        let mut values = IndexMap::from([
+            ("git".to_string(), "(not declared)".to_string()),
+            (env.env.clone(), "present".to_string()),
+        ]);
+        if let Some(m) = &by {
+            values.insert("manager".to_string(), m.clone());
+        }
+        out.push(LiveDraft {
+            rule: "live-extra",
+            draft: Draft {
+                kind: key.1.clone(),
+                name: env.naming.normalize(&key.3),
+                container: None,
+                envs: vec![env.env.clone()],
+                field: "(object)".into(),
+                message: format!(
+                    "{} {} runs in the {} cluster (namespace {}) but is not in Git{}",
+                    key.1,
+                    key.3,
+                    env.env,
+                    key.2.as_deref().unwrap_or("-"),
+                    by.map(|m| format!(" — created by {m}")).unwrap_or_default()
+                ),
+                values,
+            },
+            file: None,
+        });
+    }
+    out
+}
+
+/// Whether a live object carries the service's tracking label or Argo CD's tracking annotation.
+fn tracked_as(o: &Value, names: &[String], label: &str) -> bool {
+    let labelled = o
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(label))
+        .and_then(Value::as_str)
+        .is_some_and(|v| names.iter().any(|n| n == v));
+    let annotated = o
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get("argocd.argoproj.io/tracking-id"))
+        .and_then(Value::as_str)
+        .and_then(|v| v.split(':').next())
+        .is_some_and(|app| names.iter().any(|n| n == app));
+    labelled || annotated
+}

@@ -297,8 +297,23 @@ struct IndexPage {
     rules: Vec<RuleHead>,
     rows: Vec<MatrixRow>,
     drifting: Vec<DriftRow>,
+    live: Vec<LiveRow>,
     cost: Vec<CostRow>,
     cost_note: String,
+}
+
+struct LiveRow {
+    severity: &'static str,
+    class: &'static str,
+    service: String,
+    href: String,
+    env: String,
+    rule: String,
+    rule_href: String,
+    object: String,
+    field: String,
+    by: String,
+    since: String,
 }
 
 fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> IndexPage {
@@ -350,6 +365,34 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
         })
         .collect();
     let (cost, cost_note) = cost_rows(data, cost);
+    let live = data
+        .open
+        .iter()
+        .filter(|l| is_live(l))
+        .map(|l| {
+            let f = &l.finding;
+            LiveRow {
+                severity: f.severity.as_str(),
+                class: class(f.severity),
+                href: format!(
+                    "services/{}.html",
+                    slugs.get(f.service.as_str()).copied().unwrap_or("_")
+                ),
+                service: f.service.clone(),
+                env: f.envs.join(", "),
+                rule_href: format!("rules/{}.html", f.rule),
+                rule: f.rule.clone(),
+                object: object(l),
+                field: f.field.clone(),
+                by: match (f.values.get("manager"), f.values.get("changed")) {
+                    (Some(m), Some(t)) => format!("{m} at {t}"),
+                    (Some(m), None) => m.clone(),
+                    _ => String::new(),
+                },
+                since: day(l.opened.when()),
+            }
+        })
+        .collect();
     IndexPage {
         root: "",
         title: "Overview".into(),
@@ -402,6 +445,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
             .collect(),
         rows,
         drifting,
+        live,
         cost,
         cost_note,
     }
@@ -649,6 +693,11 @@ fn history_page(data: &SiteData, footer: &str) -> HistoryPage {
     }
 }
 
+/// A live-drift finding (Git against a cluster), shown in its own section.
+fn is_live(l: &Lifecycle) -> bool {
+    l.finding.rule.starts_with("live-")
+}
+
 fn age(l: &Lifecycle, now: DateTime<Utc>) -> String {
     match l.age_days(now) {
         0 => "today".into(),
@@ -727,6 +776,7 @@ struct ServicePage {
     checked: String,
     envs: Vec<String>,
     findings: Vec<FindingRow>,
+    live: Vec<FindingRow>,
     workloads: Vec<WorkloadTable>,
     ingresses: Vec<IngressTable>,
     cost: Vec<CostRow>,
@@ -741,35 +791,35 @@ fn service(
     cost: &Cost,
     footer: &str,
 ) -> ServicePage {
-    let findings = s
-        .open
-        .iter()
-        .map(|l| FindingRow {
-            severity: l.finding.severity.as_str(),
-            class: class(l.finding.severity),
-            rule: l.finding.rule.clone(),
-            rule_href: format!("../rules/{}.html", l.finding.rule),
-            object: object(l),
-            field: l.finding.field.clone(),
-            message: l.finding.message.clone(),
-            values: l
-                .finding
-                .values
-                .iter()
-                .map(|(e, v)| (e.clone(), v.clone()))
-                .collect(),
-            age: age(l, data.now),
-            since: day(l.opened.when()),
-            commit: l.opened.commit.as_deref().map(short).unwrap_or_default(),
-            author: l.opened.author.clone().unwrap_or_default(),
-            files: l
-                .finding
-                .files
-                .iter()
-                .map(|(e, f)| format!("{e}: {f}"))
-                .collect(),
-        })
-        .collect();
+    let row = |l: &Lifecycle| FindingRow {
+        severity: l.finding.severity.as_str(),
+        class: class(l.finding.severity),
+        rule: l.finding.rule.clone(),
+        rule_href: format!("../rules/{}.html", l.finding.rule),
+        object: object(l),
+        field: l.finding.field.clone(),
+        message: l.finding.message.clone(),
+        values: l
+            .finding
+            .values
+            .iter()
+            .map(|(e, v)| (e.clone(), v.clone()))
+            .collect(),
+        age: age(l, data.now),
+        since: day(l.opened.when()),
+        commit: l.opened.commit.as_deref().map(short).unwrap_or_default(),
+        author: l.opened.author.clone().unwrap_or_default(),
+        files: l
+            .finding
+            .files
+            .iter()
+            .map(|(e, f)| format!("{e}: {f}"))
+            .collect(),
+    };
+    let (live, parity): (Vec<&Lifecycle>, Vec<&Lifecycle>) =
+        s.open.iter().partition(|l| is_live(l));
+    let findings = parity.into_iter().map(row).collect();
+    let live = live.into_iter().map(row).collect();
     let (workloads, ingresses, envs) = match &s.view {
         Some(v) => (workload_tables(v), ingress_tables(v), v.envs.clone()),
         None => (Vec::new(), Vec::new(), Vec::new()),
@@ -791,6 +841,7 @@ fn service(
         ),
         envs,
         findings,
+        live,
         workloads,
         ingresses,
         cost,

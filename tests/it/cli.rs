@@ -250,7 +250,11 @@ fn rules_and_explain() {
     let out = envparity(&root(), &["rules"]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.lines().count(), envparity::rules::all().count(), "{text}");
+    assert_eq!(
+        text.lines().count(),
+        envparity::rules::all().count(),
+        "{text}"
+    );
     let out = envparity(&root(), &["explain", "limit-inversion"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -315,4 +319,81 @@ fn the_demo_config_shows_every_rule_and_the_seed_cases() {
             .all(|f| f["service"] != "checkout-service" || f["severity"] == "info"),
         "checkout-service must pass: {findings:#?}"
     );
+}
+
+#[test]
+fn drift_from_the_demo_dumps_finds_exactly_the_hand_changes() {
+    let out = envparity(
+        &root(),
+        &[
+            "drift",
+            "--config",
+            "config.toml",
+            "--live-dir",
+            "examples/live",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["errors"], serde_json::json!([]));
+    let findings = v["findings"].as_array().expect("findings");
+    let got: Vec<(String, String, String, String)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["name"].as_str().unwrap_or("").to_string(),
+                f["field"].as_str().unwrap_or("").to_string(),
+                f["envs"][0].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        (
+            "live-extra",
+            "checkout-service-debug",
+            "(object)",
+            "staging",
+        ),
+        (
+            "live-manual-field",
+            "checkout-service",
+            "spec.template.spec.containers[checkout].env[DEBUG_SQL]",
+            "production",
+        ),
+        (
+            "live-value",
+            "inventory-service",
+            "spec.replicas",
+            "production",
+        ),
+        (
+            "live-value",
+            "inventory-service",
+            "spec.template.spec.containers[inventory].resources.limits.memory",
+            "production",
+        ),
+        (
+            "live-missing",
+            "notifications-service",
+            "(object)",
+            "production",
+        ),
+    ];
+    let expected: Vec<(String, String, String, String)> = expected
+        .iter()
+        .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+        .collect();
+    // Every other object carries only defaults, canonical quantities and status: no drift.
+    assert_eq!(got, expected);
+    let scale = &findings[2];
+    assert_eq!(scale["values"]["git"], "3");
+    assert_eq!(scale["values"]["production"], "6");
+    assert_eq!(scale["values"]["manager"], "kubectl-scale");
+    assert_eq!(scale["values"]["changed"], "2026-11-20T03:12:44Z");
+    // The value of an env var added by hand is never printed.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("value not shown"), "{text}");
 }

@@ -1,11 +1,13 @@
 //! Integration tests, in one binary so the suite links once (DESIGN.md: build size).
 //! They run the real `kubectl kustomize`.
 
+mod apiserver;
 mod charts;
 mod cli;
 mod git;
 mod gitserver;
 mod history;
+mod kube;
 mod pipeline;
 mod render;
 mod rules;
