@@ -402,10 +402,14 @@ pub fn scan(
         .into_iter()
         .map(|l| l.finding.fingerprint)
         .collect();
+    let mut argo = Vec::new();
     let (report, commit, fetch_error, fetch_ms, check_ms) = match origin {
         Origin::Dir(dir) => {
             let t = Instant::now();
-            let (report, _) = check_dir(config, state, dir, dir, &Scope::default(), live)?;
+            let (mut report, _) = check_dir(config, state, dir, dir, &Scope::default(), live)?;
+            if let Some(live) = live {
+                argo = argo_events(config, &history, live, dir, &mut report)?;
+            }
             (report, None, None, None, Some(millis(t)))
         }
         Origin::Git { spec, subdir, .. } => {
@@ -430,10 +434,13 @@ pub fn scan(
                 live,
             )?;
             report.commit = Some(head.id.clone());
+            if let Some(live) = live {
+                argo = argo_events(config, &history, live, &co.root, &mut report)?;
+            }
             (report, Some(head), fetch_error, fetch_ms, Some(millis(t)))
         }
     };
-    let mut events = Vec::new();
+    let mut events = argo;
     if let Some(e) = &fetch_error {
         events.push(crate::history::Event {
             time: started_at,
@@ -672,4 +679,119 @@ pub fn backfill(
         return Err(e);
     }
     Ok(outcome)
+}
+
+/// Argo CD's view of each environment as history events: every sync and self-heal of the Applications that
+/// deploy the repo's overlays (each recorded once, however many scans see it), and each change of an
+/// Application's sync status or health. Applications that cannot be read are errors of their environment.
+fn argo_events(
+    config: &Config,
+    history: &History,
+    live: &engine::Live<'_>,
+    root: &Path,
+    report: &mut Report,
+) -> Result<Vec<crate::history::Event>, PipelineError> {
+    use crate::live::argo;
+    let discovery = crate::discover::discover(root, &engine::discover_options(config));
+    // Overlay directory (repo-relative) → (service, env).
+    let overlays: Vec<(String, String, String)> = discovery
+        .services
+        .iter()
+        .flat_map(|s| {
+            s.overlays.iter().map(|(env, dir)| {
+                let dir = dir.to_string_lossy().replace('\\', "/");
+                (dir, s.name.clone(), env.clone())
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for env in report.envs.clone() {
+        if !live.source.covers(&env) {
+            continue;
+        }
+        let apps = match argo::applications(live.source, &env, None) {
+            Ok(Some(apps)) => apps,
+            Ok(None) => continue,
+            Err(e) => {
+                report.errors.push(engine::CheckError {
+                    service: None,
+                    env: Some(env.clone()),
+                    message: format!("Argo CD Applications: {e}"),
+                });
+                continue;
+            }
+        };
+        for app in apps {
+            let Some(path) = app.path.as_deref() else {
+                continue;
+            };
+            let path = path.trim_start_matches("./").trim_end_matches('/');
+            let Some((_, service, overlay_env)) = overlays.iter().find(|(dir, _, e)| {
+                *e == env && (path == dir || path.ends_with(&format!("/{dir}")))
+            }) else {
+                continue;
+            };
+            for op in &app.syncs {
+                let Some(time) = op.finished_at.or(op.started_at) else {
+                    continue;
+                };
+                let kind = match op.trigger {
+                    argo::SyncTrigger::SelfHeal => "argo-self-heal",
+                    _ => "argo-sync",
+                };
+                out.push(crate::history::Event {
+                    time,
+                    kind: kind.into(),
+                    service: Some(service.clone()),
+                    env: Some(overlay_env.clone()),
+                    message: format!(
+                        "{}: {} sync of {} {}",
+                        app.name,
+                        op.trigger.as_str(),
+                        op.revision.as_deref().map(crate::cli::short).unwrap_or("?"),
+                        op.phase
+                    ),
+                    data: serde_json::json!({"application": app.name, "revision": op.revision,
+                        "initiated_by": op.initiated_by, "message": op.message}),
+                });
+            }
+            let status = format!(
+                "{} / {}",
+                app.sync_status.as_deref().unwrap_or("Unknown"),
+                app.health.as_deref().unwrap_or("Unknown")
+            );
+            out.push(crate::history::Event {
+                time: Utc::now(),
+                kind: "argo-status".into(),
+                service: Some(service.clone()),
+                env: Some(overlay_env.clone()),
+                message: format!("{}: {status}", app.name),
+                data: serde_json::json!({"application": app.name, "sync": app.sync_status,
+                    "health": app.health, "message": app.health_message}),
+            });
+        }
+    }
+    // Each sync once; a status only when it changed.
+    let since = out.iter().map(|e| e.time).min().unwrap_or_else(Utc::now);
+    let seen = history.events(since - chrono::Duration::seconds(1), None)?;
+    let mut last_status: BTreeMap<(Option<String>, Option<String>), String> = BTreeMap::new();
+    for r in history.events(DateTime::UNIX_EPOCH, Some("argo-status"))? {
+        last_status.insert(
+            (r.event.service.clone(), r.event.env.clone()),
+            r.event.message.clone(),
+        );
+    }
+    out.retain(|e| {
+        if e.kind == "argo-status" {
+            last_status.get(&(e.service.clone(), e.env.clone())) != Some(&e.message)
+        } else {
+            !seen.iter().any(|r| {
+                r.event.kind == e.kind
+                    && r.event.time == e.time
+                    && r.event.service == e.service
+                    && r.event.env == e.env
+            })
+        }
+    });
+    Ok(out)
 }

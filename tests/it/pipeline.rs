@@ -409,3 +409,141 @@ fn a_wrong_token_is_a_clear_error_that_never_prints_the_token() {
     let history = std::fs::read(state.path().join(".envparity/history.sqlite")).expect("history");
     assert!(!String::from_utf8_lossy(&history).contains("the-right-token-4711"));
 }
+
+#[test]
+fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_cluster() {
+    use crate::apiserver::ApiServer;
+    use serde_json::json;
+
+    let dir = tempfile::tempdir().expect("repo");
+    let repo = WorkRepo::init(&dir.path().join("infra"));
+    write_inventory(&repo, "512Mi");
+    repo.commit("initial");
+    let mut server = ApiServer::start();
+    server.add(json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "inventory", "namespace": "production", "uid": "0b1c", "resourceVersion": "812",
+            "generation": 4, "creationTimestamp": "2026-03-01T10:00:00Z",
+            "managedFields": [
+                {"manager": "argocd-controller", "operation": "Apply", "apiVersion": "apps/v1",
+                 "time": "2026-03-01T10:00:00Z", "fieldsType": "FieldsV1",
+                 "fieldsV1": {"f:spec": {"f:selector": {}, "f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"inventory\"}": {".": {}, "f:image": {}}}}}}}},
+                {"manager": "kubectl-scale", "operation": "Update", "subresource": "scale", "apiVersion": "apps/v1",
+                 "time": "2026-05-02T14:03:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
+            ]},
+        "spec": {"replicas": 5, "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600,
+            "selector": {"matchLabels": {"app": "inventory"}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}},
+            "template": {"metadata": {"labels": {"app": "inventory"}}, "spec": {
+                "dnsPolicy": "ClusterFirst", "restartPolicy": "Always", "schedulerName": "default-scheduler",
+                "securityContext": {}, "terminationGracePeriodSeconds": 30,
+                "containers": [{"name": "inventory", "image": "ghcr.io/acme/inventory:1.0.0",
+                    "imagePullPolicy": "IfNotPresent", "terminationMessagePath": "/dev/termination-log",
+                    "terminationMessagePolicy": "File",
+                    "resources": {"requests": {"memory": "512Mi"}, "limits": {"memory": "512Mi"}}}]}}},
+        "status": {"replicas": 5, "readyReplicas": 5}
+    }));
+    server.add(json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "inventory-production", "namespace": "argocd", "uid": "a0", "resourceVersion": "9",
+            "creationTimestamp": "2026-03-01T10:00:00Z"},
+        "spec": {"source": {"repoURL": "https://git.example.com/infra.git", "path": "apps/inventory/overlays/production"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "production"},
+            "syncPolicy": {"automated": {"selfHeal": true}}},
+        "status": {"sync": {"status": "OutOfSync"}, "health": {"status": "Healthy"},
+            "history": [{"id": 1, "revision": "abc123", "deployStartedAt": "2026-03-01T10:00:00Z",
+                         "deployedAt": "2026-03-01T10:00:05Z", "initiatedBy": {"automated": true}},
+                        {"id": 2, "revision": "abc123", "deployStartedAt": "2026-05-02T14:10:00Z",
+                         "deployedAt": "2026-05-02T14:10:02Z", "initiatedBy": {"automated": true}}]}
+    }));
+    let state = tempfile::tempdir().expect("state");
+    let cluster = server.cluster_config(state.path(), 3);
+    let config = state.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[environments]\norder = [\"dev\", \"staging\", \"production\"]\n\n[clusters.production]\nkubeconfig = \"{}\"\ncontext = \"envparity-test\"\ntimeout_seconds = 3\n",
+            cluster.kubeconfig.expect("kubeconfig").display()
+        ),
+    )
+    .expect("config");
+    let st = state.path().to_str().expect("utf-8");
+    let path = repo.dir.to_str().expect("utf-8");
+    let cfg = config.to_str().expect("utf-8");
+    let scan = || {
+        run(
+            state.path(),
+            &[
+                "scan", "--config", cfg, "--repo", path, "--state", st, "--format", "json",
+            ],
+        )
+    };
+
+    let out = scan();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let drift = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["rule"] == "live-manual-field")
+        .unwrap_or_else(|| panic!("no live drift finding: {v}"));
+    // Git does not set replicas for this service: the scale is a field set by hand, with who and when.
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(1), "only the scale drifts: {v}");
+    assert_eq!(drift["field"], "spec.replicas");
+    assert_eq!(drift["values"]["manager"], "kubectl-scale");
+    assert_eq!(drift["values"]["changed"], "2026-05-02T14:03:00Z");
+    assert_eq!(drift["envs"], json!(["production"]));
+
+    let history = History::open(&state.path().join("history.sqlite")).expect("history");
+    let count = |kind: &str| {
+        history
+            .events(chrono::DateTime::UNIX_EPOCH, Some(kind))
+            .expect("events")
+            .into_iter()
+            .filter(|e| {
+                e.event.service.as_deref() == Some("inventory")
+                    && e.event.env.as_deref() == Some("production")
+            })
+            .count()
+    };
+    // The second deployment of the same revision is Argo CD putting the scaled Deployment back: a self-heal.
+    assert_eq!(
+        (
+            count("argo-sync"),
+            count("argo-self-heal"),
+            count("argo-status")
+        ),
+        (1, 1, 1)
+    );
+
+    // A second scan records the syncs and the unchanged status again: no duplicate events.
+    let out = scan();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        (
+            count("argo-sync"),
+            count("argo-self-heal"),
+            count("argo-status")
+        ),
+        (1, 1, 1)
+    );
+
+    // The cluster goes away: the scan still finishes, records the run and says why production was not read.
+    server.stop();
+    let out = scan();
+    assert_eq!(out.status.code(), Some(2));
+    let v = json(&out);
+    let errors = v["errors"].as_array().expect("errors");
+    assert!(
+        errors.iter().any(|e| e["env"] == "production"
+            && e["message"].as_str().unwrap_or("").contains("unreachable")),
+        "{errors:?}"
+    );
+    assert_eq!(history.runs(10).expect("runs").len(), 3);
+}
