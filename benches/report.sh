@@ -120,7 +120,8 @@ PAGES=$(find "$SITE" -type f -name '*.html' | wc -l)
 echo
 echo "envparity report benchmark"
 echo "  built      $BUILT"
-echo "  nproc      $(nproc)   (target is for 2 cores); load average $LOAD_BEFORE before, $LOAD_AFTER after"
+echo "  nproc      $(nproc)   (target is for 2 cores)"
+echo "  load avg   $LOAD_BEFORE before the renders (includes the generation), $LOAD_AFTER after"
 echo "  history    $SERVICES services x 3 envs x $DAYS daily runs (seed $SEED), $DB_MIB MiB"
 sed -n 's/^  \([a-z_ ]*[a-z]\)  */\1 /p' "$WORK/gen.out" | grep -v '^size' | paste -sd ',' | sed 's/,/, /g; s/^/  rows       /'
 grep -E '^report_history: generated' "$WORK/gen.out" | sed 's/^report_history: /  gen        /' || echo "  gen        reused (REPORT_BENCH_REUSE=1)"
