@@ -42,6 +42,10 @@ pub struct Config {
     pub services: BTreeMap<String, ServiceConfig>,
     /// Findings accepted for a while, with a reason.
     pub exceptions: Vec<Exception>,
+    /// The weekly email digest.
+    pub digest: DigestConfig,
+    /// The mail server the digest is sent through (none: the digest can only be written with `--dry-run`).
+    pub smtp: Option<SmtpConfig>,
 }
 
 /// `[source]`.
@@ -153,6 +157,110 @@ pub struct Prices {
 
 fn default_currency() -> String {
     "USD".into()
+}
+
+/// `[digest]`: what the weekly email says and when it is due.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DigestConfig {
+    /// When the daemon sends it, as a 5-field cron expression in `timezone`. Default: `0 8 * * 1` (Monday
+    /// 08:00).
+    pub schedule: String,
+    /// IANA time zone whose ISO weeks are the digest's periods (Monday 00:00 to Monday 00:00 there), e.g.
+    /// `Europe/Berlin`. Default: `UTC`.
+    pub timezone: String,
+    /// A cross-environment limit ratio counts as "drifting apart" when its distance from 1 grew by at least
+    /// this factor over the week (1.25: production÷staging went from 2× to 2.5×, or from ½ to ⅖). At least 1.
+    /// Default: 1.1.
+    pub min_widening: f64,
+    /// How many ratio charts (the ratios that widened most) the email shows as inline images. Default: 3.
+    pub charts: usize,
+    /// How many of the oldest open findings the email lists. Default: 5.
+    pub oldest: usize,
+    /// Send a short "all quiet" message for a week with nothing to say (false: send nothing). Default: true.
+    pub send_when_quiet: bool,
+    /// After a failed send, the daemon waits this many minutes before the first retry, doubling after each
+    /// further failure. Default: 15.
+    pub retry_minutes: u64,
+    /// The longest wait between retries, in minutes. Default: 240.
+    pub max_retry_minutes: u64,
+}
+
+impl Default for DigestConfig {
+    fn default() -> Self {
+        DigestConfig {
+            schedule: "0 8 * * 1".into(),
+            timezone: "UTC".into(),
+            min_widening: 1.1,
+            charts: 3,
+            oldest: 5,
+            send_when_quiet: true,
+            retry_minutes: 15,
+            max_retry_minutes: 240,
+        }
+    }
+}
+
+impl DigestConfig {
+    /// The configured time zone (UTC when the name is unknown; config validation reports that).
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// How the connection to the mail server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host or network (port 25).
+    None,
+}
+
+/// `[smtp]`: the mail server. The password is never written here: name an environment variable or a file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpConfig {
+    /// Host name or IP address of the server (required).
+    pub host: String,
+    /// Port. Default: 587 for `starttls`, 465 for `tls`, 25 for `none`.
+    pub port: Option<u16>,
+    /// `starttls`, `tls` or `none`. Default: `starttls`.
+    #[serde(default)]
+    pub tls: TlsMode,
+    /// A PEM file of CA certificates trusted in addition to the system's (a private CA). Default: none.
+    pub ca_file: Option<PathBuf>,
+    /// User name for SMTP AUTH. Default: no authentication.
+    pub username: Option<String>,
+    /// Environment variable holding the SMTP password (with `username`).
+    pub password_env: Option<String>,
+    /// File holding the SMTP password, e.g. a mounted Kubernetes Secret (with `username`); a trailing
+    /// newline is ignored.
+    pub password_file: Option<PathBuf>,
+    /// Sender, e.g. `envparity <envparity@example.com>` (required).
+    pub from: String,
+    /// Recipients (at least one).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Copy recipients. Default: none.
+    #[serde(default)]
+    pub cc: Vec<String>,
+    /// Seconds to wait for the server per command. Default: 30.
+    pub timeout_seconds: Option<u64>,
+}
+
+impl SmtpConfig {
+    /// The port in use: the configured one, or the usual one for the TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Starttls => 587,
+            TlsMode::Tls => 465,
+            TlsMode::None => 25,
+        })
+    }
 }
 
 /// A severity as config spells it: a [`Severity`] or `off`.
@@ -443,13 +551,32 @@ impl<'a> Parser<'a> {
                         self.error(&span, "`report.prices` must be non-negative numbers".into());
                     }
                 }
+                "digest" => {
+                    let span = value.span();
+                    config.digest = self.section(value, name).unwrap_or_default();
+                    self.check_digest(&config.digest, &span);
+                }
+                "smtp" => {
+                    let span = value.span();
+                    if let Some(p) = locate(&value, &["password".into()]) {
+                        self.error(
+                            &p,
+                            "`smtp.password` is not accepted: passwords never go in config.toml; name an environment variable in `smtp.password_env` or a file in `smtp.password_file`".into(),
+                        );
+                    } else {
+                        config.smtp = self.section(value, name);
+                        if let Some(smtp) = &config.smtp {
+                            self.check_smtp(smtp, &span);
+                        }
+                    }
+                }
                 "rules" => config.rules = self.rules(value, "rules"),
                 "services" => config.services = self.services(value),
                 "exceptions" => config.exceptions = self.exceptions(value),
                 other => self.error(
                     &key.span(),
                     format!(
-                        "unknown key `{other}` (expected source, layout, environments, state, live, clusters, report, rules, services or exceptions)"
+                        "unknown key `{other}` (expected source, layout, environments, state, live, clusters, report, digest, smtp, rules, services or exceptions)"
                     ),
                 ),
             }
@@ -606,6 +733,80 @@ impl<'a> Parser<'a> {
             });
         }
         out
+    }
+
+    fn check_digest(&mut self, d: &DigestConfig, span: &Range<usize>) {
+        if d.timezone.parse::<chrono_tz::Tz>().is_err() {
+            self.error(
+                span,
+                format!(
+                    "`digest.timezone` `{}` is not an IANA time zone name (e.g. `Europe/Berlin`, `UTC`)",
+                    d.timezone
+                ),
+            );
+        }
+        if !(d.min_widening.is_finite() && d.min_widening >= 1.0) {
+            self.error(
+                span,
+                "`digest.min_widening` must be a number of at least 1".into(),
+            );
+        }
+        if d.schedule.split_whitespace().count() != 5 {
+            self.error(
+                span,
+                format!(
+                    "`digest.schedule` `{}` must be a 5-field cron expression (minute hour day month weekday)",
+                    d.schedule
+                ),
+            );
+        }
+        if d.retry_minutes == 0 || d.max_retry_minutes < d.retry_minutes {
+            self.error(
+                span,
+                "`digest.retry_minutes` must be positive and at most `digest.max_retry_minutes`"
+                    .into(),
+            );
+        }
+    }
+
+    fn check_smtp(&mut self, smtp: &SmtpConfig, span: &Range<usize>) {
+        let mailbox = |s: &str| s.parse::<lettre::message::Mailbox>().is_ok();
+        if smtp.host.trim().is_empty() {
+            self.error(span, "`smtp.host` is empty".into());
+        }
+        if !mailbox(&smtp.from) {
+            self.error(
+                span,
+                format!("`smtp.from` `{}` is not an email address", smtp.from),
+            );
+        }
+        if smtp.to.is_empty() {
+            self.error(span, "`smtp.to` needs at least one recipient".into());
+        }
+        for a in smtp.to.iter().chain(&smtp.cc) {
+            if !mailbox(a) {
+                self.error(
+                    span,
+                    format!("`{a}` in `smtp.to`/`smtp.cc` is not an email address"),
+                );
+            }
+        }
+        let secret = smtp.password_env.is_some() as u8 + smtp.password_file.is_some() as u8;
+        match (&smtp.username, secret) {
+            (_, 2) => self.error(
+                span,
+                "`smtp.password_env` and `smtp.password_file` are both set: keep one".into(),
+            ),
+            (Some(_), 0) => self.error(
+                span,
+                "`smtp.username` is set but no password source: add `smtp.password_env` or `smtp.password_file`".into(),
+            ),
+            (None, 1) => self.error(
+                span,
+                "a password source is set without `smtp.username`".into(),
+            ),
+            _ => {}
+        }
     }
 
     fn validate(&mut self, config: &Config) {

@@ -15,6 +15,7 @@ pub mod kustomization;
 pub mod live;
 pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod pipeline;
 pub mod policy;
 pub mod quantity;

@@ -142,6 +142,24 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Send the weekly digest of environments drifting apart (once per ISO week, recorded in the history).
+    Digest {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// The ISO week, e.g. 2026-W47 [default: the last complete week in `digest.timezone`].
+        #[arg(long, value_name = "YYYY-Www")]
+        period: Option<String>,
+        /// Write the complete MIME message instead of sending it (needs no [smtp] settings).
+        #[arg(long)]
+        dry_run: bool,
+        /// With --dry-run: write the message to this file instead of stdout.
+        #[arg(long, value_name = "FILE.eml", requires = "dry_run")]
+        out: Option<PathBuf>,
+        /// Send even if this period's digest was already sent.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show which services, environments and promotion order envparity finds in the repo.
     Discover {
         /// Config, repo and state.
@@ -390,6 +408,18 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
         }
+        Command::Digest {
+            common,
+            period,
+            dry_run,
+            out,
+            force,
+        } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            digest(&ctx, period.as_deref(), dry_run, out.as_deref(), force)
+        }
         Command::Discover { common, format } => {
             let Some(ctx) = load(&common)? else {
                 return Ok(2);
@@ -418,6 +448,105 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 Ok(2)
             }
         },
+    }
+}
+
+/// `envparity digest`: exit 0 when sent (or already sent, or quiet), 1 when sending failed (recorded;
+/// the next run retries), 2 on a usage, config or history error.
+fn digest(
+    ctx: &Context,
+    period: Option<&str>,
+    dry_run: bool,
+    out: Option<&std::path::Path>,
+    force: bool,
+) -> anyhow::Result<u8> {
+    use crate::notify::{self, Period, RunOutcome};
+    let tz = ctx.config.digest.tz();
+    let now = chrono::Utc::now();
+    let period = match period.map(|p| Period::parse(p, tz)) {
+        Some(Err(e)) => {
+            eprintln!("error: --period {e}");
+            return Ok(2);
+        }
+        Some(Ok(p)) => p,
+        None => Period::last_complete(now, tz),
+    };
+    if !dry_run && ctx.config.smtp.is_none() {
+        eprintln!("error: {}", notify::NotifyError::NoSmtp);
+        return Ok(2);
+    }
+    let mut history = match crate::history::History::open(&ctx.state.history()) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(2);
+        }
+    };
+    let request = notify::Request {
+        period,
+        force,
+        dry_run,
+        now,
+    };
+    match notify::run(&mut history, &ctx.config, &request) {
+        Ok(RunOutcome::AlreadySent(sent)) => {
+            println!(
+                "digest {}: already sent {} to {} ({}); --force sends it again",
+                period.label(),
+                sent.time.format("%Y-%m-%d %H:%M UTC"),
+                sent.recipients.join(", "),
+                sent.message_id
+            );
+            Ok(0)
+        }
+        Ok(RunOutcome::Quiet) => {
+            println!(
+                "digest {}: all quiet, nothing sent (digest.send_when_quiet = false)",
+                period.label()
+            );
+            Ok(0)
+        }
+        Ok(RunOutcome::DryRun { subject, eml }) => {
+            match out {
+                Some(path) => {
+                    std::fs::write(path, &eml)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    eprintln!(
+                        "digest {}: \"{subject}\" written to {} (not sent)",
+                        period.label(),
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout().write_all(&eml)?;
+                }
+            }
+            Ok(0)
+        }
+        Ok(RunOutcome::Sent { subject, delivery }) => {
+            println!(
+                "digest {}: \"{subject}\" sent to {} ({})",
+                period.label(),
+                delivery.accepted.join(", "),
+                delivery.message_id
+            );
+            for r in &delivery.rejected {
+                eprintln!("warning: {} was not accepted: {}", r.address, r.error);
+            }
+            Ok(0)
+        }
+        Ok(RunOutcome::Failed { error }) => {
+            eprintln!(
+                "error: digest {} not sent (recorded; the next run retries): {error}",
+                period.label()
+            );
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(2)
+        }
     }
 }
 

@@ -304,6 +304,17 @@ impl History {
             .collect()
     }
 
+    /// Every service that has metrics, by name.
+    pub fn metric_services(&self) -> Result<Vec<String>, HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT service FROM metrics ORDER BY service")
+            .map_err(sql_err("listing services with metrics"))?;
+        stmt.query_map([], |row| row.get(0))
+            .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+            .map_err(sql_err("listing services with metrics"))
+    }
+
     /// The metrics of one service (optionally of one kind) over the timeline (scan and backfill runs),
     /// ordered by time.
     pub fn metric_series(

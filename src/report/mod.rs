@@ -14,8 +14,9 @@ pub mod charts;
 mod data;
 mod pages;
 mod publish;
+pub mod service_charts;
 
-pub use data::slug;
+pub use data::{Drift, drifting, slug, sort_drifts};
 
 /// Why the site could not be rendered or written.
 #[derive(Debug, thiserror::Error)]

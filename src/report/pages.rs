@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use askama::Template;
 use chrono::{DateTime, Duration, Utc};
 
-use super::charts::{self, Chart, Series, Threshold, Unit};
+use super::charts::{self, Chart, Series, Unit};
 use super::data::{self, HOURS_PER_MONTH, ServiceData, SiteData};
+use super::service_charts;
 use super::{ReportError, Sink};
 use crate::finding::Severity;
 use crate::history::{History, Lifecycle, MetricPoint};
-use crate::metrics::MetricKind;
 use crate::rules::all as all_rules;
 use crate::view::ServiceView;
 
@@ -1004,157 +1004,14 @@ fn service_chart_jobs(
     points: &[MetricPoint],
     jobs: &mut Vec<(String, Chart)>,
 ) -> Vec<ChartRef> {
-    // (workload, container, resource) → kind → env → points
-    type Key = (String, String, String);
-    type PerEnv = BTreeMap<String, Vec<(DateTime<Utc>, f64)>>;
-    let mut by: BTreeMap<Key, BTreeMap<&'static str, PerEnv>> = BTreeMap::new();
-    let mut requests: BTreeMap<(Key, String, i64), f64> = BTreeMap::new();
-    let mut limits: BTreeMap<(Key, String, i64), (DateTime<Utc>, f64)> = BTreeMap::new();
-    let mut reference: Option<String> = None;
-    for p in points {
-        let m = &p.metric;
-        let key = (
-            m.workload.clone(),
-            m.container.clone().unwrap_or_default(),
-            m.resource.clone(),
-        );
-        let series = match m.kind {
-            MetricKind::Limit => {
-                limits.insert((key.clone(), m.env.clone(), p.run), (p.time, m.value));
-                "limit"
-            }
-            MetricKind::Request => {
-                requests.insert((key.clone(), m.env.clone(), p.run), m.value);
-                continue;
-            }
-            MetricKind::Replicas => "replicas",
-            MetricKind::LimitRatio => {
-                reference = m.other_env.clone();
-                "ratio"
-            }
-        };
-        by.entry(key)
-            .or_default()
-            .entry(series)
-            .or_default()
-            .entry(m.env.clone())
-            .or_default()
-            .push((p.time, m.value));
-    }
-    for ((key, env, run), (time, limit)) in &limits {
-        if let Some(req) = requests.get(&(key.clone(), env.clone(), *run))
-            && *limit > 0.0
-        {
-            by.entry(key.clone())
-                .or_default()
-                .entry("request-ratio")
-                .or_default()
-                .entry(env.clone())
-                .or_default()
-                .push((*time, req / limit));
-        }
-    }
     let env_order: Vec<String> = s.view.as_ref().map(|v| v.envs.clone()).unwrap_or_default();
-    let ordered = |m: &BTreeMap<String, Vec<(DateTime<Utc>, f64)>>| -> Vec<Series> {
-        let mut envs: Vec<&String> = m.keys().collect();
-        envs.sort_by_key(|e| {
-            (
-                env_order.iter().position(|x| x == *e).unwrap_or(usize::MAX),
-                (*e).clone(),
-            )
-        });
-        envs.into_iter()
-            .map(|e| {
-                let mut points = m[e].clone();
-                points.sort_by_key(|p| p.0);
-                Series {
-                    label: e.clone(),
-                    points,
-                }
-            })
-            .collect()
-    };
     let mut refs = Vec::new();
-    for ((workload, container, resource), kinds) in &by {
-        let what = if container.is_empty() {
-            workload.clone()
-        } else {
-            format!("{workload} [{container}]")
-        };
-        let base = format!(
-            "charts/{}/{}-{}-{}",
-            s.slug,
-            data::slug(workload),
-            data::slug(container),
-            data::slug(resource)
-        );
-        let unit = match resource.as_str() {
-            "memory" | "ephemeral-storage" => Unit::Bytes,
-            "cpu" => Unit::Cores,
-            _ => Unit::Count,
-        };
-        for (kind, title, unit, thresholds) in [
-            (
-                "limit",
-                format!("{resource} limit per environment — {what}"),
-                unit,
-                Vec::new(),
-            ),
-            (
-                "ratio",
-                format!(
-                    "{resource} limit ÷ {} — {what}",
-                    reference.as_deref().unwrap_or("reference")
-                ),
-                Unit::Ratio,
-                vec![
-                    Threshold {
-                        label: "4× (limit-scale)".into(),
-                        value: 4.0,
-                    },
-                    Threshold {
-                        label: "¼× (limit-scale)".into(),
-                        value: 0.25,
-                    },
-                ],
-            ),
-            (
-                "request-ratio",
-                format!("{resource} request ÷ limit — {what}"),
-                Unit::Ratio,
-                Vec::new(),
-            ),
-            (
-                "replicas",
-                format!("replicas — {workload}"),
-                Unit::Count,
-                Vec::new(),
-            ),
-        ] {
-            let Some(series) = kinds.get(kind) else {
-                continue;
-            };
-            let path = format!("{base}-{kind}.svg");
-            refs.push(ChartRef {
-                src: format!("../{path}"),
-                alt: title.clone(),
-            });
-            jobs.push((
-                path,
-                Chart {
-                    y_label: match kind {
-                        "limit" => format!("{resource} limit"),
-                        "ratio" => "ratio to the reference".into(),
-                        "request-ratio" => "request ÷ limit".into(),
-                        _ => "replicas".into(),
-                    },
-                    title,
-                    unit,
-                    series: ordered(series),
-                    thresholds,
-                },
-            ));
-        }
+    for c in service_charts::service_charts(&s.slug, &env_order, points) {
+        refs.push(ChartRef {
+            src: format!("../{}", c.path),
+            alt: c.chart.title.clone(),
+        });
+        jobs.push((c.path, c.chart));
     }
     refs
 }

@@ -4,6 +4,7 @@
 mod apiserver;
 mod charts;
 mod cli;
+mod digest;
 mod git;
 mod gitserver;
 mod history;

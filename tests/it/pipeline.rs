@@ -494,7 +494,11 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
         .find(|f| f["rule"] == "live-manual-field")
         .unwrap_or_else(|| panic!("no live drift finding: {v}"));
     // Git does not set replicas for this service: the scale is a field set by hand, with who and when.
-    assert_eq!(v["findings"].as_array().map(Vec::len), Some(1), "only the scale drifts: {v}");
+    assert_eq!(
+        v["findings"].as_array().map(Vec::len),
+        Some(1),
+        "only the scale drifts: {v}"
+    );
     assert_eq!(drift["field"], "spec.replicas");
     assert_eq!(drift["values"]["manager"], "kubectl-scale");
     assert_eq!(drift["values"]["changed"], "2026-05-02T14:03:00Z");

@@ -1,0 +1,582 @@
+//! The weekly email digest: which environments drifted apart in a period ([`select`]), the email that
+//! says so ([`message`]), sending it over SMTP ([`send`]), and the bookkeeping that sends it once per period.
+//!
+//! A period is an ISO week in the configured time zone ([`Period`]). Each attempt is recorded in the
+//! history as an event: `digest-sent` (period, recipients, Message-ID) or `digest-failed` (period, the
+//! error without credentials). [`status`] reads them back, and [`next_attempt`] says whether a digest is due
+//! now, later (backoff after failures) or never (already sent); the daemon calls those, the CLI resends
+//! with `--force`.
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+use crate::history::{Event, History, HistoryError};
+
+pub mod message;
+pub mod select;
+pub mod send;
+
+pub use message::{Digest, InlineImage, MessageOptions};
+pub use select::{Growth, SelectOptions, Selection};
+pub use send::{Delivery, Mailer, Rejected};
+
+/// Event kind recorded when a digest was handed to the mail server.
+pub const SENT_EVENT: &str = "digest-sent";
+/// Event kind recorded when sending a digest failed.
+pub const FAILED_EVENT: &str = "digest-failed";
+
+/// Why a digest could not be selected, built or sent.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// Reading or writing the history failed.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// `--period` is not an ISO week.
+    #[error("`{input}` is not an ISO week like 2026-W47")]
+    BadPeriod {
+        /// What was given.
+        input: String,
+    },
+    /// A template failed to render.
+    #[error("rendering the digest's {part}: {source}")]
+    Template {
+        /// `text` or `html`.
+        part: &'static str,
+        /// askama's error.
+        source: askama::Error,
+    },
+    /// A chart failed to draw.
+    #[error(transparent)]
+    Chart(#[from] crate::report::charts::ChartError),
+    /// An address in config does not parse.
+    #[error("`{address}` is not an email address: {reason}")]
+    Address {
+        /// The address.
+        address: String,
+        /// Why.
+        reason: String,
+    },
+    /// lettre refused to assemble the message.
+    #[error("assembling the digest email: {source}")]
+    Build {
+        /// lettre's error.
+        source: lettre::error::Error,
+    },
+    /// Sending needs an `[smtp]` section.
+    #[error("no [smtp] section in config: configure the mail server, or use --dry-run")]
+    NoSmtp,
+    /// A MIME content type did not parse (a bug).
+    #[error("the content type `{value}` does not parse")]
+    ContentType {
+        /// The content type.
+        value: &'static str,
+    },
+    /// The password could not be read from where config says it is (the value is never shown).
+    #[error("the SMTP password: {reason}")]
+    Password {
+        /// Which variable or file, and what went wrong.
+        reason: String,
+    },
+    /// The CA file could not be read or parsed.
+    #[error("the SMTP CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// TLS parameters could not be set up.
+    #[error("setting up TLS for {host}: {reason}")]
+    Tls {
+        /// The mail server.
+        host: String,
+        /// Why.
+        reason: String,
+    },
+    /// No recipient accepted the message (every per-recipient error, credentials removed).
+    #[error("sending the digest through {server} failed: {}", errors.join("; "))]
+    Send {
+        /// `host:port`.
+        server: String,
+        /// What went wrong, per recipient (or once when the server could not be reached).
+        errors: Vec<String>,
+    },
+}
+
+/// One ISO week in a time zone: `[start, end)` in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// ISO week-numbering year.
+    pub year: i32,
+    /// ISO week, 1 ..= 53.
+    pub week: u32,
+    /// The time zone whose Mondays bound the week.
+    pub tz: Tz,
+    /// Monday 00:00 in `tz`.
+    pub start: DateTime<Utc>,
+    /// The next Monday 00:00 in `tz` (exclusive).
+    pub end: DateTime<Utc>,
+}
+
+impl Period {
+    /// ISO week `week` of `year` in `tz`; `None` when the year has no such week.
+    pub fn iso_week(year: i32, week: u32, tz: Tz) -> Option<Period> {
+        let monday = NaiveDate::from_isoywd_opt(year, week, Weekday::Mon)?;
+        let next = monday.checked_add_signed(Duration::days(7))?;
+        Some(Period {
+            year,
+            week,
+            tz,
+            start: local_midnight(monday, tz),
+            end: local_midnight(next, tz),
+        })
+    }
+
+    /// Parses `2026-W47` (also `2026W47`, `2026-w47`).
+    pub fn parse(input: &str, tz: Tz) -> Result<Period, NotifyError> {
+        let bad = || NotifyError::BadPeriod {
+            input: input.to_string(),
+        };
+        let upper = input.trim().to_ascii_uppercase();
+        let (year, week) = upper.split_once('W').ok_or_else(bad)?;
+        let year: i32 = year.trim_end_matches('-').parse().map_err(|_| bad())?;
+        let week: u32 = week.parse().map_err(|_| bad())?;
+        Period::iso_week(year, week, tz).ok_or_else(bad)
+    }
+
+    /// The ISO week containing `time` (in `tz`).
+    pub fn containing(time: DateTime<Utc>, tz: Tz) -> Period {
+        let iso = time.with_timezone(&tz).date_naive().iso_week();
+        // Every date's own ISO week exists; the fallback only satisfies the types.
+        Period::iso_week(iso.year(), iso.week(), tz).unwrap_or(Period {
+            year: iso.year(),
+            week: iso.week(),
+            tz,
+            start: time,
+            end: time,
+        })
+    }
+
+    /// The last complete ISO week before `now` (in `tz`): the default period of `envparity digest`.
+    pub fn last_complete(now: DateTime<Utc>, tz: Tz) -> Period {
+        let current = Period::containing(now, tz);
+        Period::containing(current.start - Duration::hours(1), tz)
+    }
+
+    /// `2026-W47`: the period's name in history events and on the command line.
+    pub fn label(&self) -> String {
+        format!("{:04}-W{:02}", self.year, self.week)
+    }
+
+    /// Whether `time` lies in the period.
+    pub fn contains(&self, time: DateTime<Utc>) -> bool {
+        self.start <= time && time < self.end
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let local = |t: DateTime<Utc>| t.with_timezone(&self.tz).format("%a %-d %b %Y");
+        write!(
+            f,
+            "{} ({} – {}, {})",
+            self.label(),
+            local(self.start),
+            local(self.end - Duration::seconds(1)),
+            self.tz.name()
+        )
+    }
+}
+
+/// 00:00 of `date` in `tz`, as UTC. Where midnight does not exist (a daylight-saving gap), the first
+/// instant of the day.
+fn local_midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut t = date.and_time(NaiveTime::MIN);
+    for _ in 0..=4 {
+        if let Some(local) = tz.from_local_datetime(&t).earliest() {
+            return local.with_timezone(&Utc);
+        }
+        t += Duration::minutes(30);
+    }
+    date.and_time(NaiveTime::MIN).and_utc()
+}
+
+/// A digest that was sent, as the history recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentRecord {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Its Message-ID (with angle brackets).
+    pub message_id: String,
+    /// Who accepted it.
+    pub recipients: Vec<String>,
+}
+
+/// What the history says about one period's digest.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Status {
+    /// The latest successful send, if any.
+    pub sent: Option<SentRecord>,
+    /// Failed attempts after the latest successful send (all of them when none succeeded), oldest first.
+    pub failures: Vec<DateTime<Utc>>,
+}
+
+/// Reads the `digest-sent` and `digest-failed` events of `period` from the history.
+pub fn status(history: &History, period: &Period) -> Result<Status, NotifyError> {
+    let mut out = Status::default();
+    // Events are recorded when they happen, after the period: reading from its start finds them all.
+    for e in history.events(period.start, None)? {
+        let e = e.event;
+        if e.data.get("period").and_then(|p| p.as_str()) != Some(period.label().as_str()) {
+            continue;
+        }
+        match e.kind.as_str() {
+            SENT_EVENT => {
+                let text = |key: &str| {
+                    e.data
+                        .get(key)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                out.sent = Some(SentRecord {
+                    time: e.time,
+                    message_id: text("message_id"),
+                    recipients: e
+                        .data
+                        .get("recipients")
+                        .and_then(|v| v.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+                out.failures.clear();
+            }
+            FAILED_EVENT => out.failures.push(e.time),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Backoff between failed attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Wait after the first failure; doubled after each further one.
+    pub first: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Retry {
+    /// From `[digest]` config.
+    pub fn from_config(c: &crate::config::DigestConfig) -> Retry {
+        let minutes = |m: u64| Duration::minutes(i64::try_from(m).unwrap_or(i64::MAX / 120_000));
+        Retry {
+            first: minutes(c.retry_minutes),
+            max: minutes(c.max_retry_minutes),
+        }
+    }
+
+    /// The wait after `failures` consecutive failures (none after zero).
+    pub fn delay(&self, failures: usize) -> Duration {
+        if failures == 0 {
+            return Duration::zero();
+        }
+        let shift = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(20);
+        let factor = 1i32 << shift;
+        self.first
+            .checked_mul(factor)
+            .map_or(self.max, |d| d.min(self.max))
+    }
+}
+
+/// Whether a period's digest should be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing was sent yet and no backoff is pending: send now.
+    Now,
+    /// The last attempt failed: retry at this time.
+    RetryAt(DateTime<Utc>),
+    /// Already sent (only `--force` sends again).
+    Sent(SentRecord),
+}
+
+/// The daemon's question: is the digest of this period due at `now`?
+pub fn next_attempt(status: &Status, retry: &Retry, now: DateTime<Utc>) -> Due {
+    if let Some(sent) = &status.sent {
+        return Due::Sent(sent.clone());
+    }
+    match status.failures.last() {
+        Some(last) => {
+            let at = *last + retry.delay(status.failures.len());
+            if at <= now {
+                Due::Now
+            } else {
+                Due::RetryAt(at)
+            }
+        }
+        None => Due::Now,
+    }
+}
+
+/// Records a successful send.
+pub fn record_sent(
+    history: &mut History,
+    period: &Period,
+    delivery: &Delivery,
+    forced: bool,
+    now: DateTime<Utc>,
+) -> Result<(), NotifyError> {
+    let accepted = delivery.accepted.join(", ");
+    let mut message = format!(
+        "weekly digest {} sent to {accepted} ({})",
+        period.label(),
+        delivery.message_id
+    );
+    if !delivery.rejected.is_empty() {
+        message.push_str(&format!(
+            "; {} recipient(s) rejected",
+            delivery.rejected.len()
+        ));
+    }
+    history.record_event(&Event {
+        time: now,
+        kind: SENT_EVENT.into(),
+        service: None,
+        env: None,
+        message,
+        data: serde_json::json!({
+            "period": period.label(),
+            "recipients": delivery.accepted,
+            "rejected": delivery.rejected,
+            "message_id": delivery.message_id,
+            "forced": forced,
+        }),
+    })?;
+    Ok(())
+}
+
+/// Records a failed send: `error` must already be free of credentials (every [`NotifyError`] is).
+pub fn record_failed(
+    history: &mut History,
+    period: &Period,
+    recipients: &[String],
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), NotifyError> {
+    history.record_event(&Event {
+        time: now,
+        kind: FAILED_EVENT.into(),
+        service: None,
+        env: None,
+        message: format!("weekly digest {} not sent: {error}", period.label()),
+        data: serde_json::json!({
+            "period": period.label(),
+            "recipients": recipients,
+            "error": error,
+        }),
+    })?;
+    Ok(())
+}
+
+/// One `envparity digest` (or one daemon tick that found the digest due).
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The period.
+    pub period: Period,
+    /// Send even when the history says it was sent.
+    pub force: bool,
+    /// Build the message only: no SMTP, nothing recorded.
+    pub dry_run: bool,
+    /// The clock (Date header, recorded events).
+    pub now: DateTime<Utc>,
+}
+
+/// What [`run`] did.
+#[derive(Debug)]
+pub enum RunOutcome {
+    /// The history says this period's digest was sent; nothing was done.
+    AlreadySent(SentRecord),
+    /// Nothing to say and `send_when_quiet = false`: nothing was sent or recorded.
+    Quiet,
+    /// `--dry-run`: the complete MIME message, not sent.
+    DryRun {
+        /// The subject.
+        subject: String,
+        /// The message as it would go over the wire.
+        eml: Vec<u8>,
+    },
+    /// Sent and recorded.
+    Sent {
+        /// The subject.
+        subject: String,
+        /// Who accepted it, who did not.
+        delivery: Delivery,
+    },
+    /// Sending failed and the failure was recorded (the next run retries).
+    Failed {
+        /// Why (credential-free).
+        error: NotifyError,
+    },
+}
+
+/// Selects, builds and (unless dry-run) sends the digest of `request.period`, once: a period already
+/// sent is skipped unless forced, and every attempt is recorded. Without `[smtp]`, only a dry run works
+/// (From and To then default to `envparity@localhost`).
+#[tracing::instrument(skip_all, fields(period = %request.period.label(), force = request.force, dry_run = request.dry_run))]
+pub fn run(
+    history: &mut History,
+    config: &crate::config::Config,
+    request: &Request,
+) -> Result<RunOutcome, NotifyError> {
+    if !request.force
+        && !request.dry_run
+        && let Some(sent) = status(history, &request.period)?.sent
+    {
+        return Ok(RunOutcome::AlreadySent(sent));
+    }
+    let selection = select::select(
+        history,
+        &request.period,
+        &SelectOptions::from_config(&config.digest),
+    )?;
+    if selection.is_quiet() && !config.digest.send_when_quiet && !request.dry_run {
+        return Ok(RunOutcome::Quiet);
+    }
+    let local = send::mailbox("envparity <envparity@localhost>")?;
+    let (from, to, cc) = match &config.smtp {
+        Some(smtp) => (
+            send::mailbox(&smtp.from)?,
+            send::mailboxes(&smtp.to)?,
+            send::mailboxes(&smtp.cc)?,
+        ),
+        None => (local.clone(), vec![local], Vec::new()),
+    };
+    let options = MessageOptions {
+        base_url: config.report.base_url.clone(),
+        charts: config.digest.charts,
+        date: request.now,
+        from,
+        to,
+        cc,
+    };
+    let digest = message::build(history, &selection, &options)?;
+    let email = digest.to_message(&options)?;
+    if request.dry_run {
+        return Ok(RunOutcome::DryRun {
+            subject: digest.subject,
+            eml: email.formatted(),
+        });
+    }
+    let recipients: Vec<String> = email
+        .envelope()
+        .to()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let Some(smtp) = &config.smtp else {
+        return Err(NotifyError::NoSmtp);
+    };
+    let sent = send::Mailer::from_config(smtp, &config.base_dir())
+        .and_then(|m| m.deliver(&email, &digest.message_id));
+    match sent {
+        Ok(delivery) => {
+            record_sent(
+                history,
+                &request.period,
+                &delivery,
+                request.force,
+                request.now,
+            )?;
+            Ok(RunOutcome::Sent {
+                subject: digest.subject,
+                delivery,
+            })
+        }
+        Err(error) => {
+            record_failed(
+                history,
+                &request.period,
+                &recipients,
+                &error.to_string(),
+                request.now,
+            )?;
+            Ok(RunOutcome::Failed { error })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).expect("time").to_utc()
+    }
+
+    #[test]
+    fn iso_weeks_in_a_time_zone() {
+        let berlin: Tz = "Europe/Berlin".parse().expect("tz");
+        let p = Period::parse("2026-W47", berlin).expect("period");
+        assert_eq!(p.label(), "2026-W47");
+        // Monday 16 November 2026, 00:00 in Berlin (UTC+1).
+        assert_eq!(p.start, utc("2026-11-15T23:00:00Z"));
+        assert_eq!(p.end, utc("2026-11-22T23:00:00Z"));
+        assert!(Period::parse("2026-W54", berlin).is_err());
+        assert!(Period::parse("last week", berlin).is_err());
+        // Wednesday of W48: the last complete week is W47.
+        let last = Period::last_complete(utc("2026-11-25T12:00:00Z"), berlin);
+        assert_eq!(last, p);
+        // Sunday 23:30 UTC is already Monday in Berlin: W48 has begun, W47 is complete.
+        assert_eq!(
+            Period::last_complete(utc("2026-11-22T23:30:00Z"), berlin).label(),
+            "2026-W47"
+        );
+        // The week containing a daylight-saving change is 169 hours long in autumn.
+        let dst = Period::parse("2026-W43", berlin).expect("period");
+        assert_eq!((dst.end - dst.start).num_hours(), 169);
+        // Week 1 of 2027 starts on Monday 4 January.
+        let w1 = Period::parse("2027W01", chrono_tz::UTC).expect("period");
+        assert_eq!(w1.start, utc("2027-01-04T00:00:00Z"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let retry = Retry {
+            first: Duration::minutes(15),
+            max: Duration::minutes(60),
+        };
+        let t0 = utc("2026-11-23T08:00:00Z");
+        let mut status = Status::default();
+        assert_eq!(next_attempt(&status, &retry, t0), Due::Now);
+        status.failures.push(t0);
+        assert_eq!(
+            next_attempt(&status, &retry, t0),
+            Due::RetryAt(t0 + Duration::minutes(15))
+        );
+        assert_eq!(
+            next_attempt(&status, &retry, t0 + Duration::minutes(15)),
+            Due::Now
+        );
+        status.failures.push(t0 + Duration::minutes(15));
+        assert_eq!(
+            next_attempt(&status, &retry, t0),
+            Due::RetryAt(t0 + Duration::minutes(45))
+        );
+        status.failures.extend([t0 + Duration::minutes(45); 5]);
+        assert_eq!(retry.delay(7), Duration::minutes(60));
+        status.sent = Some(SentRecord {
+            time: t0,
+            message_id: "<x@y>".into(),
+            recipients: vec![],
+        });
+        assert!(matches!(next_attempt(&status, &retry, t0), Due::Sent(_)));
+    }
+}
