@@ -324,7 +324,7 @@ impl History {
     ) -> Result<Vec<MetricPoint>, HistoryError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare_cached(
                 "SELECT m.run_id, m.time, r.commit_id, m.service, m.env, m.other_env, m.workload,
                         m.container, m.resource, m.kind, m.value
                  FROM metrics m JOIN runs r ON r.id = m.run_id
@@ -333,40 +333,47 @@ impl History {
                  ORDER BY m.time, m.run_id, m.rowid",
             )
             .map_err(sql_err("reading a metric series"))?;
-        type RawPoint = (i64, String, Option<String>, Metric, String);
-        let raw: Vec<RawPoint> = stmt
-            .query_map(params![service, kind.map(MetricKind::as_str)], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    Metric {
-                        service: row.get(3)?,
-                        env: row.get(4)?,
-                        other_env: row.get(5)?,
-                        workload: row.get(6)?,
-                        container: row.get(7)?,
-                        resource: row.get(8)?,
-                        // Replaced below: parsing the kind can fail with our own error type.
-                        kind: MetricKind::Limit,
-                        value: row.get(10)?,
-                    },
-                    row.get(9)?,
-                ))
-            })
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(sql_err("reading a metric series"))?;
-        raw.into_iter()
-            .map(|(run, time, commit, mut metric, kind)| {
-                metric.kind = metric_kind(&kind)?;
-                Ok(MetricPoint {
-                    run,
-                    time: parse_ts("metrics.time", &time)?,
-                    commit,
-                    metric,
-                })
-            })
-            .collect()
+        // A year of daily runs is thousands of rows per service: timestamps are parsed once per run, and the
+        // service and kind are not copied out of every row.
+        let mut times: std::collections::HashMap<String, DateTime<Utc>> =
+            std::collections::HashMap::new();
+        let mut out = Vec::new();
+        let err = sql_err("reading a metric series");
+        let mut rows = stmt
+            .query(params![service, kind.map(MetricKind::as_str)])
+            .map_err(err)?;
+        while let Some(row) = rows.next().map_err(sql_err("reading a metric series"))? {
+            let text = |i: usize| -> Result<&str, HistoryError> {
+                row.get_ref(i)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(sql_err("reading a metric series"))
+            };
+            let time_text = text(1)?;
+            let time = match times.get(time_text) {
+                Some(t) => *t,
+                None => {
+                    let t = parse_ts("metrics.time", time_text)?;
+                    times.insert(time_text.to_string(), t);
+                    t
+                }
+            };
+            out.push(MetricPoint {
+                run: column(row, 0)?,
+                time,
+                commit: column(row, 2)?,
+                metric: Metric {
+                    service: service.to_string(),
+                    env: column(row, 4)?,
+                    other_env: column(row, 5)?,
+                    workload: column(row, 6)?,
+                    container: column(row, 7)?,
+                    resource: column(row, 8)?,
+                    kind: metric_kind(text(9)?)?,
+                    value: column(row, 10)?,
+                },
+            });
+        }
+        Ok(out)
     }
 
     /// Events at or after `since` (optionally of one kind), oldest first.
@@ -428,4 +435,12 @@ impl History {
             })
             .collect()
     }
+}
+
+/// One column of a metric row.
+fn column<T: rusqlite::types::FromSql>(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+) -> Result<T, HistoryError> {
+    row.get(i).map_err(sql_err("reading a metric series"))
 }
