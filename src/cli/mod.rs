@@ -56,6 +56,17 @@ pub struct Common {
     pub state: Option<PathBuf>,
 }
 
+/// Which environments and services a command looks at.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Select {
+    /// Only these environments (repeatable; parity needs at least two).
+    #[arg(long = "env", value_name = "ENV")]
+    pub envs: Vec<String>,
+    /// Only these services (repeatable).
+    #[arg(long = "service", value_name = "NAME")]
+    pub services: Vec<String>,
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -64,12 +75,9 @@ pub enum Command {
         /// Config, repo and state.
         #[command(flatten)]
         common: Common,
-        /// Only these environments (repeatable; at least two to compare).
-        #[arg(long = "env", value_name = "ENV")]
-        envs: Vec<String>,
-        /// Only these services (repeatable).
-        #[arg(long = "service", value_name = "NAME")]
-        services: Vec<String>,
+        /// Which environments and services.
+        #[command(flatten)]
+        select: Select,
         /// Ratchet: fail only for blocking findings the base (a branch, tag or commit of the same repo)
         /// does not have; the others are listed as "already present".
         #[arg(long, value_name = "REF")]
@@ -96,12 +104,9 @@ pub enum Command {
         /// Config, repo and state.
         #[command(flatten)]
         common: Common,
-        /// Only these environments (repeatable).
-        #[arg(long = "env", value_name = "ENV")]
-        envs: Vec<String>,
-        /// Only these services (repeatable).
-        #[arg(long = "service", value_name = "NAME")]
-        services: Vec<String>,
+        /// Which environments and services.
+        #[command(flatten)]
+        select: Select,
         /// Read live objects from `kubectl get -o yaml` dumps (`DIR/<env>/*.yaml`) instead of clusters.
         #[arg(long, value_name = "DIR")]
         live_dir: Option<PathBuf>,
@@ -200,8 +205,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Check {
             common,
-            envs,
-            services,
+            select: Select { envs, services },
             base,
             format,
         } => {
@@ -251,12 +255,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let Some(ctx) = load(&common)? else {
                 return Ok(2);
             };
-            let source = match pipeline::live_source(&ctx.config, live_dir.as_deref()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(2);
-                }
+            let Ok(source) = live_source(&ctx, live_dir.as_deref()) else {
+                return Ok(2);
             };
             let live = source.as_deref().map(|source| engine::Live {
                 source,
@@ -288,26 +288,21 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Drift {
             common,
-            envs,
-            services,
+            select: Select { envs, services },
             live_dir,
             format,
         } => {
             let Some(ctx) = load(&common)? else {
                 return Ok(2);
             };
-            let source = match pipeline::live_source(&ctx.config, live_dir.as_deref()) {
-                Ok(Some(s)) => s,
-                Ok(None) => {
+            let Ok(Some(source)) = live_source(&ctx, live_dir.as_deref()).inspect(|s| {
+                if s.is_none() {
                     eprintln!(
                         "error: no live source: configure [clusters.<env>] in config.toml, or pass --live-dir DIR"
                     );
-                    return Ok(2);
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(2);
-                }
+            }) else {
+                return Ok(2);
             };
             let live = engine::Live {
                 source: source.as_ref(),
@@ -557,6 +552,14 @@ fn build_report(ctx: &Context, out: &std::path::Path) -> anyhow::Result<usize> {
         prices: ctx.config.report.prices.clone(),
     };
     Ok(crate::report::build(&history, &options, out)?)
+}
+
+/// The configured live source (dump directory or clusters), printing why it cannot be set up.
+fn live_source(
+    ctx: &Context,
+    live_dir: Option<&std::path::Path>,
+) -> Result<Option<Box<dyn crate::live::source::LiveSource>>, ()> {
+    pipeline::live_source(&ctx.config, live_dir).map_err(|e| eprintln!("error: {e}"))
 }
 
 /// What every repo-reading command starts from.
