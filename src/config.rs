@@ -46,6 +46,8 @@ pub struct Config {
     pub digest: DigestConfig,
     /// The mail server the digest is sent through (none: the digest can only be written with `--dry-run`).
     pub smtp: Option<SmtpConfig>,
+    /// `envparity daemon`: schedules, health and logs.
+    pub daemon: DaemonConfig,
 }
 
 /// `[source]`.
@@ -205,6 +207,97 @@ impl DigestConfig {
     /// The configured time zone (UTC when the name is unknown; config validation reports that).
     pub fn tz(&self) -> chrono_tz::Tz {
         self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// Log output of the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+/// `[daemon]`: what `envparity daemon` runs and when. Cron expressions take the usual 5 fields (minute hour
+/// day month weekday; day and weekday must both match when both are set); a 6-field form with a leading
+/// seconds field is accepted too (for tests and demos: `*/5 * * * * *` is every 5 seconds).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct DaemonConfig {
+    /// When to scan (fetch, check, record), in `timezone`. Default: `*/15 * * * *` (every 15 minutes).
+    pub scan: String,
+    /// When to republish the report site: `after-scan` (after every scan) or a cron expression. Default:
+    /// `after-scan`.
+    pub report: String,
+    /// When to send the weekly digest if it is due (it is sent once per period; without `[smtp]` it is
+    /// skipped). Default: `digest.schedule`.
+    pub digest: Option<String>,
+    /// IANA time zone of the schedules. Default: `digest.timezone`.
+    pub timezone: Option<String>,
+    /// `/healthz` answers 503 when the last scan is older than this. Default: 60.
+    pub max_scan_age_minutes: u64,
+    /// Address of the HTTP listener for `/healthz` and `/metrics`, e.g. `127.0.0.1:9464`. Default: none
+    /// (no listener).
+    pub listen: Option<String>,
+    /// `text` or `json`. Default: `text`.
+    pub log_format: LogFormat,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        DaemonConfig {
+            scan: "*/15 * * * *".into(),
+            report: "after-scan".into(),
+            digest: None,
+            timezone: None,
+            max_scan_age_minutes: 60,
+            listen: None,
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// The `report` value that republishes the site after every scan.
+pub const AFTER_SCAN: &str = "after-scan";
+
+/// A cron expression in tokio-cron-scheduler's form (a leading seconds field): 5 fields get `0` seconds,
+/// 6 fields are taken as they are. Checked with the scheduler's own parser.
+pub fn scheduler_cron(expr: &str) -> Result<String, String> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let six = match fields.len() {
+        5 => format!("0 {}", fields.join(" ")),
+        6 => fields.join(" "),
+        n => {
+            return Err(format!(
+                "`{expr}` has {n} field(s); expected 5 (minute hour day month weekday), or 6 with seconds first"
+            ));
+        }
+    };
+    tokio_cron_scheduler::Job::new(six.as_str(), |_, _| {})
+        .map(|_| six.clone())
+        .map_err(|_| format!("`{expr}` is not a valid cron expression"))
+}
+
+impl DaemonConfig {
+    /// The digest schedule: `daemon.digest`, else `digest.schedule`.
+    pub fn digest_schedule<'c>(&'c self, digest: &'c DigestConfig) -> &'c str {
+        self.digest.as_deref().unwrap_or(&digest.schedule)
+    }
+
+    /// The schedules' time zone: `daemon.timezone`, else `digest.timezone` (UTC when unknown).
+    pub fn tz(&self, digest: &DigestConfig) -> chrono_tz::Tz {
+        match &self.timezone {
+            Some(t) => t.parse().unwrap_or(chrono_tz::UTC),
+            None => digest.tz(),
+        }
+    }
+
+    /// Whether the site is republished after every scan.
+    pub fn report_after_scan(&self) -> bool {
+        self.report.trim() == AFTER_SCAN
     }
 }
 
@@ -570,13 +663,18 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
+                "daemon" => {
+                    let whole = value.clone();
+                    config.daemon = self.section(value, name).unwrap_or_default();
+                    self.check_daemon(&config.daemon, &whole);
+                }
                 "rules" => config.rules = self.rules(value, "rules"),
                 "services" => config.services = self.services(value),
                 "exceptions" => config.exceptions = self.exceptions(value),
                 other => self.error(
                     &key.span(),
                     format!(
-                        "unknown key `{other}` (expected source, layout, environments, state, live, clusters, report, digest, smtp, rules, services or exceptions)"
+                        "unknown key `{other}` (expected source, layout, environments, state, live, clusters, report, digest, smtp, daemon, rules, services or exceptions)"
                     ),
                 ),
             }
@@ -751,7 +849,7 @@ impl<'a> Parser<'a> {
                 "`digest.min_widening` must be a number of at least 1".into(),
             );
         }
-        if d.schedule.split_whitespace().count() != 5 {
+        if d.schedule.split_whitespace().count() != 5 || scheduler_cron(&d.schedule).is_err() {
             self.error(
                 span,
                 format!(
@@ -766,6 +864,57 @@ impl<'a> Parser<'a> {
                 "`digest.retry_minutes` must be positive and at most `digest.max_retry_minutes`"
                     .into(),
             );
+        }
+    }
+
+    fn check_daemon(&mut self, d: &DaemonConfig, whole: &Spanned<DeValue<'a>>) {
+        let at = |key: &str| locate(whole, &[key.to_string()]).unwrap_or_else(|| whole.span());
+        let mut crons = vec![("scan", d.scan.as_str())];
+        if !d.report_after_scan() {
+            crons.push(("report", d.report.as_str()));
+        }
+        if let Some(digest) = &d.digest {
+            crons.push(("digest", digest.as_str()));
+        }
+        for (key, expr) in crons {
+            if let Err(e) = scheduler_cron(expr) {
+                let extra = if key == "report" {
+                    " (or `after-scan`)"
+                } else {
+                    ""
+                };
+                self.error(&at(key), format!("`daemon.{key}`: {e}{extra}"));
+            }
+        }
+        if let Some(tz) = &d.timezone
+            && tz.parse::<chrono_tz::Tz>().is_err()
+        {
+            self.error(
+                &at("timezone"),
+                format!("`daemon.timezone` `{tz}` is not an IANA time zone name (e.g. `Europe/Berlin`, `UTC`)"),
+            );
+        }
+        if d.max_scan_age_minutes == 0 {
+            self.error(
+                &at("max_scan_age_minutes"),
+                "`daemon.max_scan_age_minutes` must be positive".into(),
+            );
+        }
+        if let Some(listen) = &d.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                self.error(
+                    &at("listen"),
+                    format!("`daemon.listen` `{listen}` is not an address with a port, e.g. `127.0.0.1:9464`"),
+                );
+            } else {
+                // Said plainly rather than silently ignored: nothing serves /healthz or /metrics yet.
+                let line = self.line(&at("listen"));
+                self.push(
+                    DiagnosticLevel::Warning,
+                    line,
+                    "`daemon.listen` is set, but this version has no HTTP listener yet: nothing will listen on it".into(),
+                );
+            }
         }
     }
 
@@ -959,6 +1108,34 @@ mod tests {
         assert!(!has_password(
             "https://x-access-token@github.com/acme/infra.git"
         ));
+    }
+
+    #[test]
+    fn daemon_schedules_default_convert_and_are_checked_with_lines() {
+        let (config, _) = parse("").expect("valid");
+        assert_eq!(config.daemon.scan, "*/15 * * * *");
+        assert!(config.daemon.report_after_scan());
+        assert_eq!(config.daemon.digest_schedule(&config.digest), "0 8 * * 1");
+        assert_eq!(
+            scheduler_cron("*/15 * * * *").expect("ok"),
+            "0 */15 * * * *"
+        );
+        assert_eq!(
+            scheduler_cron("*/2 * * * * *").expect("ok"),
+            "*/2 * * * * *"
+        );
+        let (config, _) = parse("[daemon]\nscan = \"0 * * * *\"\nreport = \"30 6 * * *\"\ntimezone = \"Europe/Berlin\"\nlog_format = \"json\"\n").expect("valid");
+        assert!(!config.daemon.report_after_scan());
+        assert_eq!(config.daemon.log_format, LogFormat::Json);
+        assert_eq!(config.daemon.tz(&config.digest), chrono_tz::Europe::Berlin);
+        let text = "[daemon]\nscan = \"61 * * * *\"\nreport = \"sometimes\"\ndigest = \"1 2 3\"\ntimezone = \"Mars/Olympus\"\nlisten = \"localhost\"\ncolour = 1\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [2, 3, 4, 5, 6, 7], "{diagnostics:#?}");
+        assert!(diagnostics[1].message.contains("after-scan"));
+        assert!(diagnostics[5].message.contains("daemon.colour"));
     }
 
     #[test]

@@ -6,7 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = envparity::cli::Cli::parse();
-    envparity::cli::init_logging(cli.verbose);
+    // The daemon sets up its own logging once its config (log format) is read.
+    if !matches!(cli.command, envparity::cli::Command::Daemon { .. }) {
+        envparity::cli::init_logging(cli.verbose);
+    }
     match envparity::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -174,6 +174,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Run scans, report and digest on the schedules of `[daemon]` until SIGTERM or SIGINT (one daemon
+    /// per state directory). Exit code 2 when config is invalid or another daemon holds the state.
+    Daemon {
+        /// Config, repo and state.
+        #[command(flatten)]
+        common: Common,
+        /// Run each job once (scan, report, the digest if due) and exit 0, whatever failed (for cron).
+        #[arg(long)]
+        once: bool,
+        /// Read live objects from `kubectl get -o yaml` dumps (`DIR/<env>/*.yaml`) instead of clusters.
+        #[arg(long, value_name = "DIR")]
+        live_dir: Option<PathBuf>,
+    },
     /// List the parity rules.
     Rules,
     /// Print a rule's documentation.
@@ -427,6 +440,40 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 crate::discover::discover(&root, &engine::discover_options(&ctx.config));
             output::print_discovery(&discovery, format)?;
             Ok(if discovery.problems.is_empty() { 0 } else { 2 })
+        }
+        Command::Daemon {
+            common,
+            once,
+            live_dir,
+        } => {
+            let Some(ctx) = load(&common)? else {
+                return Ok(2);
+            };
+            crate::daemon::init_logging(cli.verbose, ctx.config.daemon.log_format);
+            let _lock = match crate::daemon::lock(&ctx.state.dir) {
+                Ok(lock) => lock,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(2);
+                }
+            };
+            let daemon = crate::daemon::Daemon {
+                config: ctx.config,
+                state: ctx.state,
+                origin: ctx.origin,
+                live_dir,
+            };
+            if once {
+                daemon.run_once();
+                return Ok(0);
+            }
+            match crate::daemon::run(daemon) {
+                Ok(()) => Ok(0),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
         }
         Command::Rules => {
             output::print_rules();

@@ -4,6 +4,7 @@
 mod apiserver;
 mod charts;
 mod cli;
+mod daemon;
 mod digest;
 mod git;
 mod gitserver;
