@@ -12,6 +12,14 @@ fn main() -> ExitCode {
     }
     match envparity::cli::run(cli) {
         Ok(code) => ExitCode::from(code),
+        // The reader went away (`envparity check | head`): stop quietly, with the status a process killed by
+        // SIGPIPE has (128 + 13), so a pipeline never mistakes it for a passing check.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::from(141)
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -1,7 +1,7 @@
 //! Commands and their options (clap). Business logic lives in the library; this module loads config,
 //! calls it, and hands the result to an output renderer in [`output`].
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -407,7 +407,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let out = out.unwrap_or_else(|| ctx.config.report_dir());
             match build_report(&ctx, &out) {
                 Ok(n) => {
-                    println!("report: {n} files written to {}", out.display());
+                    let _ = writeln!(
+                        std::io::stdout(),
+                        "report: {n} files written to {}",
+                        out.display()
+                    );
                     Ok(0)
                 }
                 Err(e) => {
