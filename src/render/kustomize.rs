@@ -64,6 +64,8 @@ pub struct Kustomize {
     version: String,
     /// Canonical, so that lexical path arithmetic matches what kustomize prints.
     repo_root: PathBuf,
+    /// How long one kustomize run may take before it is killed.
+    timeout: std::time::Duration,
 }
 
 impl Kustomize {
@@ -90,7 +92,14 @@ impl Kustomize {
             command,
             version,
             repo_root,
+            timeout: KUSTOMIZE_TIMEOUT,
         })
+    }
+
+    /// Kills a kustomize run that takes longer than `timeout` (default 5 minutes).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Kustomize {
+        self.timeout = timeout;
+        self
     }
 
     /// The kustomize version, as the program reports it (e.g. `v5.5.0`).
@@ -142,12 +151,16 @@ impl Kustomize {
         }
         write_file(&top, &top_kustomization)?;
 
-        let output = self.command.build(&top).output().map_err(|err| {
-            Failure::Fatal(RenderError::Spawn {
-                program: self.command.program().to_path_buf(),
-                source: Arc::new(err),
-            })
-        })?;
+        let output = run_bounded(self.command.build(&top), self.timeout)
+            .map_err(|err| {
+                Failure::Fatal(RenderError::Spawn {
+                    program: self.command.program().to_path_buf(),
+                    source: Arc::new(err),
+                })
+            })?
+            .ok_or(Failure::Fatal(RenderError::Timeout {
+                seconds: self.timeout.as_secs(),
+            }))?;
         tracing::debug!(
             overlays = batch.indices.len(),
             ok = output.status.success(),
@@ -383,6 +396,82 @@ struct Wrapper {
     index: usize,
     dir: PathBuf,
     rel: PathBuf,
+}
+
+/// How long one kustomize run may take by default: a render of a whole environment takes seconds; an exec plugin that
+/// hangs must not hang a scan or the daemon.
+const KUSTOMIZE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Runs `command` to completion, or kills it after `timeout` (`Ok(None)`). Output is read while it runs, so
+/// a large render cannot fill a pipe and stall.
+fn run_bounded(
+    mut command: Command,
+    timeout: std::time::Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    use std::io::Read;
+    // Its own process group, so a timeout stops kustomize and whatever it started (exec plugins).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            kill_group(&mut child);
+            let _ = child.wait();
+            // The readers end when the last process holding the pipes is gone; not waited for.
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok(status.map(|status| std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }))
+}
+
+#[cfg(unix)]
+fn kill_group(child: &mut std::process::Child) {
+    let group = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    match group {
+        Some(pid) => {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        None => {
+            let _ = child.kill();
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(child: &mut std::process::Child) {
+    let _ = child.kill();
 }
 
 enum Failure {

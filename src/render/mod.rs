@@ -133,6 +133,14 @@ pub enum RenderError {
         /// The absolute path.
         path: PathBuf,
     },
+    /// kustomize did not finish in time and was killed.
+    #[error(
+        "kustomize did not finish within {seconds} s and was stopped (a hanging plugin or generator?)"
+    )]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+    },
     /// A kustomization file is not valid YAML.
     #[error(
         "YAML syntax error in {}{}: {message}",

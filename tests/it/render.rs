@@ -743,3 +743,36 @@ fn input_files_cover_everything_a_kustomization_reads() {
         other => panic!("expected MissingKustomization, got {other:?}"),
     }
 }
+
+#[test]
+fn a_kustomize_run_that_hangs_is_stopped_and_reported() {
+    let repo = Repo::new();
+    repo.base("web");
+    repo.prod("web");
+    // A kustomize that answers `version` but hangs on a build, as a stuck exec plugin would.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let script = tmp.path().join("kubectl");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncase \"$1\" in version) exec kubectl \"$@\";; esac\nsleep 30\n",
+    )
+    .expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let kustomize = Kustomize::with_command(KustomizeCommand::Kubectl(script), &repo.root)
+        .expect("version answers")
+        .with_timeout(std::time::Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    let results = kustomize.render(&[repo.request("web", "prod")]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "not stopped in time"
+    );
+    match &results[0] {
+        Err(RenderError::Timeout { seconds: 1 }) => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
