@@ -145,6 +145,20 @@ fn write_values(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One finding on one line: `BLOCK [  12d] service rule Kind/name field` (the age when given).
+fn headline(f: &Finding, age_days: Option<i64>) -> String {
+    let age = age_days.map(|d| format!(" {d:>4}d ")).unwrap_or_default();
+    format!(
+        "{:<5}{age} {} {} {}/{} {}",
+        f.severity.as_str().to_uppercase(),
+        f.service,
+        f.rule,
+        f.kind,
+        f.name,
+        f.field
+    )
+}
+
 /// Escapes a GitHub workflow-command value (`%`, CR, LF; and `,`/`:` in properties).
 fn gh_escape(s: &str, property: bool) -> String {
     let mut out = s
@@ -443,16 +457,7 @@ pub fn print_gate(
                     present.len()
                 )?;
                 for f in &present {
-                    writeln!(
-                        out,
-                        "  {DIM}{:<5} {} {} {}/{} {}{DIM:#}",
-                        f.severity.as_str().to_uppercase(),
-                        f.service,
-                        f.rule,
-                        f.kind,
-                        f.name,
-                        f.field
-                    )?;
+                    writeln!(out, "  {DIM}{}{DIM:#}", headline(f, None))?;
                 }
             }
             Ok(())
@@ -609,17 +614,9 @@ pub fn print_history(
     for l in &open {
         let f = &l.finding;
         let sev = severity_style(f.severity);
-        writeln!(
-            out,
-            "  {sev}{:<5}{sev:#} {:>4}d  {} {} {}/{} {}",
-            f.severity.as_str().to_uppercase(),
-            l.age_days(now),
-            f.service,
-            f.rule,
-            f.kind,
-            f.name,
-            f.field
-        )?;
+        let line = headline(f, Some(l.age_days(now)));
+        let (severity, rest) = line.split_at(5);
+        writeln!(out, "  {sev}{severity}{sev:#}{rest}")?;
         writeln!(
             out,
             "        {DIM}since {} in {} by {}{DIM:#}",
