@@ -8,11 +8,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use envparity::finding::{Finding, Severity, fingerprint};
+use envparity::finding::{Finding, Severity};
 use envparity::history::{CommitRef, Durations, History, RunKind, RunRecord};
 use envparity::metrics::{Metric, MetricKind};
 use envparity::notify::{self, Period, SelectOptions};
-use indexmap::IndexMap;
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
 use crate::support::root;
@@ -28,31 +27,7 @@ fn nov(day: u32) -> DateTime<Utc> {
 }
 
 fn finding(service: &str, name: &str) -> Finding {
-    let field = "resources.limits.memory";
-    Finding {
-        rule: "limit-inversion".into(),
-        severity: Severity::Block,
-        service: service.into(),
-        kind: "Deployment".into(),
-        name: name.into(),
-        container: Some(name.into()),
-        envs: vec!["staging".into(), "production".into()],
-        field: field.into(),
-        values: IndexMap::from([
-            ("staging".to_string(), "2Gi".to_string()),
-            ("production".to_string(), "1Gi".to_string()),
-        ]),
-        message: format!("{service} {name}: staging allows more memory than production"),
-        fingerprint: fingerprint(
-            "limit-inversion",
-            service,
-            "Deployment",
-            name,
-            Some(name),
-            field,
-        ),
-        files: IndexMap::new(),
-    }
+    crate::support::inversion_finding(service, name, Severity::Block)
 }
 
 /// staging's memory limit ÷ production's for one service's `web` container.

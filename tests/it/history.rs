@@ -6,13 +6,12 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use envparity::engine::CheckError;
-use envparity::finding::{Finding, Severity, fingerprint};
+use envparity::finding::{Finding, Severity};
 use envparity::history::{
     CRASH_AFTER_FIRST_WRITE_ENV, CommitRef, Durations, Event, History, HistoryError, Lifecycle,
     Outcome, RunKind, RunRecord, schema,
 };
 use envparity::metrics::{Metric, MetricKind};
-use indexmap::IndexMap;
 
 /// Passes the database path to [`crash_child`].
 const CHILD_DB_ENV: &str = "ENVPARITY_CRASH_CHILD_DB";
@@ -26,31 +25,7 @@ fn day(n: i64) -> DateTime<Utc> {
 }
 
 fn finding(service: &str, name: &str, severity: Severity) -> Finding {
-    let field = "resources.limits.memory";
-    Finding {
-        rule: "limit-inversion".into(),
-        severity,
-        service: service.into(),
-        kind: "Deployment".into(),
-        name: name.into(),
-        container: Some(name.into()),
-        envs: vec!["staging".into(), "production".into()],
-        field: field.into(),
-        values: IndexMap::from([
-            ("staging".to_string(), "2Gi".to_string()),
-            ("production".to_string(), "1Gi".to_string()),
-        ]),
-        message: format!("{name}: staging allows more memory than production"),
-        fingerprint: fingerprint(
-            "limit-inversion",
-            service,
-            "Deployment",
-            name,
-            Some(name),
-            field,
-        ),
-        files: IndexMap::new(),
-    }
+    crate::support::inversion_finding(service, name, severity)
 }
 
 fn metric(service: &str, kind: MetricKind, value: f64) -> Metric {

@@ -50,3 +50,37 @@ pub fn json(out: &Output) -> serde_json::Value {
         )
     })
 }
+
+/// A `limit-inversion` finding of container `name` in `service` (staging 2Gi, production 1Gi), with the
+/// fingerprint the engine would give it.
+pub fn inversion_finding(
+    service: &str,
+    name: &str,
+    severity: envparity::finding::Severity,
+) -> envparity::finding::Finding {
+    let field = "resources.limits.memory";
+    envparity::finding::Finding {
+        rule: "limit-inversion".into(),
+        severity,
+        service: service.into(),
+        kind: "Deployment".into(),
+        name: name.into(),
+        container: Some(name.into()),
+        envs: vec!["staging".into(), "production".into()],
+        field: field.into(),
+        values: indexmap::IndexMap::from([
+            ("staging".to_string(), "2Gi".to_string()),
+            ("production".to_string(), "1Gi".to_string()),
+        ]),
+        message: format!("{service} {name}: staging allows more memory than production"),
+        fingerprint: envparity::finding::fingerprint(
+            "limit-inversion",
+            service,
+            "Deployment",
+            name,
+            Some(name),
+            field,
+        ),
+        files: indexmap::IndexMap::new(),
+    }
+}
