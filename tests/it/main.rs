@@ -5,6 +5,7 @@ mod apiserver;
 mod charts;
 mod cli;
 mod daemon;
+mod deploy;
 mod digest;
 mod git;
 mod gitserver;
