@@ -242,6 +242,16 @@ pub struct DaemonConfig {
     /// Address of the HTTP listener for `/healthz` and `/metrics`, e.g. `127.0.0.1:9464`. Default: none
     /// (no listener).
     pub listen: Option<String>,
+    /// Whether the listener also serves the report site (`report.out`) under `/`. Default: false.
+    pub serve_site: bool,
+    /// After a job fails, its ticks are skipped for this many seconds, doubling with each further failure
+    /// (with up to 20 % jitter below the delay). Default: 60.
+    pub backoff_seconds: u64,
+    /// The longest backoff. Default: 3600.
+    pub max_backoff_seconds: u64,
+    /// On SIGTERM or SIGINT, how long a running job may take to finish its write before the daemon exits.
+    /// Default: 30.
+    pub shutdown_timeout_seconds: u64,
     /// `text` or `json`. Default: `text`.
     pub log_format: LogFormat,
 }
@@ -255,6 +265,10 @@ impl Default for DaemonConfig {
             timezone: None,
             max_scan_age_minutes: 60,
             listen: None,
+            serve_site: false,
+            backoff_seconds: 60,
+            max_backoff_seconds: 3600,
+            shutdown_timeout_seconds: 30,
             log_format: LogFormat::Text,
         }
     }
@@ -264,21 +278,9 @@ impl Default for DaemonConfig {
 pub const AFTER_SCAN: &str = "after-scan";
 
 /// A cron expression in tokio-cron-scheduler's form (a leading seconds field): 5 fields get `0` seconds,
-/// 6 fields are taken as they are. Checked with the scheduler's own parser.
+/// 6 fields are taken as they are. Checked with the parser and options the scheduler uses.
 pub fn scheduler_cron(expr: &str) -> Result<String, String> {
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    let six = match fields.len() {
-        5 => format!("0 {}", fields.join(" ")),
-        6 => fields.join(" "),
-        n => {
-            return Err(format!(
-                "`{expr}` has {n} field(s); expected 5 (minute hour day month weekday), or 6 with seconds first"
-            ));
-        }
-    };
-    tokio_cron_scheduler::Job::new(six.as_str(), |_, _| {})
-        .map(|_| six.clone())
-        .map_err(|_| format!("`{expr}` is not a valid cron expression"))
+    crate::daemon::schedule::parse(expr).map(|(six, _)| six)
 }
 
 impl DaemonConfig {
@@ -900,21 +902,28 @@ impl<'a> Parser<'a> {
                 "`daemon.max_scan_age_minutes` must be positive".into(),
             );
         }
-        if let Some(listen) = &d.listen {
-            if listen.parse::<std::net::SocketAddr>().is_err() {
-                self.error(
-                    &at("listen"),
-                    format!("`daemon.listen` `{listen}` is not an address with a port, e.g. `127.0.0.1:9464`"),
-                );
-            } else {
-                // Said plainly rather than silently ignored: nothing serves /healthz or /metrics yet.
-                let line = self.line(&at("listen"));
-                self.push(
-                    DiagnosticLevel::Warning,
-                    line,
-                    "`daemon.listen` is set, but this version has no HTTP listener yet: nothing will listen on it".into(),
-                );
-            }
+        if let Some(listen) = &d.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            self.error(
+                &at("listen"),
+                format!("`daemon.listen` `{listen}` is not an address with a port, e.g. `127.0.0.1:9464`"),
+            );
+        }
+        if d.serve_site && d.listen.is_none() {
+            let line = self.line(&at("serve_site"));
+            self.push(
+                DiagnosticLevel::Warning,
+                line,
+                "`daemon.serve_site` is set without `daemon.listen`: nothing serves the site"
+                    .into(),
+            );
+        }
+        if d.backoff_seconds == 0 || d.max_backoff_seconds < d.backoff_seconds {
+            self.error(
+                &at("backoff_seconds"),
+                "`daemon.backoff_seconds` must be positive and at most `daemon.max_backoff_seconds`".into(),
+            );
         }
     }
 

@@ -461,15 +461,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(2);
                 }
             };
-            let daemon = crate::daemon::Daemon {
-                config: ctx.config,
-                state: ctx.state,
-                origin: ctx.origin,
-                live_dir,
-            };
+            let daemon = crate::daemon::Daemon::new(ctx.config, ctx.state, ctx.origin, live_dir);
             if once {
-                daemon.run_once();
-                return Ok(0);
+                return Ok(if daemon.run_once() { 0 } else { 1 });
             }
             match crate::daemon::run(daemon) {
                 Ok(()) => Ok(0),

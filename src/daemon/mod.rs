@@ -1,22 +1,36 @@
 //! `envparity daemon`: the scan → report → digest jobs on the schedules of `[daemon]`
-//! (tokio-cron-scheduler), a single-instance lock on the state directory, and graceful shutdown.
+//! (tokio-cron-scheduler), a single-instance lock on the state directory, graceful shutdown, and the
+//! optional `/healthz` + `/metrics` listener.
 //!
-//! No business logic lives here: each job calls [`crate::pipeline`], [`crate::report`] or
-//! [`crate::notify`] in a blocking thread. A job still running when its next tick fires is skipped (one
-//! guard per job), a failed or panicking job is logged and the daemon goes on.
+//! No business logic lives here: each job ([`jobs`]) calls [`crate::pipeline`], [`crate::report`] or
+//! [`crate::notify`] in a blocking thread. Each tick is planned on wall-clock time in the configured zone
+//! ([`schedule`]) and handed to the scheduler as a one-shot job. A job still running when its next tick
+//! fires is skipped; every run is recorded in the history (`job_runs`); a failed or panicking job is
+//! logged, recorded, backed off ([`backoff`]) and retried, and the daemon goes on. At start-up a job
+//! whose last tick passed while the daemon was down runs once.
+
+pub mod backoff;
+pub mod http;
+pub mod jobs;
+pub mod schedule;
+pub mod status;
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::config::{Config, LogFormat, scheduler_cron};
-use crate::pipeline::{self, Origin, State};
+use chrono::{DateTime, Utc};
 
-/// How long a shutdown waits for running jobs to finish their write.
-pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::config::{Config, LogFormat};
+use crate::history::{History, JobOutcome, JobRun};
+use crate::pipeline::{Origin, State};
+use backoff::Backoff;
+use jobs::{Done, Failure, Job};
+use schedule::Schedule;
+use status::Status;
 
 /// Why the daemon cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +54,15 @@ pub enum DaemonError {
     /// The scheduler failed.
     #[error("scheduler: {0}")]
     Scheduler(String),
+    /// The HTTP listener could not bind its address.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// `daemon.listen`.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+
     /// The runtime or the signal handlers could not be set up.
     #[error("runtime: {0}")]
     Runtime(#[from] std::io::Error),
@@ -116,201 +139,420 @@ pub struct Daemon {
     pub origin: Origin,
     /// `--live-dir`: live objects from dumps instead of clusters.
     pub live_dir: Option<PathBuf>,
+    /// Health and metrics.
+    pub status: Arc<Status>,
 }
 
 impl Daemon {
-    /// Fetch, check and record (the scan records its own failures); then the report when it follows scans.
-    pub fn scan_job(&self) -> Result<(), String> {
-        let source = pipeline::live_source(&self.config, self.live_dir.as_deref())
-            .map_err(|e| format!("live source: {e}"))?;
-        let live = source.as_deref().map(|source| crate::engine::Live {
-            source,
-            options: crate::live::LiveOptions::from_config(&self.config),
-        });
-        let outcome = pipeline::scan(&self.config, &self.state, &self.origin, live.as_ref())
-            .map_err(|e| format!("scan: {e}"))?;
-        tracing::info!(
-            run = outcome.run,
-            commit = outcome.commit.as_ref().map(|c| c.id.as_str()),
-            findings = outcome.report.findings.len(),
-            errors = outcome.report.errors.len(),
-            opened = outcome.opened,
-            resolved = outcome.resolved,
-            "scan recorded"
+    /// A daemon over `config`; its status starts now, with the last successful scan from the history.
+    pub fn new(config: Config, state: State, origin: Origin, live_dir: Option<PathBuf>) -> Daemon {
+        let last_scan = History::open(&state.history())
+            .and_then(|h| h.last_ok_job_run(Job::Scan.name()))
+            .ok()
+            .flatten()
+            .map(|r| r.finished_at);
+        let max_age = chrono::Duration::minutes(
+            i64::try_from(config.daemon.max_scan_age_minutes).unwrap_or(i64::MAX / 60_000),
         );
-        if let Some(e) = &outcome.fetch_error {
-            tracing::warn!(error = %e, "fetch failed; the last fetched commit was scanned (recorded)");
+        Daemon {
+            status: Arc::new(Status::new(Utc::now(), max_age, last_scan)),
+            config,
+            state,
+            origin,
+            live_dir,
         }
-        if self.config.daemon.report_after_scan() {
-            self.report_job()?;
-        }
-        Ok(())
     }
 
-    /// Renders the site from the history and publishes it atomically.
-    pub fn report_job(&self) -> Result<(), String> {
-        let out = self.config.report_dir();
-        let history = crate::history::History::open(&self.state.history())
-            .map_err(|e| format!("report: {e}"))?;
-        let options = crate::report::Options {
-            prices: self.config.report.prices.clone(),
+    /// The jobs and their schedules, in the order `--once` runs them. The report has none when it follows
+    /// every scan.
+    fn schedules(&self) -> Result<Vec<(Job, Schedule)>, String> {
+        let d = &self.config.daemon;
+        let tz = d.tz(&self.config.digest);
+        let mut out = vec![(Job::Scan, Schedule::new(&d.scan, tz)?)];
+        if !d.report_after_scan() {
+            out.push((Job::Report, Schedule::new(&d.report, tz)?));
+        }
+        out.push((
+            Job::Digest,
+            Schedule::new(d.digest_schedule(&self.config.digest), tz)?,
+        ));
+        Ok(out)
+    }
+
+    /// The backoff of `job`: the digest's from `[digest]`, the others' from `[daemon]`.
+    fn backoff(&self, job: Job) -> Backoff {
+        match job {
+            Job::Digest => Backoff::from_seconds(
+                self.config.digest.retry_minutes.saturating_mul(60),
+                self.config.digest.max_retry_minutes.saturating_mul(60),
+            ),
+            Job::Scan | Job::Report => Backoff::from_seconds(
+                self.config.daemon.backoff_seconds,
+                self.config.daemon.max_backoff_seconds,
+            ),
+        }
+    }
+
+    /// Runs `job` now (blocking) and records the run in the history and the metrics. A panic inside the
+    /// job is caught and recorded as such.
+    pub fn execute(&self, job: Job) -> Result<Done, Failure> {
+        let started_at = Utc::now();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_job(job)))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                Err(Failure {
+                    what: "panic",
+                    message,
+                    run: None,
+                })
+            });
+        let (outcome, failure, error, run) = match &result {
+            Ok(done) => (JobOutcome::Ok, None, None, done.run),
+            Err(f) if f.what == "panic" => (
+                JobOutcome::Panicked,
+                Some(f.what),
+                Some(f.message.clone()),
+                None,
+            ),
+            Err(f) => (
+                JobOutcome::Failed,
+                Some(f.what),
+                Some(f.message.clone()),
+                f.run,
+            ),
         };
-        let files =
-            crate::report::build(&history, &options, &out).map_err(|e| format!("report: {e}"))?;
-        tracing::info!(files, out = %out.display(), "report published");
-        Ok(())
+        self.status.job_ended(job.name(), outcome.as_str(), failure);
+        let record = JobRun {
+            job: job.name().into(),
+            started_at,
+            finished_at: Utc::now(),
+            outcome,
+            failure: failure.map(String::from),
+            error,
+            run,
+        };
+        if let Err(e) =
+            History::open(&self.state.history()).and_then(|mut h| h.record_job_run(&record))
+        {
+            tracing::error!(job = job.name(), error = %e, "could not record the job run in the history");
+        }
+        match &result {
+            Ok(_) => tracing::debug!(job = job.name(), "job done"),
+            Err(f) => {
+                tracing::error!(job = job.name(), failed = f.what, error = %f.message, "job failed")
+            }
+        }
+        result
     }
 
-    /// Sends the last complete period's digest when it is due (not sent yet, no backoff pending); skipped
-    /// without `[smtp]`. Every attempt is recorded by [`crate::notify::run`].
-    pub fn digest_job(&self) -> Result<(), String> {
-        use crate::notify::{self, Due, Period, Request, Retry, RunOutcome};
-        if self.config.smtp.is_none() {
-            tracing::info!("digest skipped: no [smtp] in config");
+    /// `--once`: each job once, in order (the report after a scan when it follows scans). Returns whether
+    /// all succeeded.
+    pub fn run_once(&self) -> bool {
+        let mut ok = true;
+        for job in [Job::Scan, Job::Report, Job::Digest] {
+            ok &= self.execute(job).is_ok();
+        }
+        ok
+    }
+}
+
+/// One job's state between ticks.
+#[derive(Debug)]
+struct Slot {
+    job: Job,
+    schedule: Schedule,
+    running: AtomicBool,
+    /// Ticks before this are skipped (backoff after failures); with the streak length.
+    backoff: Mutex<(u32, Option<DateTime<Utc>>)>,
+}
+
+/// The schedules at work.
+#[derive(Debug)]
+struct Runner {
+    daemon: Daemon,
+    slots: Vec<Slot>,
+    stopping: AtomicBool,
+}
+
+impl Runner {
+    fn new(daemon: Daemon) -> Result<Runner, DaemonError> {
+        let schedules = daemon.schedules().map_err(DaemonError::Scheduler)?;
+        let history = History::open(&daemon.state.history()).ok();
+        let slots = schedules
+            .into_iter()
+            .map(|(job, schedule)| {
+                // A restarted daemon keeps backing off a job that kept failing.
+                let streak = history
+                    .as_ref()
+                    .and_then(|h| h.job_failure_streak(job.name()).ok())
+                    .unwrap_or((0, None));
+                let until = streak
+                    .1
+                    .map(|last| daemon.backoff(job).until(streak.0, last, fastrand::f64()));
+                Slot {
+                    job,
+                    schedule,
+                    running: AtomicBool::new(false),
+                    backoff: Mutex::new((streak.0, until)),
+                }
+            })
+            .collect();
+        Ok(Runner {
+            daemon,
+            slots,
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    fn slot(&self, job: Job) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.job == job)
+    }
+
+    /// Jobs whose last tick passed after their last recorded run (missed while the daemon was down, or
+    /// never run): each runs once at start-up. The digest job itself skips a period already sent.
+    fn missed(&self, now: DateTime<Utc>) -> Vec<Job> {
+        let Ok(history) = History::open(&self.daemon.state.history()) else {
+            return self.slots.iter().map(|s| s.job).collect();
+        };
+        self.slots
+            .iter()
+            .filter(|slot| {
+                let Some(tick) = slot.schedule.last_at_or_before(now) else {
+                    return false;
+                };
+                match history.job_runs(Some(slot.job.name()), 1) {
+                    Ok(runs) => runs.first().is_none_or(|r| r.started_at < tick),
+                    Err(_) => true,
+                }
+            })
+            .map(|s| s.job)
+            .collect()
+    }
+
+    /// One tick of `job`: skipped while it still runs, while stopping, or while backing off; otherwise run
+    /// in a blocking thread, recorded, and the backoff updated. Returns when the job should be retried
+    /// (after a failure), if ever.
+    async fn tick(self: Arc<Self>, job: Job) -> Option<DateTime<Utc>> {
+        let slot = self.slot(job)?;
+        if self.stopping.load(Ordering::SeqCst) {
+            return None;
+        }
+        if let Some(until) = slot.backoff.lock().ok().and_then(|b| b.1)
+            && Utc::now() < until
+        {
+            tracing::info!(job = job.name(), until = %until, "backing off after failures; tick skipped");
+            return None;
+        }
+        if slot.running.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                job = job.name(),
+                "previous run still in progress; this tick is skipped"
+            );
+            return None;
+        }
+        let runner = self.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let daemon = &runner.daemon;
+            let result = daemon.execute(job);
+            let scanned = match &result {
+                Ok(done) => done.run.is_some(),
+                Err(f) => f.run.is_some(),
+            };
+            if job == Job::Scan && scanned && daemon.config.daemon.report_after_scan() {
+                // The report follows the scan, even one whose fetch failed: the site shows the failure.
+                let _ = daemon.execute(Job::Report);
+            }
+            result.map(|_| ()).map_err(|_| ())
+        })
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(job = job.name(), error = %e, "job thread ended abnormally");
+            Err(())
+        });
+        let retry = match slot.backoff.lock() {
+            Ok(mut backoff) => {
+                match result {
+                    Ok(()) => *backoff = (0, None),
+                    Err(()) => {
+                        let streak = backoff.0.saturating_add(1);
+                        let until =
+                            self.daemon
+                                .backoff(job)
+                                .until(streak, Utc::now(), fastrand::f64());
+                        tracing::warn!(job = job.name(), failures = streak, retry_at = %until, "job backs off");
+                        *backoff = (streak, Some(until));
+                    }
+                }
+                backoff.1
+            }
+            Err(_) => None,
+        };
+        slot.running.store(false, Ordering::SeqCst);
+        retry
+    }
+
+    fn any_running(&self) -> bool {
+        self.slots.iter().any(|s| s.running.load(Ordering::SeqCst))
+    }
+}
+
+type Scheduler = tokio_cron_scheduler::JobScheduler;
+
+fn sched_err(e: tokio_cron_scheduler::JobSchedulerError) -> DaemonError {
+    DaemonError::Scheduler(e.to_string())
+}
+
+/// Hands the scheduler a one-shot job for `job` at `at`; when it fires it plans the following tick first,
+/// then runs. A retry after a failure is planned too when it comes before the next regular tick.
+fn plan(
+    runner: Arc<Runner>,
+    sched: Scheduler,
+    job: Job,
+    at: DateTime<Utc>,
+) -> futures::future::BoxFuture<'static, Result<(), DaemonError>> {
+    Box::pin(async move {
+        use tokio_cron_scheduler::Job as OneShot;
+        if runner.stopping.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let now = chrono::Utc::now();
-        let period = Period::last_complete(now, self.config.digest.tz());
-        let mut history = crate::history::History::open(&self.state.history())
-            .map_err(|e| format!("digest: {e}"))?;
-        let status = notify::status(&history, &period).map_err(|e| format!("digest: {e}"))?;
-        match notify::next_attempt(&status, &Retry::from_config(&self.config.digest), now) {
-            Due::Sent(_) => {
-                tracing::info!(period = %period.label(), "digest already sent");
-                return Ok(());
-            }
-            Due::RetryAt(at) => {
-                tracing::info!(period = %period.label(), retry_at = %at, "digest failed before; waiting to retry");
-                return Ok(());
-            }
-            Due::Now => {}
-        }
-        let request = Request {
-            period,
-            force: false,
-            dry_run: false,
-            now,
-        };
-        match notify::run(&mut history, &self.config, &request)
-            .map_err(|e| format!("digest: {e}"))?
-        {
-            RunOutcome::Sent { delivery, .. } => {
-                tracing::info!(period = %period.label(), message_id = %delivery.message_id, "digest sent");
-                Ok(())
-            }
-            RunOutcome::Failed { error } => Err(format!(
-                "digest {} not sent (recorded; retried later): {error}",
-                period.label()
-            )),
-            RunOutcome::Quiet => {
-                tracing::info!(period = %period.label(), "digest: all quiet, nothing sent");
-                Ok(())
-            }
-            RunOutcome::AlreadySent(_) | RunOutcome::DryRun { .. } => Ok(()),
-        }
-    }
-
-    /// `--once`: each job once, in order; failures are logged, never fatal.
-    pub fn run_once(&self) {
-        log_result("scan", self.scan_job());
-        if !self.config.daemon.report_after_scan() {
-            log_result("report", self.report_job());
-        }
-        log_result("digest", self.digest_job());
-    }
+        let delay = (at - Utc::now()).to_std().unwrap_or_default();
+        let instant = std::time::Instant::now() + delay;
+        let r = runner.clone();
+        let shot = OneShot::new_one_shot_at_instant_async(instant, move |_id, sched| {
+            let runner = r.clone();
+            Box::pin(async move {
+                let Some(slot) = runner.slot(job) else {
+                    return;
+                };
+                let next = slot.schedule.next_after(Utc::now().max(at));
+                if let Some(next) = next {
+                    runner.daemon.status.set_next_run(job.name(), next);
+                    if let Err(e) = plan(runner.clone(), sched.clone(), job, next).await {
+                        tracing::error!(job = job.name(), error = %e, "could not plan the next tick");
+                    }
+                }
+                if let Some(retry) = runner.clone().tick(job).await
+                    && next.is_none_or(|n| retry < n)
+                    && let Err(e) = plan(runner.clone(), sched, job, retry).await
+                {
+                    tracing::error!(job = job.name(), error = %e, "could not plan the retry");
+                }
+            })
+        })
+        .map_err(sched_err)?;
+        sched.add(shot).await.map_err(sched_err)?;
+        Ok(())
+    })
 }
-
-fn log_result(job: &str, result: Result<(), String>) {
-    if let Err(e) = result {
-        tracing::error!(job, error = %e, "job failed");
-    }
-}
-
-/// Runs `work` in a blocking thread unless the same job is still running (then the tick is skipped);
-/// failures and panics are logged.
-async fn guarded(
-    job: &'static str,
-    guard: Arc<AtomicBool>,
-    work: impl FnOnce() -> Result<(), String> + Send + 'static,
-) {
-    if guard.swap(true, Ordering::SeqCst) {
-        tracing::warn!(job, "previous run still in progress; this tick is skipped");
-        return;
-    }
-    tracing::debug!(job, "job started");
-    match tokio::task::spawn_blocking(work).await {
-        Ok(result) => log_result(job, result),
-        Err(e) if e.is_panic() => tracing::error!(job, "job panicked; the daemon goes on"),
-        Err(e) => tracing::error!(job, error = %e, "job was cancelled"),
-    }
-    guard.store(false, Ordering::SeqCst);
-}
-
-type JobFn = fn(&Daemon) -> Result<(), String>;
 
 /// Runs the schedules until SIGTERM or SIGINT, then stops the scheduler and waits (up to
-/// [`SHUTDOWN_TIMEOUT`]) for running jobs. The caller holds the [`Lock`].
+/// `daemon.shutdown_timeout_seconds`) for running jobs. The caller holds the [`Lock`].
 pub fn run(daemon: Daemon) -> Result<(), DaemonError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = rt.block_on(schedule(Arc::new(daemon)));
+    let result = rt.block_on(schedule(Arc::new(Runner::new(daemon)?)));
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
 
-async fn schedule(daemon: Arc<Daemon>) -> Result<(), DaemonError> {
-    use tokio_cron_scheduler::{Job, JobScheduler};
-    let sched_err =
-        |e: tokio_cron_scheduler::JobSchedulerError| DaemonError::Scheduler(e.to_string());
-    let d = &daemon.config.daemon;
-    let tz = d.tz(&daemon.config.digest);
-    let mut jobs: Vec<(&'static str, String, JobFn)> =
-        vec![("scan", d.scan.clone(), Daemon::scan_job)];
-    if !d.report_after_scan() {
-        jobs.push(("report", d.report.clone(), Daemon::report_job));
+async fn schedule(runner: Arc<Runner>) -> Result<(), DaemonError> {
+    let config = &runner.daemon.config.daemon;
+    let listener = match &config.listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Listen {
+                    addr: addr.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let sched = Scheduler::new().await.map_err(sched_err)?;
+    let now = Utc::now();
+    for slot in &runner.slots {
+        let Some(next) = slot.schedule.next_after(now) else {
+            tracing::warn!(
+                job = slot.job.name(),
+                schedule = slot.schedule.expr(),
+                "the schedule never fires"
+            );
+            continue;
+        };
+        runner.daemon.status.set_next_run(slot.job.name(), next);
+        plan(runner.clone(), sched.clone(), slot.job, next).await?;
+        tracing::info!(job = slot.job.name(), schedule = slot.schedule.expr(), timezone = %slot.schedule.tz(), next = %next, "scheduled");
     }
-    jobs.push((
-        "digest",
-        d.digest_schedule(&daemon.config.digest).to_string(),
-        Daemon::digest_job,
-    ));
-    let mut sched = JobScheduler::new().await.map_err(sched_err)?;
-    let mut guards = Vec::new();
-    for (name, expr, work) in jobs {
-        let cron = scheduler_cron(&expr).map_err(DaemonError::Scheduler)?;
-        let guard = Arc::new(AtomicBool::new(false));
-        guards.push(guard.clone());
-        let daemon = daemon.clone();
-        let job = Job::new_async_tz(cron.as_str(), tz, move |_id, _sched| {
-            let daemon = daemon.clone();
-            let guard = guard.clone();
-            Box::pin(guarded(name, guard, move || work(&daemon)))
+    for job in runner.missed(now) {
+        tracing::info!(
+            job = job.name(),
+            "its last tick passed while the daemon was down: running it now"
+        );
+        let runner = runner.clone();
+        let sched = sched.clone();
+        tokio::spawn(async move {
+            if let Some(retry) = runner.clone().tick(job).await
+                && let Err(e) = plan(runner, sched, job, retry).await
+            {
+                tracing::error!(job = job.name(), error = %e, "could not plan the retry");
+            }
+        });
+    }
+    let mut sched_handle = sched.clone();
+    sched_handle.start().await.map_err(sched_err)?;
+    runner.daemon.status.set_scheduler_running(true);
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = listener.map(|listener| {
+        let site = config.serve_site.then(|| runner.daemon.config.report_dir());
+        let app = http::router(runner.daemon.status.clone(), site);
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "listening for /healthz and /metrics");
+        }
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = http_stopped.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "the HTTP listener failed");
+            }
         })
-        .map_err(sched_err)?;
-        sched.add(job).await.map_err(sched_err)?;
-        tracing::info!(job = name, schedule = %expr, timezone = %tz, "scheduled");
-    }
-    // A digest missed while the daemon was down: `digest_job` sends it only when its period is not done.
-    if let Some(guard) = guards.last().cloned() {
-        let daemon = daemon.clone();
-        tokio::spawn(guarded("digest", guard, move || daemon.digest_job()));
-    }
-    sched.start().await.map_err(sched_err)?;
-    tracing::info!(state = %daemon.state.dir.display(), "daemon started");
+    });
+    tracing::info!(state = %runner.daemon.state.dir.display(), "daemon started");
 
     let signal = wait_for_signal().await?;
     tracing::info!(signal, "stopping: no new jobs start");
-    sched.shutdown().await.map_err(sched_err)?;
-    let deadline = tokio::time::Instant::now() + SHUTDOWN_TIMEOUT;
-    while guards.iter().any(|g| g.load(Ordering::SeqCst)) {
+    runner.stopping.store(true, Ordering::SeqCst);
+    runner.daemon.status.set_scheduler_running(false);
+    sched_handle.shutdown().await.map_err(sched_err)?;
+    let timeout = Duration::from_secs(config.shutdown_timeout_seconds);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut finished = true;
+    while runner.any_running() {
         if tokio::time::Instant::now() >= deadline {
-            tracing::warn!("a job is still running after the shutdown timeout; exiting anyway");
-            return Ok(());
+            tracing::warn!(
+                timeout_seconds = timeout.as_secs(),
+                "a job is still running after the shutdown timeout; exiting anyway"
+            );
+            finished = false;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracing::info!("stopped");
+    let _ = stop_http.send(());
+    if let Some(server) = server {
+        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    }
+    if finished {
+        tracing::info!("stopped");
+    }
     Ok(())
 }
 
@@ -345,18 +587,5 @@ mod tests {
         assert_eq!(pid, Some(std::process::id().to_string()));
         drop(first);
         lock(dir.path()).expect("free again");
-    }
-
-    #[tokio::test]
-    async fn an_overlapping_tick_is_skipped_and_a_panic_is_caught() {
-        let guard = Arc::new(AtomicBool::new(true));
-        guarded("scan", guard.clone(), || panic!("must not run")).await;
-        assert!(
-            guard.load(Ordering::SeqCst),
-            "the running job keeps its guard"
-        );
-        let guard = Arc::new(AtomicBool::new(false));
-        guarded("scan", guard.clone(), || panic!("boom")).await;
-        assert!(!guard.load(Ordering::SeqCst), "released after a panic");
     }
 }

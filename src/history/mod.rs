@@ -9,10 +9,13 @@
 //!
 //! Nothing here prints; readers return data for the report, digest and CLI to render.
 
+mod jobs;
 mod lifecycle;
 mod queries;
 mod record;
 pub mod schema;
+
+pub use jobs::{JobOutcome, JobRun};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

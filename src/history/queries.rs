@@ -166,6 +166,18 @@ impl History {
         Ok(self.query_runs(&sql, &[&kind.as_str()])?.pop())
     }
 
+    /// Whether any scan or backfill run sits on the timeline before `time` (a digest needs one to speak
+    /// about a period).
+    pub fn has_timeline_before(&self, time: DateTime<Utc>) -> Result<bool, HistoryError> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM runs WHERE kind IN ('scan', 'backfill') AND time < ?1)",
+                [ts(time)],
+                |row| row.get(0),
+            )
+            .map_err(sql_err("reading runs"))
+    }
+
     /// Up to `limit` runs of every kind, newest on the timeline first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunSummary>, HistoryError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM runs ORDER BY time DESC, id DESC LIMIT ?1");

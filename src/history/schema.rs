@@ -190,6 +190,19 @@ pub const MIGRATIONS: &[&str] = &[
     "DROP INDEX metrics_series;
     CREATE INDEX metrics_service_time ON metrics
         (service, time, run_id, kind, env, other_env, workload, container, resource, value);",
+    // 4: every run of a daemon job, successful or not: what catch-up of missed ticks, backoff after failures
+    // and an operator read.
+    "CREATE TABLE job_runs (
+        id          INTEGER PRIMARY KEY,
+        job         TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'failed', 'panicked')),
+        failure     TEXT,
+        error       TEXT,
+        run_id      INTEGER REFERENCES runs (id)
+    );
+    CREATE INDEX job_runs_job ON job_runs (job, started_at);",
 ];
 
 /// The schema version this build writes: the number of [`MIGRATIONS`].

@@ -3,9 +3,8 @@
 //!
 //! A period is an ISO week in the configured time zone ([`Period`]). Each attempt is recorded in the
 //! history as an event: `digest-sent` (period, recipients, Message-ID) or `digest-failed` (period, the
-//! error without credentials). [`status`] reads them back, and [`next_attempt`] says whether a digest is due
-//! now, later (backoff after failures) or never (already sent); the daemon calls those, the CLI resends
-//! with `--force`.
+//! error without credentials). [`status`] reads them back: the daemon sends a period's digest once, retrying
+//! failures with its job backoff; the CLI resends with `--force`.
 
 use std::fmt;
 
@@ -265,67 +264,6 @@ pub fn status(history: &History, period: &Period) -> Result<Status, NotifyError>
     Ok(out)
 }
 
-/// Backoff between failed attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
-    /// Wait after the first failure; doubled after each further one.
-    pub first: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl Retry {
-    /// From `[digest]` config.
-    pub fn from_config(c: &crate::config::DigestConfig) -> Retry {
-        let minutes = |m: u64| Duration::minutes(i64::try_from(m).unwrap_or(i64::MAX / 120_000));
-        Retry {
-            first: minutes(c.retry_minutes),
-            max: minutes(c.max_retry_minutes),
-        }
-    }
-
-    /// The wait after `failures` consecutive failures (none after zero).
-    pub fn delay(&self, failures: usize) -> Duration {
-        if failures == 0 {
-            return Duration::zero();
-        }
-        let shift = u32::try_from(failures - 1).unwrap_or(u32::MAX).min(20);
-        let factor = 1i32 << shift;
-        self.first
-            .checked_mul(factor)
-            .map_or(self.max, |d| d.min(self.max))
-    }
-}
-
-/// Whether a period's digest should be sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Due {
-    /// Nothing was sent yet and no backoff is pending: send now.
-    Now,
-    /// The last attempt failed: retry at this time.
-    RetryAt(DateTime<Utc>),
-    /// Already sent (only `--force` sends again).
-    Sent(SentRecord),
-}
-
-/// The daemon's question: is the digest of this period due at `now`?
-pub fn next_attempt(status: &Status, retry: &Retry, now: DateTime<Utc>) -> Due {
-    if let Some(sent) = &status.sent {
-        return Due::Sent(sent.clone());
-    }
-    match status.failures.last() {
-        Some(last) => {
-            let at = *last + retry.delay(status.failures.len());
-            if at <= now {
-                Due::Now
-            } else {
-                Due::RetryAt(at)
-            }
-        }
-        None => Due::Now,
-    }
-}
-
 /// Records a successful send.
 pub fn record_sent(
     history: &mut History,
@@ -545,38 +483,5 @@ mod tests {
         // Week 1 of 2027 starts on Monday 4 January.
         let w1 = Period::parse("2027W01", chrono_tz::UTC).expect("period");
         assert_eq!(w1.start, utc("2027-01-04T00:00:00Z"));
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_the_maximum() {
-        let retry = Retry {
-            first: Duration::minutes(15),
-            max: Duration::minutes(60),
-        };
-        let t0 = utc("2026-11-23T08:00:00Z");
-        let mut status = Status::default();
-        assert_eq!(next_attempt(&status, &retry, t0), Due::Now);
-        status.failures.push(t0);
-        assert_eq!(
-            next_attempt(&status, &retry, t0),
-            Due::RetryAt(t0 + Duration::minutes(15))
-        );
-        assert_eq!(
-            next_attempt(&status, &retry, t0 + Duration::minutes(15)),
-            Due::Now
-        );
-        status.failures.push(t0 + Duration::minutes(15));
-        assert_eq!(
-            next_attempt(&status, &retry, t0),
-            Due::RetryAt(t0 + Duration::minutes(45))
-        );
-        status.failures.extend([t0 + Duration::minutes(45); 5]);
-        assert_eq!(retry.delay(7), Duration::minutes(60));
-        status.sent = Some(SentRecord {
-            time: t0,
-            message_id: "<x@y>".into(),
-            recipients: vec![],
-        });
-        assert!(matches!(next_attempt(&status, &retry, t0), Due::Sent(_)));
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use envparity::history::History;
+use envparity::history::{History, JobOutcome};
 
 use crate::gitserver::WorkRepo;
 use crate::support::envparity;
@@ -92,8 +92,9 @@ fn once_scans_publishes_the_report_and_skips_the_digest_without_smtp() {
     assert!(stderr.contains("scan recorded"), "{stderr}");
     assert!(stderr.contains("digest skipped"), "{stderr}");
 
-    // A failing job (the site cannot be published over a plain file) is logged, not fatal; the scan
-    // before it is still recorded. An invalid config is exit 2 with the line.
+    // A failing job (the site cannot be published over a plain file) is logged and recorded, not fatal:
+    // the scan before it is still recorded, the digest still runs, the exit code says 1 (for cron). An
+    // invalid config is exit 2 with the line.
     std::fs::write(dir.path().join("blocker"), "a file").expect("file");
     let broken = dir.path().join("broken.toml");
     std::fs::write(
@@ -104,9 +105,27 @@ fn once_scans_publishes_the_report_and_skips_the_digest_without_smtp() {
     let broken = broken.to_str().expect("utf-8");
     let out = envparity(dir.path(), &["daemon", "--once", "--config", broken]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("job failed"), "{stderr}");
+    assert!(stderr.contains("digest skipped"), "{stderr}");
     assert_eq!(scans(&dir.path().join("state")), 2, "{stderr}");
+    let history = History::open(&dir.path().join("state/history.sqlite")).expect("open");
+    let report = history.job_runs(Some("report"), 1).expect("job runs");
+    assert_eq!(report[0].outcome, JobOutcome::Failed);
+    assert_eq!(report[0].failure.as_deref(), Some("report"));
+    assert!(
+        report[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("blocker"))
+    );
+    let scans_ok = history.job_runs(Some("scan"), 10).expect("job runs");
+    assert_eq!(scans_ok.len(), 2);
+    assert!(
+        scans_ok
+            .iter()
+            .all(|r| r.outcome == JobOutcome::Ok && r.run.is_some())
+    );
     let bad = self::config(dir.path(), "scan = \"every minute\"\n");
     let out = envparity(dir.path(), &["daemon", "--once", "--config", &bad]);
     let stderr = String::from_utf8_lossy(&out.stderr);
