@@ -276,9 +276,9 @@ fn free_port() -> u16 {
 }
 
 /// A test SMTP server process, killed on drop.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     maildir: PathBuf,
 }
 
@@ -291,7 +291,7 @@ impl Drop for Smtp {
 
 impl Smtp {
     /// `python3 -m aiosmtpd -n -l 127.0.0.1:PORT -c aiosmtpd.handlers.Mailbox DIR`.
-    fn mailbox(dir: &Path) -> Smtp {
+    pub(crate) fn mailbox(dir: &Path) -> Smtp {
         let port = free_port();
         let maildir = dir.join("maildir");
         let child = Command::new(python())
@@ -338,7 +338,7 @@ impl Smtp {
     }
 
     /// Every message received, oldest first.
-    fn messages(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn messages(&self) -> Vec<Vec<u8>> {
         let mut files: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|d| std::fs::read_dir(self.maildir.join(d)).ok())
