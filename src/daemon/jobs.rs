@@ -166,7 +166,7 @@ impl Daemon {
             .map_err(|e| Failure::new("history", e))?;
         let status = notify::status(&history, &period).map_err(|e| Failure::new("history", e))?;
         if status.sent.is_some() {
-            tracing::debug!(period = %period.label(), "digest already sent");
+            tracing::info!(period = %period.label(), "digest already sent");
             return Ok(Done::default());
         }
         // A fresh state has no scan in the period: "all quiet" would claim what nobody looked at.

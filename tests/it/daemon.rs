@@ -10,7 +10,7 @@ use envparity::history::{History, JobOutcome};
 use crate::gitserver::WorkRepo;
 use crate::support::envparity;
 
-fn repo(dir: &Path) -> WorkRepo {
+pub(crate) fn repo(dir: &Path) -> WorkRepo {
     let repo = WorkRepo::init(&dir.join("infra"));
     repo.write(
         "apps/inventory/base/kustomization.yaml",
@@ -41,7 +41,7 @@ fn config(dir: &Path, extra: &str) -> String {
     path.to_str().expect("utf-8").to_string()
 }
 
-fn spawn(dir: &Path, config: &str) -> Child {
+pub(crate) fn spawn(dir: &Path, config: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_envparity"))
         .args(["daemon", "--config", config])
         .current_dir(dir)
@@ -59,7 +59,7 @@ fn scans(state: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
     let start = Instant::now();
     while start.elapsed() < timeout {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -70,7 +70,7 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> Option<std::process::ExitS
     None
 }
 
-fn term(child: &Child) {
+pub(crate) fn term(child: &Child) {
     let ok = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -2,7 +2,7 @@
 //! binary sending through real SMTP servers on 127.0.0.1 (aiosmtpd): plain, AUTH over STARTTLS with a
 //! throwaway CA, a server that is down, one that refuses a recipient, one that drops the connection.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration as StdDuration, Instant};
@@ -14,7 +14,7 @@ use envparity::metrics::{Metric, MetricKind};
 use envparity::notify::{self, Period, SelectOptions};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
-use crate::support::root;
+use crate::support::{free_port, root};
 
 const WEEK: &str = "2026-W47";
 const PASSWORD: &str = "s3cret-Pa55word";
@@ -267,18 +267,10 @@ fn python() -> &'static str {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// A test SMTP server process, killed on drop.
-struct Smtp {
+pub(crate) struct Smtp {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     maildir: PathBuf,
 }
 
@@ -291,7 +283,7 @@ impl Drop for Smtp {
 
 impl Smtp {
     /// `python3 -m aiosmtpd -n -l 127.0.0.1:PORT -c aiosmtpd.handlers.Mailbox DIR`.
-    fn mailbox(dir: &Path) -> Smtp {
+    pub(crate) fn mailbox(dir: &Path) -> Smtp {
         let port = free_port();
         let maildir = dir.join("maildir");
         let child = Command::new(python())
@@ -338,7 +330,7 @@ impl Smtp {
     }
 
     /// Every message received, oldest first.
-    fn messages(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn messages(&self) -> Vec<Vec<u8>> {
         let mut files: Vec<PathBuf> = ["new", "cur"]
             .iter()
             .filter_map(|d| std::fs::read_dir(self.maildir.join(d)).ok())

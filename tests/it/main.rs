@@ -5,6 +5,7 @@ mod apiserver;
 mod charts;
 mod cli;
 mod daemon;
+mod daemon_e2e;
 mod deploy;
 mod digest;
 mod git;
