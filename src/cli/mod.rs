@@ -180,7 +180,8 @@ pub enum Command {
         /// Config, repo and state.
         #[command(flatten)]
         common: Common,
-        /// Run each job once (scan, report, the digest if due) and exit 0, whatever failed (for cron).
+        /// Run each job once (scan, report, the digest if due) and exit: 0 when all succeeded, 1 when one
+        /// failed (each failure is logged and recorded; the others still run).
         #[arg(long)]
         once: bool,
         /// Read live objects from `kubectl get -o yaml` dumps (`DIR/<env>/*.yaml`) instead of clusters.

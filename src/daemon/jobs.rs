@@ -8,6 +8,9 @@ use chrono::Utc;
 use super::Daemon;
 use crate::pipeline;
 
+/// Test hook: the job named by this variable panics when it runs.
+pub const PANIC_IN_JOB_ENV: &str = "ENVPARITY_TEST_PANIC_IN_JOB";
+
 /// A daemon job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Job {
@@ -204,6 +207,10 @@ impl Daemon {
 
     /// Runs `job` (blocking).
     pub fn run_job(&self, job: Job) -> Result<Done, Failure> {
+        if std::env::var(PANIC_IN_JOB_ENV).is_ok_and(|j| j == job.name()) {
+            // Test-only hook: a job that panics, to prove the daemon records it and goes on.
+            panic!("{PANIC_IN_JOB_ENV}={}", job.name());
+        }
         match job {
             Job::Scan => self.scan_job(),
             Job::Report => self.report_job(),

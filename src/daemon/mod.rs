@@ -114,7 +114,12 @@ pub fn lock(state_dir: &Path) -> Result<Lock, DaemonError> {
 /// Sets up `tracing` for the daemon: info by default (debug with `-v`), `RUST_LOG` overrides; text or JSON.
 pub fn init_logging(verbose: u8, format: LogFormat) {
     use std::io::IsTerminal as _;
-    let default = if verbose == 0 { "info" } else { "debug" };
+    // The scheduler logs every job it creates at info: one line per tick.
+    let default = if verbose == 0 {
+        "info,tokio_cron_scheduler=warn"
+    } else {
+        "debug,tokio_cron_scheduler=info"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
@@ -406,20 +411,35 @@ fn sched_err(e: tokio_cron_scheduler::JobSchedulerError) -> DaemonError {
     DaemonError::Scheduler(e.to_string())
 }
 
-/// Hands the scheduler a one-shot job for `job` at `at`; when it fires it plans the following tick first,
-/// then runs. A retry after a failure is planned too when it comes before the next regular tick.
+/// The longest single timer: ticks further away are approached in steps (see [`plan`]).
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+/// A tick of the job's schedule, or a retry after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tick {
+    Scheduled,
+    Retry,
+}
+
+/// Hands the scheduler a one-shot job for `job` at `at`. When a scheduled tick fires it plans the
+/// following one first, then runs; a retry only runs. After a failure, a retry is planned when it comes
+/// before the next scheduled tick.
 fn plan(
     runner: Arc<Runner>,
     sched: Scheduler,
     job: Job,
     at: DateTime<Utc>,
+    tick: Tick,
 ) -> futures::future::BoxFuture<'static, Result<(), DaemonError>> {
     Box::pin(async move {
         use tokio_cron_scheduler::Job as OneShot;
         if runner.stopping.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let delay = (at - Utc::now()).to_std().unwrap_or_default();
+        // The timer runs on the monotonic clock; a far tick is approached in steps of at most
+        // `MAX_WAIT`, re-reading the wall clock each time, so a suspended VM or a stepped clock does not
+        // fire it early or late.
+        let delay = (at - Utc::now()).to_std().unwrap_or_default().min(MAX_WAIT);
         let instant = std::time::Instant::now() + delay;
         let r = runner.clone();
         let shot = OneShot::new_one_shot_at_instant_async(instant, move |_id, sched| {
@@ -428,16 +448,27 @@ fn plan(
                 let Some(slot) = runner.slot(job) else {
                     return;
                 };
-                let next = slot.schedule.next_after(Utc::now().max(at));
+                if at - Utc::now() > chrono::Duration::seconds(1) {
+                    if let Err(e) = plan(runner.clone(), sched, job, at, tick).await {
+                        tracing::error!(job = job.name(), error = %e, "could not plan the tick");
+                    }
+                    return;
+                }
+                let next = match tick {
+                    Tick::Scheduled => slot.schedule.next_after(Utc::now().max(at)),
+                    Tick::Retry => None,
+                };
                 if let Some(next) = next {
                     runner.daemon.status.set_next_run(job.name(), next);
-                    if let Err(e) = plan(runner.clone(), sched.clone(), job, next).await {
+                    let planned = plan(runner.clone(), sched.clone(), job, next, Tick::Scheduled);
+                    if let Err(e) = planned.await {
                         tracing::error!(job = job.name(), error = %e, "could not plan the next tick");
                     }
                 }
+                let next = next.or_else(|| slot.schedule.next_after(Utc::now()));
                 if let Some(retry) = runner.clone().tick(job).await
                     && next.is_none_or(|n| retry < n)
-                    && let Err(e) = plan(runner.clone(), sched, job, retry).await
+                    && let Err(e) = plan(runner.clone(), sched, job, retry, Tick::Retry).await
                 {
                     tracing::error!(job = job.name(), error = %e, "could not plan the retry");
                 }
@@ -485,7 +516,14 @@ async fn schedule(runner: Arc<Runner>) -> Result<(), DaemonError> {
             continue;
         };
         runner.daemon.status.set_next_run(slot.job.name(), next);
-        plan(runner.clone(), sched.clone(), slot.job, next).await?;
+        plan(
+            runner.clone(),
+            sched.clone(),
+            slot.job,
+            next,
+            Tick::Scheduled,
+        )
+        .await?;
         tracing::info!(job = slot.job.name(), schedule = slot.schedule.expr(), timezone = %slot.schedule.tz(), next = %next, "scheduled");
     }
     for job in runner.missed(now) {
@@ -497,7 +535,7 @@ async fn schedule(runner: Arc<Runner>) -> Result<(), DaemonError> {
         let sched = sched.clone();
         tokio::spawn(async move {
             if let Some(retry) = runner.clone().tick(job).await
-                && let Err(e) = plan(runner, sched, job, retry).await
+                && let Err(e) = plan(runner, sched, job, retry, Tick::Retry).await
             {
                 tracing::error!(job = job.name(), error = %e, "could not plan the retry");
             }

@@ -31,7 +31,7 @@ pub(crate) fn repo(dir: &Path) -> WorkRepo {
 }
 
 /// A config next to the repo with `[daemon]` `extra` lines; returns its path.
-fn config(dir: &Path, extra: &str) -> String {
+pub(crate) fn config(dir: &Path, extra: &str) -> String {
     let path = dir.join("config.toml");
     std::fs::write(
         &path,
@@ -42,10 +42,16 @@ fn config(dir: &Path, extra: &str) -> String {
 }
 
 pub(crate) fn spawn(dir: &Path, config: &str) -> Child {
+    spawn_with(dir, config, &[])
+}
+
+/// [`spawn`] with extra environment variables.
+pub(crate) fn spawn_with(dir: &Path, config: &str, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_envparity"))
         .args(["daemon", "--config", config])
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use envparity::history::{History, RunKind, RunSummary};
+use envparity::history::{History, JobOutcome, JobRun, RunKind, RunSummary};
 use envparity::notify::{self, Period};
 use mail_parser::MessageParser;
 
-use crate::daemon::{repo, spawn, term, wait_exit};
+use crate::daemon::{repo, spawn_with, term, wait_exit};
 use crate::digest::Smtp;
 use crate::gitserver::GitServer;
 use crate::support::{envparity, free_port, http_get};
@@ -37,7 +37,11 @@ struct Running {
 
 impl Running {
     fn start(dir: &Path, config: &str) -> Running {
-        let mut child = spawn(dir, config);
+        Running::start_with(dir, config, &[])
+    }
+
+    fn start_with(dir: &Path, config: &str, env: &[(&str, &str)]) -> Running {
+        let mut child = spawn_with(dir, config, env);
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(String::new()));
         let sink = log.clone();
@@ -347,4 +351,140 @@ fn the_daemon_follows_a_served_repo_republishes_the_site_sends_one_digest_and_st
         serde_json::json!([RECIPIENT]),
         "{sent:?}"
     );
+}
+
+#[test]
+fn failed_jobs_are_recorded_and_backed_off_and_a_panicking_job_does_not_stop_the_daemon() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let http = free_port();
+    // Nothing serves this repo: every scan fails to fetch. The report job panics (test hook).
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[source]\nurl = \"git://127.0.0.1:{}/infra\"\n[state]\ndir = \"state\"\n\
+             [daemon]\nscan = \"* * * * * *\"\nreport = \"* * * * * *\"\nbackoff_seconds = 2\n\
+             max_backoff_seconds = 4\nlisten = \"127.0.0.1:{http}\"\n",
+            free_port()
+        ),
+    )
+    .expect("config");
+    let config = path.to_str().expect("utf-8");
+    let db = dir.path().join("state/history.sqlite");
+    let mut daemon = Running::start_with(
+        dir.path(),
+        config,
+        &[(envparity::daemon::jobs::PANIC_IN_JOB_ENV, "report")],
+    );
+
+    let job_runs = |job: &str| -> Vec<JobRun> {
+        if !db.is_file() {
+            return Vec::new();
+        }
+        let mut runs = History::open(&db)
+            .and_then(|h| h.job_runs(Some(job), 100))
+            .unwrap_or_default();
+        runs.reverse();
+        runs
+    };
+    let scans = daemon.wait_for("four failed scans", |_| {
+        Some(job_runs("scan")).filter(|r| r.len() >= 4)
+    });
+    for run in &scans {
+        assert_eq!(run.outcome, JobOutcome::Failed, "{run:?}");
+        assert_eq!(run.failure.as_deref(), Some("fetch"), "{run:?}");
+        assert!(
+            run.error.as_deref().is_some_and(|e| !e.is_empty()),
+            "{run:?}"
+        );
+    }
+    // Ticks come every second; after failures the waits are 2 s, then 4 s (less up to 20 % jitter).
+    let gap = |i: usize| (scans[i + 1].started_at - scans[i].started_at).num_milliseconds();
+    assert!(
+        gap(0) >= 1500,
+        "first backoff {} ms\n{}",
+        gap(0),
+        daemon.dump()
+    );
+    assert!(
+        gap(1) >= 3000,
+        "second backoff {} ms\n{}",
+        gap(1),
+        daemon.dump()
+    );
+    assert!(
+        gap(2) >= 3000,
+        "capped backoff {} ms\n{}",
+        gap(2),
+        daemon.dump()
+    );
+    assert!(
+        daemon.count("backing off after failures") > 0,
+        "{}",
+        daemon.dump()
+    );
+
+    let reports = daemon.wait_for("two panicked report runs", |_| {
+        Some(job_runs("report")).filter(|r| r.len() >= 2)
+    });
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.outcome == JobOutcome::Panicked && r.failure.as_deref() == Some("panic")),
+        "{reports:?}"
+    );
+    assert!(
+        daemon.child.try_wait().expect("try_wait").is_none(),
+        "still running"
+    );
+
+    let (code, metrics) = http_get(http, "/metrics").expect("/metrics answers");
+    assert_eq!(code, 200);
+    assert!(
+        !metrics.contains("envparity_fetch_failures_total 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("envparity_job_runs_total{job=\"report\",outcome=\"panicked\"}"),
+        "{metrics}"
+    );
+
+    let (status, log) = daemon.stop();
+    assert_eq!(status.code(), Some(0), "exit status {status}\n{log}");
+}
+
+#[test]
+fn a_tick_missed_while_down_runs_once_at_start_up_and_not_again_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    repo(dir.path());
+    // Yearly schedules: their last tick (1 January) passed before the first start, and not since.
+    let config =
+        crate::daemon::config(dir.path(), "scan = \"0 0 1 1 *\"\ndigest = \"0 0 1 1 *\"\n");
+    let db = dir.path().join("state/history.sqlite");
+    let job_runs = |job: &str| {
+        History::open(&db)
+            .and_then(|h| h.job_runs(Some(job), 100))
+            .map(|r| r.len())
+            .unwrap_or(0)
+    };
+
+    let mut first = Running::start(dir.path(), &config);
+    first.wait_for("the missed scan and digest at start-up", |_| {
+        (db.is_file() && job_runs("scan") == 1 && job_runs("digest") == 1).then_some(())
+    });
+    let (status, log) = first.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(log.matches("running it now").count(), 2, "{log}");
+
+    // Restarted: both ran after their last tick, nothing is due until next January.
+    let mut second = Running::start(dir.path(), &config);
+    second.wait_for("the restarted daemon", |d| {
+        d.log().contains("daemon started").then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, log) = second.stop();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(!log.contains("running it now"), "{log}");
+    assert_eq!((job_runs("scan"), job_runs("digest")), (1, 1), "{log}");
+    assert!(log.contains("next=20"), "the next tick is logged: {log}");
 }
