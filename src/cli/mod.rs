@@ -132,8 +132,12 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
         /// Only this service (and show its limit ratios over time).
-        #[arg(long, value_name = "NAME")]
+        #[arg(long, value_name = "NAME", conflicts_with = "jobs")]
         service: Option<String>,
+        /// The daemon's last job runs (scan, report, digest: outcome, what failed and why) instead of
+        /// findings.
+        #[arg(long)]
+        jobs: bool,
         /// Output format (text or json).
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
@@ -386,6 +390,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::History {
             common,
             service,
+            jobs,
             format,
         } => {
             let Some(ctx) = load(&common)? else {
@@ -398,7 +403,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(2);
                 }
             };
-            output::print_history(&history, service.as_deref(), format, chrono::Utc::now())?;
+            if jobs {
+                output::print_job_runs(&history, format)?;
+            } else {
+                output::print_history(&history, service.as_deref(), format, chrono::Utc::now())?;
+            }
             Ok(0)
         }
         Command::Report { common, out } => {

@@ -557,6 +557,53 @@ pub fn print_backfill(outcome: &crate::pipeline::BackfillOutcome, state: &crate:
     }
 }
 
+/// How many job runs `history --jobs` shows.
+const JOB_RUNS_SHOWN: usize = 30;
+
+/// `history --jobs`: the daemon's newest job runs, newest first.
+pub fn print_job_runs(history: &crate::history::History, format: Format) -> std::io::Result<()> {
+    use crate::history::JobOutcome;
+    let mut out = anstream::stdout().lock();
+    let runs = history
+        .job_runs(None, JOB_RUNS_SHOWN)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if format == Format::Json {
+        serde_json::to_writer_pretty(&mut out, &runs)?;
+        return writeln!(out);
+    }
+    writeln!(
+        out,
+        "{BOLD}daemon job runs{BOLD:#} ({}), newest first",
+        runs.len()
+    )?;
+    for r in &runs {
+        let (style, outcome) = match r.outcome {
+            JobOutcome::Ok => (anstyle::AnsiColor::Green.on_default(), "ok".to_string()),
+            JobOutcome::Failed | JobOutcome::Panicked => (
+                anstyle::AnsiColor::Red.on_default(),
+                format!(
+                    "{} ({})",
+                    r.outcome.as_str(),
+                    r.failure.as_deref().unwrap_or("?")
+                ),
+            ),
+        };
+        let seconds = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+        let detail = match (&r.error, r.run) {
+            (Some(e), _) => e.clone(),
+            (None, Some(run)) => format!("run {run}"),
+            (None, None) => String::new(),
+        };
+        writeln!(
+            out,
+            "  {}  {:<6}  {style}{outcome:<16}{style:#}  {seconds:>6.1} s  {detail}",
+            r.started_at.format("%Y-%m-%d %H:%M:%SZ"),
+            r.job,
+        )?;
+    }
+    Ok(())
+}
+
 /// Prints open findings with age and blame, recently resolved ones and, for one service, its limit ratios.
 pub fn print_history(
     history: &crate::history::History,

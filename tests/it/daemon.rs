@@ -132,6 +132,31 @@ fn once_scans_publishes_the_report_and_skips_the_digest_without_smtp() {
             .iter()
             .all(|r| r.outcome == JobOutcome::Ok && r.run.is_some())
     );
+    drop(history);
+    // What an operator reads: the job runs, newest first.
+    let out = envparity(dir.path(), &["history", "--jobs", "--config", broken]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains("daemon job runs (6)"), "{text}");
+    assert!(
+        lines[1].contains("digest") && lines[1].contains("ok"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("report")
+            && lines[2].contains("failed (report)")
+            && lines[2].contains("blocker"),
+        "{text}"
+    );
+    let out = envparity(
+        dir.path(),
+        &["history", "--jobs", "--format", "json", "--config", broken],
+    );
+    let runs = crate::support::json(&out);
+    assert_eq!(runs[1]["outcome"], "failed", "{runs:#}");
+    assert_eq!(runs[2]["job"], "scan", "{runs:#}");
+    assert!(runs[2]["run"].is_i64(), "{runs:#}");
     let bad = self::config(dir.path(), "scan = \"every minute\"\n");
     let out = envparity(dir.path(), &["daemon", "--once", "--config", &bad]);
     let stderr = String::from_utf8_lossy(&out.stderr);
