@@ -343,20 +343,24 @@ impl Runner {
     /// (after a failure), if ever.
     async fn tick(self: Arc<Self>, job: Job) -> Option<DateTime<Utc>> {
         let slot = self.slot(job)?;
+        // Taken before reading `stopping`: a shutdown that finds no job running can exit, because any
+        // tick after that sees `stopping` and lets go.
+        if slot.running.swap(true, Ordering::SeqCst) {
+            tracing::warn!(
+                job = job.name(),
+                "previous run still in progress; this tick is skipped"
+            );
+            return None;
+        }
         if self.stopping.load(Ordering::SeqCst) {
+            slot.running.store(false, Ordering::SeqCst);
             return None;
         }
         if let Some(until) = slot.backoff.lock().ok().and_then(|b| b.1)
             && Utc::now() < until
         {
             tracing::info!(job = job.name(), until = %until, "backing off after failures; tick skipped");
-            return None;
-        }
-        if slot.running.swap(true, Ordering::SeqCst) {
-            tracing::warn!(
-                job = job.name(),
-                "previous run still in progress; this tick is skipped"
-            );
+            slot.running.store(false, Ordering::SeqCst);
             return None;
         }
         let runner = self.clone();
@@ -625,5 +629,77 @@ mod tests {
         assert_eq!(pid, Some(std::process::id().to_string()));
         drop(first);
         lock(dir.path()).expect("free again");
+    }
+
+    fn runner(dir: &Path) -> Arc<Runner> {
+        let daemon = Daemon::new(
+            Config::default(),
+            State {
+                dir: dir.to_path_buf(),
+            },
+            Origin::Dir(dir.join("no-such-repo")),
+            None,
+        );
+        Arc::new(Runner::new(daemon).expect("default schedules are valid"))
+    }
+
+    #[tokio::test]
+    async fn a_tick_is_skipped_while_the_job_runs_while_stopping_and_while_backing_off() {
+        let dir = tempfile::tempdir().expect("dir");
+        let runner = runner(dir.path());
+        let slot = runner.slot(Job::Scan).expect("scan slot");
+        let job_runs = || {
+            History::open(&dir.path().join("history.sqlite"))
+                .and_then(|h| h.job_runs(None, 10))
+                .map(|r| r.len())
+                .unwrap_or(0)
+        };
+
+        slot.running.store(true, Ordering::SeqCst);
+        assert_eq!(runner.clone().tick(Job::Scan).await, None);
+        assert!(
+            slot.running.load(Ordering::SeqCst),
+            "the running job keeps its guard"
+        );
+        slot.running.store(false, Ordering::SeqCst);
+
+        // The repo does not exist: the scan fails, is recorded, and backs off 48-60 s.
+        let before = Utc::now();
+        let retry = runner.clone().tick(Job::Scan).await.expect("a retry time");
+        assert!(retry >= before + chrono::Duration::seconds(48), "{retry}");
+        assert!(
+            retry <= Utc::now() + chrono::Duration::seconds(60),
+            "{retry}"
+        );
+        assert!(
+            !slot.running.load(Ordering::SeqCst),
+            "released after the run"
+        );
+        assert_eq!(job_runs(), 1);
+        assert_eq!(runner.clone().tick(Job::Scan).await, None, "backing off");
+        assert_eq!(job_runs(), 1, "a skipped tick runs nothing");
+
+        // After a restart the streak and its backoff come back from the history.
+        drop(runner);
+        let again = self::runner(dir.path());
+        let backoff = again
+            .slot(Job::Scan)
+            .expect("slot")
+            .backoff
+            .lock()
+            .map(|b| *b);
+        assert!(matches!(backoff, Ok((1, Some(_)))), "{backoff:?}");
+
+        again.stopping.store(true, Ordering::SeqCst);
+        again
+            .slot(Job::Scan)
+            .expect("slot")
+            .backoff
+            .lock()
+            .map(|mut b| *b = (0, None))
+            .ok();
+        assert_eq!(again.clone().tick(Job::Scan).await, None, "stopping");
+        assert_eq!(job_runs(), 1);
+        assert!(!again.any_running());
     }
 }

@@ -209,3 +209,20 @@ fn a_scheduled_daemon_scans_refuses_a_second_one_and_stops_on_sigterm() {
     assert!(!history.runs(100).expect("runs").is_empty());
     assert!(dir.path().join("reports/index.html").is_file());
 }
+
+#[test]
+fn a_listen_address_in_use_is_a_clear_start_up_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    repo(dir.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let config = config(dir.path(), &format!("listen = \"127.0.0.1:{port}\"\n"));
+    let out = envparity(dir.path(), &["daemon", "--config", &config]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert_eq!(scans(&dir.path().join("state")), 0, "nothing ran: {stderr}");
+}
