@@ -549,6 +549,13 @@ fn digest(
             );
             Ok(0)
         }
+        Ok(RunOutcome::NothingScanned) => {
+            println!(
+                "digest {}: nothing was scanned up to the end of the period, nothing sent (--force sends anyway)",
+                period.label()
+            );
+            Ok(0)
+        }
         Ok(RunOutcome::Quiet) => {
             println!(
                 "digest {}: all quiet, nothing sent (digest.send_when_quiet = false)",

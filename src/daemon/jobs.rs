@@ -172,14 +172,6 @@ impl Daemon {
             tracing::info!(period = %period.label(), "digest already sent");
             return Ok(Done::default());
         }
-        // A fresh state has no scan in the period: "all quiet" would claim what nobody looked at.
-        if !history
-            .has_timeline_before(period.end)
-            .map_err(|e| Failure::new("history", e))?
-        {
-            tracing::info!(period = %period.label(), "digest skipped: nothing was scanned up to the end of the period");
-            return Ok(Done::default());
-        }
         let request = Request {
             period,
             force: false,
@@ -199,6 +191,10 @@ impl Daemon {
             )),
             RunOutcome::Quiet => {
                 tracing::info!(period = %period.label(), "digest: all quiet, nothing sent");
+                Ok(Done::default())
+            }
+            RunOutcome::NothingScanned => {
+                tracing::info!(period = %period.label(), "digest skipped: nothing was scanned up to the end of the period");
                 Ok(Done::default())
             }
             RunOutcome::AlreadySent(_) | RunOutcome::DryRun { .. } => Ok(Done::default()),

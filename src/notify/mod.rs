@@ -344,6 +344,9 @@ pub enum RunOutcome {
     AlreadySent(SentRecord),
     /// Nothing to say and `send_when_quiet = false`: nothing was sent or recorded.
     Quiet,
+    /// The history holds no scan or backfill before the period ended (a fresh state): a digest would
+    /// claim what nobody looked at. Nothing was sent or recorded (`--force` sends anyway).
+    NothingScanned,
     /// `--dry-run`: the complete MIME message, not sent.
     DryRun {
         /// The subject.
@@ -379,6 +382,9 @@ pub fn run(
         && let Some(sent) = status(history, &request.period)?.sent
     {
         return Ok(RunOutcome::AlreadySent(sent));
+    }
+    if !request.force && !request.dry_run && !history.has_timeline_before(request.period.end)? {
+        return Ok(RunOutcome::NothingScanned);
     }
     let selection = select::select(
         history,

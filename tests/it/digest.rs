@@ -766,3 +766,27 @@ fn a_connection_dropped_mid_data_is_a_failure_to_retry() {
     assert_eq!(events(dir.path(), notify::FAILED_EVENT).len(), 1);
     assert!(events(dir.path(), notify::SENT_EVENT).is_empty());
 }
+
+#[test]
+fn a_week_before_anything_was_scanned_gets_no_digest_unless_forced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Smtp::mailbox(dir.path());
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[state]\ndir = \"state\"\n[digest]\ntimezone = \"UTC\"\n[smtp]\nhost = \"127.0.0.1\"\n\
+             port = {}\ntls = \"none\"\nfrom = \"envparity@example.com\"\nto = [\"platform@example.com\"]\n",
+            server.port
+        ),
+    )
+    .expect("config");
+    let out = digest(dir.path(), &["--period", WEEK]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("nothing was scanned"), "{}", text(&out));
+    assert!(server.messages().is_empty());
+    assert!(events(dir.path(), notify::SENT_EVENT).is_empty());
+
+    let out = digest(dir.path(), &["--period", WEEK, "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(server.messages().len(), 1, "{}", text(&out));
+}
