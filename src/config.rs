@@ -71,6 +71,16 @@ pub struct SourceConfig {
     pub token_file: Option<PathBuf>,
     /// An ssh private key file. Default: the ssh agent.
     pub ssh_key: Option<PathBuf>,
+    /// A fetch that receives nothing for this many seconds fails (and is retried on the next scan);
+    /// connecting gives up after at most 30. Default: 120.
+    pub timeout_seconds: Option<u64>,
+}
+
+impl SourceConfig {
+    /// The network timeout of fetches (`timeout_seconds`, default 120 s).
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_seconds.unwrap_or(120))
+    }
 }
 
 /// `[layout]`.
@@ -600,7 +610,12 @@ impl<'a> Parser<'a> {
             match name {
                 "source" => {
                     let span = locate(&value, &["url".into()]).unwrap_or_else(|| value.span());
+                    let timeout = locate(&value, &["timeout_seconds".into()])
+                        .unwrap_or_else(|| value.span());
                     config.source = self.section(value, name).unwrap_or_default();
+                    if config.source.timeout_seconds == Some(0) {
+                        self.error(&timeout, "`source.timeout_seconds` must be positive".into());
+                    }
                     if config.source.url.as_deref().is_some_and(has_password) {
                         self.error(
                             &span,

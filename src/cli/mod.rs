@@ -668,6 +668,10 @@ fn load(common: &Common) -> anyhow::Result<Option<Context>> {
         );
         return Ok(None);
     }
+    // Still on the main thread with no other thread started: the one place libgit2's globals may be set.
+    if let Err(e) = crate::source::set_network_timeout(config.source.timeout()) {
+        tracing::warn!(error = %e, "could not set the git network timeout");
+    }
     let origin = match Origin::resolve(&config, common.repo.as_deref()) {
         Ok(o) => o,
         Err(e) => {

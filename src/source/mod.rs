@@ -22,6 +22,28 @@ pub use repo::GitRepo;
 pub use snapshot::Snapshot;
 pub use url::redact_url;
 
+/// The longest wait for a connection, whatever the fetch timeout.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Bounds libgit2's network operations, process-wide: connecting gives up after `min(timeout, 30 s)`, and a
+/// fetch that receives nothing for `timeout` fails (a stalled server would otherwise hang a scan, and with
+/// it every later tick of the daemon, forever).
+///
+/// Call it before any thread that could use libgit2 exists: the CLI does, right after reading the config.
+#[allow(unsafe_code)]
+pub fn set_network_timeout(timeout: std::time::Duration) -> Result<(), git2::Error> {
+    let ms = |d: std::time::Duration| {
+        std::ffi::c_int::try_from(d.as_millis()).unwrap_or(std::ffi::c_int::MAX)
+    };
+    // SAFETY: these write libgit2 globals without synchronisation, which is sound while no other thread
+    // uses libgit2; the only caller runs on the main thread before any other thread is started.
+    unsafe {
+        git2::opts::set_server_connect_timeout_in_milliseconds(ms(timeout.min(CONNECT_TIMEOUT)))?;
+        git2::opts::set_server_timeout_in_milliseconds(ms(timeout))?;
+    }
+    Ok(())
+}
+
 /// Where the repo is and how to authenticate. Credentials are never stored here in plain text: only the
 /// NAME of an env var or a file path.
 #[derive(Debug, Clone, Default)]

@@ -754,3 +754,34 @@ fn http_token_from_file() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_server_that_accepts_and_then_says_nothing_fails_the_scan_after_the_timeout() {
+    // Accepts connections and holds them open without a byte of answer: a stalled git server.
+    let stalled = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = stalled.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in stalled.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("config.toml"),
+        format!(
+            "[source]\nurl = \"git://127.0.0.1:{port}/infra\"\ntimeout_seconds = 2\n[state]\ndir = \"state\"\n"
+        ),
+    )
+    .expect("config");
+    let started = std::time::Instant::now();
+    let out = crate::support::envparity(dir.path(), &["scan", "--config", "config.toml"]);
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("could not clone"), "{stderr}");
+    assert!(
+        elapsed < std::time::Duration::from_secs(30),
+        "gave up after {elapsed:?}: {stderr}"
+    );
+}
