@@ -111,6 +111,15 @@ pub struct EnvironmentsConfig {
 pub struct StateConfig {
     /// State directory (render cache). Default: `.envparity` next to the config file.
     pub dir: Option<PathBuf>,
+    /// `scan` removes render cache entries no render has used for this many days. Default: 30.
+    pub render_cache_days: Option<u64>,
+}
+
+impl StateConfig {
+    /// How long an unused render cache entry is kept.
+    pub fn render_cache_ttl(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.render_cache_days.unwrap_or(30).saturating_mul(86_400))
+    }
 }
 
 /// `[live]`.

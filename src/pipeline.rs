@@ -471,6 +471,18 @@ pub fn scan(
     })?;
     let open = history.open_findings(None)?;
     let after: BTreeSet<&String> = open.iter().map(|l| &l.finding.fingerprint).collect();
+    // Scans run for months: entries of overlays no scan renders any more go after a while.
+    match crate::render::prune(&state.render_cache(), config.state.render_cache_ttl()) {
+        Ok(p) if p.files > 0 => {
+            tracing::info!(
+                files = p.files,
+                bytes = p.bytes,
+                "unused render cache entries removed"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not prune the render cache"),
+    }
     Ok(ScanOutcome {
         opened: after.iter().filter(|f| !before.contains(**f)).count(),
         resolved: before.iter().filter(|f| !after.contains(f)).count(),

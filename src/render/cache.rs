@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::io::{BufWriter, ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -98,7 +99,10 @@ impl<R: Renderer> CachedRenderer<R> {
             }
         };
         match serde_json::from_slice::<Entry>(&bytes) {
-            Ok(entry) if entry.format == CACHE_FORMAT => Some(entry.rendered),
+            Ok(entry) if entry.format == CACHE_FORMAT => {
+                mark_used(path);
+                Some(entry.rendered)
+            }
             Ok(_) => None,
             Err(err) => {
                 tracing::warn!(path = %path.display(), error = %err, "corrupt render cache entry; re-rendering");
@@ -127,6 +131,66 @@ impl<R: Renderer> CachedRenderer<R> {
             .map_err(|err| RenderError::io(path, err.error))?;
         Ok(())
     }
+}
+
+/// Entries used within this long are not touched again (one write a day per entry at most).
+const TOUCH_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Records that an entry was used: its modification time is what [`prune`] reads.
+fn mark_used(path: &Path) {
+    let stale = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > TOUCH_AFTER));
+    if stale
+        && let Err(err) = std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(SystemTime::now()))
+    {
+        tracing::debug!(path = %path.display(), error = %err, "could not mark a render cache entry as used");
+    }
+}
+
+/// What [`prune`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Entries (and leftover temporary files) removed.
+    pub files: usize,
+    /// Their size in bytes.
+    pub bytes: u64,
+}
+
+/// Removes the entries of the cache in `cache_dir` that no render has used for `unused_for` (and temporary
+/// files a crash left behind, after a day), so that a daemon running for months keeps a bounded cache:
+/// the overlays of the commits it scans are used on every scan and stay.
+pub fn prune(cache_dir: &Path, unused_for: Duration) -> std::io::Result<Pruned> {
+    let mut pruned = Pruned::default();
+    let entries = match std::fs::read_dir(cache_dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == ErrorKind::NotFound => return Ok(pruned),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let limit = if name.ends_with(".json") {
+            unused_for
+        } else if name.starts_with(".tmp") {
+            TOUCH_AFTER
+        } else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > limit));
+        if old && meta.is_file() && std::fs::remove_file(entry.path()).is_ok() {
+            pruned.files += 1;
+            pruned.bytes += meta.len();
+        }
+    }
+    Ok(pruned)
 }
 
 impl<R: Renderer> CachedRenderer<R> {
@@ -284,5 +348,45 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
 
     fn identity(&self) -> String {
         self.inner.identity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn aged(path: &Path, days: u64) {
+        std::fs::write(path, b"{}").expect("write");
+        let then = SystemTime::now() - Duration::from_secs(days * 86_400);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .and_then(|f| f.set_modified(then))
+            .expect("set mtime");
+    }
+
+    #[test]
+    fn prune_removes_entries_unused_for_longer_than_the_limit_and_use_keeps_them() {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        aged(&d.join("old.json"), 40);
+        aged(&d.join("used.json"), 40);
+        aged(&d.join("recent.json"), 3);
+        aged(&d.join(".tmpAbc123"), 2);
+        aged(&d.join("unrelated.txt"), 400);
+        mark_used(&d.join("used.json"));
+
+        let pruned = prune(d, Duration::from_secs(30 * 86_400)).expect("prune");
+        assert_eq!(pruned, Pruned { files: 2, bytes: 4 });
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .expect("read")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["recent.json", "unrelated.txt", "used.json"]);
+        assert_eq!(
+            prune(&d.join("missing"), Duration::ZERO).expect("no cache yet"),
+            Pruned::default()
+        );
     }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use cache::{CacheStats, CachedRenderer};
+pub use cache::{CacheStats, CachedRenderer, Pruned, prune};
 pub use inputs::{InputDigest, input_digest, input_files};
 pub use kustomize::{Kustomize, KustomizeCommand};
 
