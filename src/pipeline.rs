@@ -354,6 +354,8 @@ pub struct ScanOutcome {
     pub fetch_error: Option<String>,
     /// The run's id in history.
     pub run: i64,
+    /// The scan found exactly what run `run` found, and confirmed it instead of recording a copy.
+    pub confirmed: bool,
     /// Open findings after the run, by fingerprint (age and blame).
     pub open: Vec<Lifecycle>,
     /// Findings this run opened.
@@ -451,7 +453,7 @@ pub fn scan(
             data: serde_json::Value::Null,
         });
     }
-    let run = history.record(&RunRecord {
+    let (run, confirmed) = history.record_or_confirm(&RunRecord {
         kind: RunKind::Scan,
         started_at,
         time: started_at,
@@ -490,6 +492,7 @@ pub fn scan(
         commit,
         fetch_error,
         run,
+        confirmed,
         open,
     })
 }

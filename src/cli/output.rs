@@ -500,6 +500,7 @@ pub fn print_scan(
         }
         if let Some(obj) = v.as_object_mut() {
             obj.insert("run".into(), json!(outcome.run));
+            obj.insert("unchanged".into(), json!(outcome.confirmed));
             obj.insert("fetch_error".into(), json!(outcome.fetch_error));
         }
         serde_json::to_writer_pretty(&mut out, &v)?;
@@ -516,8 +517,13 @@ pub fn print_scan(
         .unwrap_or_else(|| "working tree".into());
     writeln!(
         out,
-        "scan #{} of {at}: {} block, {} warn, {} info; {} opened, {} resolved{}{}",
+        "scan #{}{} of {at}: {} block, {} warn, {} info; {} opened, {} resolved{}{}",
         outcome.run,
+        if outcome.confirmed {
+            " (unchanged)"
+        } else {
+            ""
+        },
         s.block,
         s.warn,
         s.info,

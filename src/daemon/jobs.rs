@@ -97,6 +97,7 @@ impl Daemon {
         let report = &outcome.report;
         tracing::info!(
             run = outcome.run,
+            unchanged = outcome.confirmed,
             commit = outcome.commit.as_ref().map(|c| c.id.as_str()),
             findings = report.findings.len(),
             errors = report.errors.len(),

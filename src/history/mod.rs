@@ -402,6 +402,17 @@ pub struct RunSummary {
     pub fetch_error: Option<String>,
     /// How long it took.
     pub durations: Durations,
+    /// The last later scan that found exactly the same (see [`History::record_or_confirm`]).
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// How many later scans found exactly the same.
+    pub repeats: u64,
+}
+
+impl RunSummary {
+    /// When this run's state was last seen: the last scan confirming it, else the run itself.
+    pub fn last_seen(&self) -> DateTime<Utc> {
+        self.confirmed_at.unwrap_or(self.time)
+    }
 }
 
 /// An open history database.

@@ -13,7 +13,7 @@ use crate::metrics::{Metric, MetricKind};
 
 const RUN_COLUMNS: &str = "id, kind, started_at, time, commit_id, commit_time, commit_author, \
      commit_summary, outcome, total_ms, fetch_ms, render_ms, check_ms, errors, fetch_error, \
-     block_count, warn_count, info_count, error_count";
+     block_count, warn_count, info_count, error_count, confirmed_at, repeats";
 
 /// A `runs` row as stored, before parsing.
 struct RawRun {
@@ -30,6 +30,8 @@ struct RawRun {
     errors: String,
     fetch_error: Option<String>,
     counts: [i64; 4],
+    confirmed_at: Option<String>,
+    repeats: i64,
 }
 
 impl RawRun {
@@ -48,6 +50,8 @@ impl RawRun {
             errors: row.get(13)?,
             fetch_error: row.get(14)?,
             counts: [row.get(15)?, row.get(16)?, row.get(17)?, row.get(18)?],
+            confirmed_at: row.get(19)?,
+            repeats: row.get(20)?,
         })
     }
 
@@ -82,6 +86,11 @@ impl RawRun {
                 render_ms: ms(self.durations[2]),
                 check_ms: ms(self.durations[3]),
             },
+            confirmed_at: self
+                .confirmed_at
+                .map(|t| parse_ts("runs.confirmed_at", &t))
+                .transpose()?,
+            repeats: count(self.repeats),
         })
     }
 }
@@ -133,7 +142,8 @@ fn parse_seen((run, commit, time, author, commit_time): RawSeen) -> Result<Seen,
 /// Selects episodes with their runs; `{where}` and `{order}` are filled in per query.
 const EPISODE_SELECT: &str = "SELECT o.finding,
         e.opened_run, ro.commit_id, ro.time, ro.commit_author, ro.commit_time,
-        e.last_seen_run, rl.commit_id, rl.time, rl.commit_author, rl.commit_time,
+        e.last_seen_run, rl.commit_id, coalesce(rl.confirmed_at, rl.time), rl.commit_author,
+        rl.commit_time,
         e.resolved_run, rr.commit_id, rr.time, rr.commit_author, rr.commit_time
      FROM episodes e
      JOIN runs ro ON ro.id = e.opened_run

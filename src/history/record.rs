@@ -1,10 +1,10 @@
 //! Writing: a whole run in one transaction, or a lone event.
 
-use rusqlite::{Transaction, TransactionBehavior, params};
+use rusqlite::{OptionalExtension as _, Transaction, TransactionBehavior, params};
 
 use super::{
-    CRASH_AFTER_FIRST_WRITE_ENV, Event, History, HistoryError, Outcome, RunRecord, lifecycle,
-    sql_err, ts,
+    CRASH_AFTER_FIRST_WRITE_ENV, Event, History, HistoryError, Outcome, RunKind, RunRecord,
+    lifecycle, sql_err, ts,
 };
 use crate::finding::Severity;
 
@@ -34,9 +34,58 @@ impl History {
         if run.kind.on_timeline() {
             upsert_views(&tx, run_id, run)?;
         }
+        if run.kind == RunKind::Scan {
+            tx.execute(
+                "UPDATE runs SET digest = ?2 WHERE id = ?1",
+                params![run_id, run_digest(run)?],
+            )
+            .map_err(sql_err("writing the run's digest"))?;
+        }
         tx.commit().map_err(sql_err("committing the run"))?;
         tracing::debug!(run_id, "run recorded");
         Ok(run_id)
+    }
+
+    /// Records a scan, unless it found exactly what the newest run on the timeline found (a scan of the
+    /// same commit with the same findings, metrics, errors and views, and no events): then that run is
+    /// confirmed instead (`confirmed_at`, `repeats`) and nothing else is written. Returns the run's id and
+    /// whether it was a confirmation.
+    ///
+    /// The history stays a record of *changes*: the state between two runs is the earlier one's, so
+    /// lifecycles, ratio series and the digest read the same as if every scan had been stored.
+    pub fn record_or_confirm(&mut self, run: &RunRecord) -> Result<(i64, bool), HistoryError> {
+        let digest = run_digest(run)?;
+        if run.kind == RunKind::Scan && run.events.is_empty() {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_err("starting the run's transaction"))?;
+            let newest: Option<(i64, String, Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT id, kind, digest, coalesce(confirmed_at, time) FROM runs
+                     WHERE kind IN ('scan', 'backfill') ORDER BY time DESC, id DESC LIMIT 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .optional()
+                .map_err(sql_err("reading the newest run"))?;
+            if let Some((id, kind, Some(previous), Some(seen))) = newest
+                && kind == RunKind::Scan.as_str()
+                && previous == digest
+                && seen <= ts(run.time)
+            {
+                tx.execute(
+                    "UPDATE runs SET confirmed_at = ?2, repeats = repeats + 1 WHERE id = ?1",
+                    params![id, ts(run.time)],
+                )
+                .map_err(sql_err("confirming the run"))?;
+                tx.commit()
+                    .map_err(sql_err("committing the confirmation"))?;
+                tracing::debug!(run_id = id, "scan unchanged: run confirmed");
+                return Ok((id, true));
+            }
+        }
+        Ok((self.record(run)?, false))
     }
 
     /// Records an event that belongs to no run (live drift seen by the daemon, a digest sent…).
@@ -217,4 +266,23 @@ fn insert_event(
     })
     .map_err(sql_err("writing an event"))?;
     Ok(tx.last_insert_rowid())
+}
+
+/// What a scan found, as one digest: the commit, fetch error, errors, findings, metrics and views, in
+/// the order the engine produced them (it sorts them), without times or durations.
+fn run_digest(run: &RunRecord) -> Result<String, HistoryError> {
+    use sha2::{Digest as _, Sha256};
+    let json = serde_json::to_vec(&(
+        run.commit.as_ref().map(|c| &c.id),
+        &run.fetch_error,
+        &run.errors,
+        &run.findings,
+        &run.metrics,
+        &run.views,
+    ))
+    .map_err(|source| HistoryError::Json {
+        context: "digesting the run",
+        source,
+    })?;
+    Ok(format!("{:x}", Sha256::digest(&json)))
 }

@@ -53,7 +53,9 @@ impl SiteData {
             .collect();
         runs.reverse();
         let last = runs.last().cloned();
-        let now = last.as_ref().map_or(DateTime::UNIX_EPOCH, |r| r.time);
+        let now = last
+            .as_ref()
+            .map_or(DateTime::UNIX_EPOCH, RunSummary::last_seen);
         let open = history.open_findings(None)?;
         let resolved = history.resolved_since(now - Duration::days(30), None)?;
         let views: BTreeMap<String, ServiceView> = history

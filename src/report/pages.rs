@@ -71,7 +71,7 @@ pub fn render(history: &History, data: &SiteData, sink: &mut dyn Sink) -> Result
             "Rendered by envparity {} from the history, as of run #{} ({}).",
             env!("CARGO_PKG_VERSION"),
             r.id,
-            minute(r.time)
+            minute(r.last_seen())
         ),
         None => format!(
             "Rendered by envparity {} from an empty history.",
@@ -400,7 +400,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
         last: data.last.as_ref().map(|r| {
             let (commit, summary, author) = commit_cells(r);
             LastRun {
-                time: minute(r.time),
+                time: minute(r.last_seen()),
                 commit: if commit.is_empty() {
                     "(working tree)".into()
                 } else {
@@ -1118,6 +1118,8 @@ fn latest_json(data: &SiteData) -> Result<Vec<u8>, ReportError> {
         "run": last.map(|r| serde_json::json!({
             "id": r.id,
             "time": r.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "confirmed_at": r.confirmed_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            "repeats": r.repeats,
             "outcome": r.outcome.as_str(),
             "fetch_error": r.fetch_error,
         })),

@@ -208,6 +208,90 @@ fn scan_follows_new_and_force_pushed_commits_and_records_a_failed_fetch() {
 }
 
 #[test]
+fn a_scan_that_finds_the_same_confirms_the_previous_run_instead_of_copying_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = WorkRepo::init(&dir.path().join("infra"));
+    write_inventory(&repo, "2Gi");
+    let c1 = repo.commit("staging 2Gi");
+    let infra = dir.path().join("infra");
+    let args = [
+        "scan",
+        "--repo",
+        infra.to_str().expect("utf-8"),
+        "--state",
+        "state",
+        "--format",
+        "json",
+    ];
+    let scan = || json(&run(dir.path(), &args));
+
+    let first = scan();
+    assert_eq!(
+        (first["run"].as_i64(), &first["unchanged"]),
+        (Some(1), &false.into())
+    );
+    let again = scan();
+    let third = scan();
+    for v in [&again, &third] {
+        assert_eq!(v["run"], 1, "{v}");
+        assert_eq!(v["unchanged"], true, "{v}");
+        assert_eq!(v["commit"], c1.as_str());
+        let f = v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["rule"] == "limit-inversion")
+            .expect("the finding is still reported");
+        assert_eq!(f["first_seen"]["commit"], c1.as_str(), "{f}");
+    }
+    let db = dir.path().join("state/history.sqlite");
+    let runs = History::open(&db).expect("open").runs(10).expect("runs");
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].repeats, 2);
+    assert!(runs[0].confirmed_at.is_some_and(|t| t > runs[0].time));
+
+    // A new commit is a new run, confirmed in turn; the finding stays open from c1.
+    write_inventory(&repo, "1Gi");
+    let c2 = repo.commit("staging 1Gi");
+    let v = scan();
+    assert_eq!(
+        (v["run"].as_i64(), &v["unchanged"]),
+        (Some(2), &false.into()),
+        "{v}"
+    );
+    assert_eq!(v["commit"], c2.as_str());
+    assert_eq!(scan()["run"], 2);
+    let history = History::open(&db).expect("open");
+    let runs = history.runs(10).expect("runs");
+    assert_eq!(
+        runs.iter().map(|r| (r.id, r.repeats)).collect::<Vec<_>>(),
+        [(2, 1), (1, 2)]
+    );
+    let open = history.open_findings(Some("inventory")).expect("open");
+    let inversion = open
+        .iter()
+        .find(|l| l.finding.fingerprint == inversion())
+        .expect("still open");
+    assert_eq!(inversion.opened.commit.as_deref(), Some(c1.as_str()));
+
+    // The site is as of the last confirmation.
+    let out = run(dir.path(), &["report", "--state", "state", "--out", "site"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let latest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("site/data/latest.json")).expect("latest.json"),
+    )
+    .expect("json");
+    assert_eq!(latest["run"]["id"], 2);
+    assert_eq!(latest["run"]["repeats"], 1);
+    assert!(latest["run"]["confirmed_at"].is_string(), "{latest}");
+}
+
+#[test]
 fn a_scan_killed_mid_write_leaves_the_previous_complete_run() {
     let dir = tempfile::tempdir().expect("repo");
     let repo = WorkRepo::init(&dir.path().join("infra"));
@@ -549,5 +633,7 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
             && e["message"].as_str().unwrap_or("").contains("unreachable")),
         "{errors:?}"
     );
-    assert_eq!(history.runs(10).expect("runs").len(), 3);
+    // Three scans, two runs: the second found exactly what the first did and confirmed it.
+    let runs = history.runs(10).expect("runs");
+    assert_eq!(runs.iter().map(|r| r.repeats).collect::<Vec<_>>(), [0, 1]);
 }
