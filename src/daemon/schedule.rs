@@ -65,8 +65,9 @@ impl Schedule {
 
     /// The first tick strictly after `after`; `None` when the expression never matches again.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // croner carries the start's fraction of a second into the result: ticks are whole seconds.
         self.cron
-            .find_next_occurrence(&after.with_timezone(&self.tz), false)
+            .find_next_occurrence(&whole_second(after).with_timezone(&self.tz), false)
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
@@ -74,10 +75,14 @@ impl Schedule {
     /// The last tick at or before `at`: the tick whose period `at` lies in.
     pub fn last_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.cron
-            .find_previous_occurrence(&at.with_timezone(&self.tz), true)
+            .find_previous_occurrence(&whole_second(at).with_timezone(&self.tz), true)
             .ok()
             .map(|t| t.with_timezone(&Utc))
     }
+}
+
+fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
 #[cfg(test)]
@@ -129,6 +134,19 @@ mod tests {
         let tick = s.next_after(utc(2026, 10, 24, 12, 0)).expect("tick");
         assert_eq!(tick, utc(2026, 10, 25, 0, 30), "the first 02:30 (CEST)");
         assert_eq!(s.next_after(tick), Some(utc(2026, 10, 26, 1, 30)));
+    }
+
+    #[test]
+    fn ticks_fall_on_whole_seconds_whatever_the_clock_reads() {
+        let s = Schedule::new("*/15 * * * *", chrono_tz::UTC).expect("valid");
+        let now = utc(2026, 11, 25, 10, 14) + chrono::Duration::milliseconds(59_678);
+        assert_eq!(s.next_after(now), Some(utc(2026, 11, 25, 10, 15)));
+        let just_after = utc(2026, 11, 25, 10, 15) + chrono::Duration::milliseconds(300);
+        assert_eq!(s.next_after(just_after), Some(utc(2026, 11, 25, 10, 30)));
+        assert_eq!(
+            s.last_at_or_before(just_after),
+            Some(utc(2026, 11, 25, 10, 15))
+        );
     }
 
     #[test]
