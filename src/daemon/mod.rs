@@ -168,8 +168,7 @@ impl Daemon {
         }
     }
 
-    /// The jobs and their schedules, in the order `--once` runs them. The report has none when it follows
-    /// every scan.
+    /// The jobs and their schedules (the report has none when it follows every scan).
     fn schedules(&self) -> Result<Vec<(Job, Schedule)>, String> {
         let d = &self.config.daemon;
         let tz = d.tz(&self.config.digest);
