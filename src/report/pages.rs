@@ -527,7 +527,15 @@ fn trend_chart(data: &SiteData) -> Option<Chart> {
     }
     let series = |label: &str, pick: fn(&crate::history::RunSummary) -> u64| Series {
         label: label.into(),
-        points: data.runs.iter().map(|r| (r.time, pick(r) as f64)).collect(),
+        // A run holds until its last confirmation (a later scan that found the same).
+        points: data
+            .runs
+            .iter()
+            .flat_map(|r| {
+                let v = pick(r) as f64;
+                std::iter::once((r.time, v)).chain(r.confirmed_at.map(|t| (t, v)))
+            })
+            .collect(),
     };
     Some(Chart {
         title: "Findings per run".into(),
