@@ -82,6 +82,9 @@ impl JobRun {
     }
 }
 
+/// How long job runs are kept (a daemon on the default schedule records ~200 a day).
+pub const JOB_RUNS_KEPT_DAYS: i64 = 90;
+
 const COLUMNS: &str = "job, started_at, finished_at, outcome, failure, error, run_id";
 
 fn raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawJobRun> {
@@ -97,8 +100,15 @@ fn raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawJobRun> {
 }
 
 impl History {
-    /// Records one job run.
+    /// Records one job run, and forgets that job's runs older than [`JOB_RUNS_KEPT_DAYS`] before it.
     pub fn record_job_run(&mut self, run: &JobRun) -> Result<i64, HistoryError> {
+        let cutoff = run.started_at - chrono::Duration::days(JOB_RUNS_KEPT_DAYS);
+        self.conn
+            .execute(
+                "DELETE FROM job_runs WHERE job = ?1 AND started_at < ?2",
+                params![run.job, ts(cutoff)],
+            )
+            .map_err(sql_err("forgetting old job runs"))?;
         self.conn
             .execute(
                 &format!("INSERT INTO job_runs ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -171,5 +181,62 @@ impl History {
             .map(|t| parse_ts("job_runs.finished_at", &t))
             .transpose()?;
         Ok((u32::try_from(count).unwrap_or(u32::MAX), last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(job: &str, started_at: DateTime<Utc>, outcome: JobOutcome) -> JobRun {
+        JobRun {
+            job: job.into(),
+            started_at,
+            finished_at: started_at,
+            outcome,
+            failure: (outcome != JobOutcome::Ok).then(|| "fetch".into()),
+            error: None,
+            run: None,
+        }
+    }
+
+    #[test]
+    fn streaks_count_failures_since_the_last_success_and_old_runs_are_forgotten() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut h = History::open(&dir.path().join("h.sqlite")).expect("open");
+        let now = Utc::now();
+        let ago = |days: i64| now - chrono::Duration::days(days);
+        h.record_job_run(&run("scan", ago(100), JobOutcome::Ok))
+            .expect("record");
+        h.record_job_run(&run("digest", ago(100), JobOutcome::Ok))
+            .expect("record");
+        h.record_job_run(&run("scan", ago(3), JobOutcome::Ok))
+            .expect("record");
+        h.record_job_run(&run("scan", ago(2), JobOutcome::Failed))
+            .expect("record");
+        h.record_job_run(&run("scan", ago(1), JobOutcome::Panicked))
+            .expect("record");
+        assert_eq!(
+            h.job_failure_streak("scan").expect("streak"),
+            (2, Some(ago(1)))
+        );
+        assert_eq!(h.job_failure_streak("digest").expect("streak"), (0, None));
+        let scans = h.job_runs(Some("scan"), 10).expect("runs");
+        assert_eq!(
+            scans.len(),
+            3,
+            "the 100-day-old scan run is gone: {scans:?}"
+        );
+        assert_eq!(
+            h.job_runs(Some("digest"), 10).expect("runs").len(),
+            1,
+            "other jobs keep theirs"
+        );
+        assert_eq!(
+            h.last_ok_job_run("scan")
+                .expect("last")
+                .map(|r| r.started_at),
+            Some(ago(3))
+        );
     }
 }

@@ -48,6 +48,35 @@ impl fmt::Debug for GitRepo {
     }
 }
 
+/// A clone directory older than this is left over from a process that died mid-clone.
+const STALE_CLONE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes `<name>.tmp-*` clone directories in `parent` that a killed process left behind (a clone that
+/// fails normally removes its own). Recent ones may belong to a clone running right now and are kept.
+fn sweep_stale_clones(parent: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let prefix = format!("{name}.tmp-");
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(&prefix)
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > STALE_CLONE));
+        if stale {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    info!(dir = %entry.path().display(), "removed a clone left behind by a crash")
+                }
+                Err(e) => {
+                    tracing::warn!(dir = %entry.path().display(), error = %e, "could not remove a stale clone")
+                }
+            }
+        }
+    }
+}
+
 impl GitRepo {
     /// Opens the bare mirror in `dir`, cloning `spec.url` into it first when `dir` does not exist yet.
     /// A failed clone leaves no partial mirror behind (clone into `dir.tmp-…` then rename).
@@ -72,6 +101,7 @@ impl GitRepo {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "mirror".into());
+        sweep_stale_clones(&parent, &name);
         let tmp = tempfile::Builder::new()
             .prefix(&format!("{name}.tmp-"))
             .tempdir_in(&parent)

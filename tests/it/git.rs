@@ -785,3 +785,27 @@ fn a_server_that_accepts_and_then_says_nothing_fails_the_scan_after_the_timeout(
         "gave up after {elapsed:?}: {stderr}"
     );
 }
+
+#[test]
+fn a_clone_left_behind_by_a_killed_process_is_swept_and_a_recent_one_kept() {
+    let server = GitServer::start();
+    server.repo("infra").write("a.txt", "a\n").commit("first");
+    let (_state, dir) = state();
+    let parent = dir.parent().expect("parent");
+    std::fs::create_dir_all(parent).expect("mkdir");
+    let stale = parent.join("infra.tmp-killed");
+    let running = parent.join("infra.tmp-running");
+    for d in [&stale, &running] {
+        std::fs::create_dir_all(d.join("objects")).expect("mkdir");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::open(&stale)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("age the stale clone");
+
+    GitRepo::mirror(&spec(&server.url("infra")), &dir).expect("clone");
+    assert_eq!(
+        entries(parent),
+        vec!["infra".to_string(), "infra.tmp-running".to_string()]
+    );
+}
