@@ -88,15 +88,7 @@ pub const JOB_RUNS_KEPT_DAYS: i64 = 90;
 const COLUMNS: &str = "job, started_at, finished_at, outcome, failure, error, run_id";
 
 fn raw(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawJobRun> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-    ))
+    RawJobRun::try_from(row)
 }
 
 impl History {

@@ -423,18 +423,7 @@ impl History {
             String,
         );
         let raw: Vec<RawEvent> = stmt
-            .query_map(params![ts(since), kind], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                    row.get(7)?,
-                ))
-            })
+            .query_map(params![ts(since), kind], |row| RawEvent::try_from(row))
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql_err("reading events"))?;
         raw.into_iter()
