@@ -2,7 +2,7 @@
 
 use std::fs;
 
-use crate::support::{envparity, fixture_copy, json, root};
+use crate::support::{envparity, finding, fixture_copy, json, root};
 
 const CLEAN: &str = "tests/fixtures/rules/image/silent";
 
@@ -25,12 +25,7 @@ fn json_contract_has_exactly_the_documented_shape() {
     assert_eq!(keys, ["version", "commit", "findings", "errors", "summary"]);
     assert_eq!(v["version"], 1);
     assert!(v["commit"].is_null());
-    let f = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["rule"] == "limit-inversion")
-        .expect("limit-inversion finding");
+    let f = finding(&v, "limit-inversion");
     for key in [
         "rule",
         "severity",

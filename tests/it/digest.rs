@@ -284,7 +284,11 @@ impl Drop for Smtp {
 impl Smtp {
     /// `python3 -m aiosmtpd -n -l 127.0.0.1:PORT -c aiosmtpd.handlers.Mailbox DIR`.
     pub(crate) fn mailbox(dir: &Path) -> Smtp {
-        let port = free_port();
+        Smtp::mailbox_on(dir, free_port())
+    }
+
+    /// [`Smtp::mailbox`] on a given port (a server that comes up where a client already points).
+    pub(crate) fn mailbox_on(dir: &Path, port: u16) -> Smtp {
         let maildir = dir.join("maildir");
         let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
@@ -697,19 +701,7 @@ fn a_server_that_is_down_is_recorded_and_retried() {
     drop(h);
 
     // The server comes up on that port: the next run sends.
-    let _server = {
-        let maildir = dir.path().join("maildir");
-        let child = Command::new(python())
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd");
-        Smtp::ready(child, port, maildir)
-    };
+    let _server = Smtp::mailbox_on(dir.path(), port);
     let out = digest(dir.path(), &["--period", WEEK]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(_server.messages().len(), 1);

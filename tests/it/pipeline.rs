@@ -8,7 +8,7 @@ use envparity::history::History;
 use envparity::metrics::MetricKind;
 
 use crate::gitserver::{EPOCH, GitServer, HttpGitServer, WorkRepo};
-use crate::support::{envparity, json};
+use crate::support::{envparity, finding, json};
 
 /// One service, `inventory`, whose memory limit is `limits[env]` in each environment.
 fn write_inventory(repo: &WorkRepo, staging_limit: &str) {
@@ -163,12 +163,7 @@ fn scan_follows_new_and_force_pushed_commits_and_records_a_failed_fetch() {
     let out = scan(&["--format", "json"]);
     let v = json(&out);
     assert_eq!(v["commit"], c2.as_str());
-    let f = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["rule"] == "limit-inversion")
-        .expect("limit-inversion");
+    let f = finding(&v, "limit-inversion");
     assert_eq!(f["first_seen"]["commit"], c2.as_str());
     assert_eq!(
         f["first_seen"]["author"],
@@ -236,12 +231,7 @@ fn a_scan_that_finds_the_same_confirms_the_previous_run_instead_of_copying_it() 
         assert_eq!(v["run"], 1, "{v}");
         assert_eq!(v["unchanged"], true, "{v}");
         assert_eq!(v["commit"], c1.as_str());
-        let f = v["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .find(|f| f["rule"] == "limit-inversion")
-            .expect("the finding is still reported");
+        let f = finding(v, "limit-inversion");
         assert_eq!(f["first_seen"]["commit"], c1.as_str(), "{f}");
     }
     let db = dir.path().join("state/history.sqlite");
@@ -366,12 +356,7 @@ fn the_ratchet_gate_fails_only_for_what_the_change_introduces() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v = json(&out);
-    let f = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["rule"] == "limit-inversion")
-        .expect("f");
+    let f = finding(&v, "limit-inversion");
     assert_eq!(f["new"], false);
     // Plain check still fails on it.
     let out = run(state.path(), &["check", "--repo", path, "--state", st]);
@@ -390,12 +375,7 @@ fn the_ratchet_gate_fails_only_for_what_the_change_introduces() {
     let out = gate("main");
     assert_eq!(out.status.code(), Some(1));
     let v = json(&out);
-    let image = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["rule"] == "image")
-        .expect("image");
+    let image = finding(&v, "image");
     assert_eq!(image["new"], true);
     let out = run(
         state.path(),
@@ -571,12 +551,7 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
         String::from_utf8_lossy(&out.stderr)
     );
     let v = json(&out);
-    let drift = v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .find(|f| f["rule"] == "live-manual-field")
-        .unwrap_or_else(|| panic!("no live drift finding: {v}"));
+    let drift = finding(&v, "live-manual-field");
     // Git does not set replicas for this service: the scale is a field set by hand, with who and when.
     assert_eq!(
         v["findings"].as_array().map(Vec::len),

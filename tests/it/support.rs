@@ -113,3 +113,14 @@ pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((code, body.to_string()))
 }
+
+/// The first finding of `rule` in a JSON report (`check`/`scan --format json`); panics with the report when
+/// there is none.
+pub fn finding<'v>(report: &'v serde_json::Value, rule: &str) -> &'v serde_json::Value {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no `{rule}` finding in: {report}"))
+}
