@@ -149,18 +149,13 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// A daemon over `config`; its status starts now, with the last successful scan from the history.
+    /// A daemon over `config`; its status starts now (the scheduler sets the last successful scan from the history).
     pub fn new(config: Config, state: State, origin: Origin, live_dir: Option<PathBuf>) -> Daemon {
-        let last_scan = History::open(&state.history())
-            .and_then(|h| h.last_ok_job_run(Job::Scan.name()))
-            .ok()
-            .flatten()
-            .map(|r| r.finished_at);
         let max_age = chrono::Duration::minutes(
             i64::try_from(config.daemon.max_scan_age_minutes).unwrap_or(i64::MAX / 60_000),
         );
         Daemon {
-            status: Arc::new(Status::new(Utc::now(), max_age, last_scan)),
+            status: Arc::new(Status::new(Utc::now(), max_age)),
             config,
             state,
             origin,
@@ -279,62 +274,63 @@ struct Slot {
 struct Runner {
     daemon: Daemon,
     slots: Vec<Slot>,
+    /// Jobs to run once at start-up: their last tick passed while the daemon was down.
+    missed: Vec<Job>,
     stopping: AtomicBool,
 }
 
 impl Runner {
-    fn new(daemon: Daemon) -> Result<Runner, DaemonError> {
+    /// The schedules, with what the history says at start-up (read in one go): each job's failure
+    /// streak (a restarted daemon keeps backing off), the jobs whose last tick passed after their last
+    /// recorded run (missed while the daemon was down, or never run), and the last successful scan.
+    fn new(daemon: Daemon, now: DateTime<Utc>) -> Result<Runner, DaemonError> {
         let schedules = daemon.schedules().map_err(DaemonError::Scheduler)?;
         let history = History::open(&daemon.state.history()).ok();
-        let slots = schedules
-            .into_iter()
-            .map(|(job, schedule)| {
-                // A restarted daemon keeps backing off a job that kept failing.
-                let streak = history
-                    .as_ref()
-                    .and_then(|h| h.job_failure_streak(job.name()).ok())
-                    .unwrap_or((0, None));
-                let until = streak
-                    .1
-                    .map(|last| daemon.backoff(job).until(streak.0, last, fastrand::f64()));
-                Slot {
-                    job,
-                    schedule,
-                    running: AtomicBool::new(false),
-                    backoff: Mutex::new((streak.0, until)),
-                }
-            })
-            .collect();
+        if let Some(last) = history
+            .as_ref()
+            .and_then(|h| h.last_ok_job_run(Job::Scan.name()).ok().flatten())
+        {
+            daemon.status.set_last_scan(last.finished_at);
+        }
+        let mut missed = Vec::new();
+        let mut slots = Vec::new();
+        for (job, schedule) in schedules {
+            let last_run = history.as_ref().map(|h| {
+                h.job_runs(Some(job.name()), 1)
+                    .map(|r| r.into_iter().next())
+            });
+            let was_missed = match (schedule.last_at_or_before(now), last_run) {
+                (None, _) => false,
+                (Some(tick), Some(Ok(last))) => last.is_none_or(|r| r.started_at < tick),
+                (Some(_), _) => true,
+            };
+            if was_missed {
+                missed.push(job);
+            }
+            let streak = history
+                .as_ref()
+                .and_then(|h| h.job_failure_streak(job.name()).ok())
+                .unwrap_or((0, None));
+            let until = streak
+                .1
+                .map(|last| daemon.backoff(job).until(streak.0, last, fastrand::f64()));
+            slots.push(Slot {
+                job,
+                schedule,
+                running: AtomicBool::new(false),
+                backoff: Mutex::new((streak.0, until)),
+            });
+        }
         Ok(Runner {
             daemon,
             slots,
+            missed,
             stopping: AtomicBool::new(false),
         })
     }
 
     fn slot(&self, job: Job) -> Option<&Slot> {
         self.slots.iter().find(|s| s.job == job)
-    }
-
-    /// Jobs whose last tick passed after their last recorded run (missed while the daemon was down, or
-    /// never run): each runs once at start-up. The digest job itself skips a period already sent.
-    fn missed(&self, now: DateTime<Utc>) -> Vec<Job> {
-        let Ok(history) = History::open(&self.daemon.state.history()) else {
-            return self.slots.iter().map(|s| s.job).collect();
-        };
-        self.slots
-            .iter()
-            .filter(|slot| {
-                let Some(tick) = slot.schedule.last_at_or_before(now) else {
-                    return false;
-                };
-                match history.job_runs(Some(slot.job.name()), 1) {
-                    Ok(runs) => runs.first().is_none_or(|r| r.started_at < tick),
-                    Err(_) => true,
-                }
-            })
-            .map(|s| s.job)
-            .collect()
     }
 
     /// One tick of `job`: skipped while it still runs, while stopping, or while backing off; otherwise run
@@ -489,7 +485,7 @@ pub fn run(daemon: Daemon) -> Result<(), DaemonError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = rt.block_on(schedule(Arc::new(Runner::new(daemon)?)));
+    let result = rt.block_on(schedule(Arc::new(Runner::new(daemon, Utc::now())?)));
     rt.shutdown_timeout(Duration::from_secs(1));
     result
 }
@@ -529,7 +525,7 @@ async fn schedule(runner: Arc<Runner>) -> Result<(), DaemonError> {
         .await?;
         tracing::info!(job = slot.job.name(), schedule = slot.schedule.expr(), timezone = %slot.schedule.tz(), next = %next, "scheduled");
     }
-    for job in runner.missed(now) {
+    for &job in &runner.missed {
         tracing::info!(
             job = job.name(),
             "its last tick passed while the daemon was down: running it now"
@@ -639,7 +635,7 @@ mod tests {
             Origin::Dir(dir.join("no-such-repo")),
             None,
         );
-        Arc::new(Runner::new(daemon).expect("default schedules are valid"))
+        Arc::new(Runner::new(daemon, Utc::now()).expect("default schedules are valid"))
     }
 
     #[tokio::test]

@@ -88,18 +88,14 @@ fn secs(t: DateTime<Utc>) -> f64 {
 }
 
 impl Status {
-    /// A fresh status: started now, `last_scan` as recorded in the history.
-    pub fn new(
-        started: DateTime<Utc>,
-        max_scan_age: chrono::Duration,
-        last_scan: Option<DateTime<Utc>>,
-    ) -> Status {
+    /// A fresh status: started at `started`, no scan seen yet.
+    pub fn new(started: DateTime<Utc>, max_scan_age: chrono::Duration) -> Status {
         let mut status = Status {
             registry: Registry::with_prefix("envparity"),
             started,
             max_scan_age,
             scheduler_running: AtomicBool::new(false),
-            last_scan: Mutex::new(last_scan),
+            last_scan: Mutex::new(None),
             last_scan_timestamp: FloatGauge::default(),
             last_scan_duration: FloatGauge::default(),
             findings: Family::default(),
@@ -111,9 +107,6 @@ impl Status {
             send_failures: Counter::default(),
             next_run: Family::default(),
         };
-        if let Some(t) = last_scan {
-            status.last_scan_timestamp.set(secs(t));
-        }
         status.registry.register(
             "last_scan_timestamp_seconds",
             "End of the last successful scan (Unix time)",
@@ -167,6 +160,14 @@ impl Status {
         status
     }
 
+    /// When the last successful scan ended (from the history at start-up, then from each scan).
+    pub fn set_last_scan(&self, ended: DateTime<Utc>) {
+        if let Ok(mut last) = self.last_scan.lock() {
+            *last = Some(ended);
+        }
+        self.last_scan_timestamp.set(secs(ended));
+    }
+
     /// The scheduler started (true) or is stopping (false).
     pub fn set_scheduler_running(&self, running: bool) {
         self.scheduler_running.store(running, Ordering::SeqCst);
@@ -216,10 +217,7 @@ impl Status {
         envs: &[String],
         findings: &[Finding],
     ) {
-        if let Ok(mut last) = self.last_scan.lock() {
-            *last = Some(ended);
-        }
-        self.last_scan_timestamp.set(secs(ended));
+        self.set_last_scan(ended);
         self.last_scan_duration.set(duration.as_secs_f64());
         self.findings.clear();
         self.drift.clear();
@@ -291,7 +289,8 @@ mod tests {
 
     #[test]
     fn health_needs_a_running_scheduler_and_a_fresh_scan_with_a_grace_period_after_start() {
-        let status = Status::new(at(10, 0), chrono::Duration::minutes(60), Some(at(8, 0)));
+        let status = Status::new(at(10, 0), chrono::Duration::minutes(60));
+        status.set_last_scan(at(8, 0));
         assert_eq!(status.health(at(10, 5)).status, "scheduler not running");
         status.set_scheduler_running(true);
         assert!(
@@ -309,7 +308,7 @@ mod tests {
 
     #[test]
     fn metrics_are_openmetrics_text_with_the_last_scan_and_failures() {
-        let status = Status::new(at(10, 0), chrono::Duration::minutes(60), None);
+        let status = Status::new(at(10, 0), chrono::Duration::minutes(60));
         status.job_ended("scan", "failed", Some("fetch"));
         status.job_ended("digest", "failed", Some("send"));
         status.cluster_failed(2);
