@@ -16,31 +16,12 @@ impl History {
     /// right. Non-finite metric values are skipped with a warning (SQLite cannot store NaN).
     #[tracing::instrument(level = "debug", skip_all, fields(kind = %run.kind, time = %run.time))]
     pub fn record(&mut self, run: &RunRecord) -> Result<i64, HistoryError> {
+        let digest = digest_of(run)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err("starting the run's transaction"))?;
-        let run_id = insert_run(&tx, run)?;
-        if std::env::var_os(CRASH_AFTER_FIRST_WRITE_ENV).is_some() {
-            // Test-only hook: die mid-transaction to prove nothing half-written survives.
-            std::process::abort();
-        }
-        insert_observations(&tx, run_id, run)?;
-        insert_metrics(&tx, run_id, run)?;
-        for event in &run.events {
-            insert_event(&tx, Some(run_id), event)?;
-        }
-        lifecycle::update(&tx, run_id)?;
-        if run.kind.on_timeline() {
-            upsert_views(&tx, run_id, run)?;
-        }
-        if run.kind == RunKind::Scan {
-            tx.execute(
-                "UPDATE runs SET digest = ?2 WHERE id = ?1",
-                params![run_id, run_digest(run)?],
-            )
-            .map_err(sql_err("writing the run's digest"))?;
-        }
+        let run_id = write_run(&tx, run, digest.as_deref())?;
         tx.commit().map_err(sql_err("committing the run"))?;
         tracing::debug!(run_id, "run recorded");
         Ok(run_id)
@@ -54,24 +35,26 @@ impl History {
     /// The history stays a record of *changes*: the state between two runs is the earlier one's, so
     /// lifecycles, ratio series and the digest read the same as if every scan had been stored.
     pub fn record_or_confirm(&mut self, run: &RunRecord) -> Result<(i64, bool), HistoryError> {
-        let digest = run_digest(run)?;
-        if run.kind == RunKind::Scan && run.events.is_empty() {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_err("starting the run's transaction"))?;
-            let newest: Option<(i64, String, Option<String>, Option<String>)> = tx
+        let digest = digest_of(run)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err("starting the run's transaction"))?;
+        if let Some(digest) = &digest
+            && run.events.is_empty()
+        {
+            let newest: Option<(i64, String, Option<String>, String)> = tx
                 .query_row(
                     "SELECT id, kind, digest, coalesce(confirmed_at, time) FROM runs
                      WHERE kind IN ('scan', 'backfill') ORDER BY time DESC, id DESC LIMIT 1",
                     [],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                    |row| <(i64, String, Option<String>, String)>::try_from(row),
                 )
                 .optional()
                 .map_err(sql_err("reading the newest run"))?;
-            if let Some((id, kind, Some(previous), Some(seen))) = newest
+            if let Some((id, kind, Some(previous), seen)) = newest
                 && kind == RunKind::Scan.as_str()
-                && previous == digest
+                && previous == *digest
                 && seen <= ts(run.time)
             {
                 tx.execute(
@@ -85,7 +68,10 @@ impl History {
                 return Ok((id, true));
             }
         }
-        Ok((self.record(run)?, false))
+        let run_id = write_run(&tx, run, digest.as_deref())?;
+        tx.commit().map_err(sql_err("committing the run"))?;
+        tracing::debug!(run_id, "run recorded");
+        Ok((run_id, false))
     }
 
     /// Records an event that belongs to no run (live drift seen by the daemon, a digest sent…).
@@ -98,6 +84,30 @@ impl History {
         tx.commit().map_err(sql_err("committing the event"))?;
         Ok(id)
     }
+}
+
+/// Everything a run writes, inside the caller's transaction: the run row (with its digest, for scans),
+/// observations, metrics, events, the lifecycle update and the service views.
+fn write_run(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    digest: Option<&str>,
+) -> Result<i64, HistoryError> {
+    let run_id = insert_run(tx, run, digest)?;
+    if std::env::var_os(CRASH_AFTER_FIRST_WRITE_ENV).is_some() {
+        // Test-only hook: die mid-transaction to prove nothing half-written survives.
+        std::process::abort();
+    }
+    insert_observations(tx, run_id, run)?;
+    insert_metrics(tx, run_id, run)?;
+    for event in &run.events {
+        insert_event(tx, Some(run_id), event)?;
+    }
+    lifecycle::update(tx, run_id)?;
+    if run.kind.on_timeline() {
+        upsert_views(tx, run_id, run)?;
+    }
+    Ok(run_id)
 }
 
 /// Keeps, per service, the view of the newest timeline run that checked it.
@@ -123,7 +133,11 @@ fn ms(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn insert_run(tx: &Transaction<'_>, run: &RunRecord) -> Result<i64, HistoryError> {
+fn insert_run(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    digest: Option<&str>,
+) -> Result<i64, HistoryError> {
     let count = |severity| {
         run.findings
             .iter()
@@ -138,8 +152,8 @@ fn insert_run(tx: &Transaction<'_>, run: &RunRecord) -> Result<i64, HistoryError
     tx.execute(
         "INSERT INTO runs (kind, started_at, time, commit_id, commit_time, commit_author,
                            commit_summary, outcome, total_ms, fetch_ms, render_ms, check_ms, errors,
-                           fetch_error, block_count, warn_count, info_count, error_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                           fetch_error, block_count, warn_count, info_count, error_count, digest)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
         params![
             run.kind.as_str(),
             ts(run.started_at),
@@ -159,6 +173,7 @@ fn insert_run(tx: &Transaction<'_>, run: &RunRecord) -> Result<i64, HistoryError
             count(Severity::Warn),
             count(Severity::Info),
             run.errors.len() as i64,
+            digest,
         ],
     )
     .map_err(sql_err("writing the run"))?;
@@ -269,9 +284,12 @@ fn insert_event(
 }
 
 /// What a scan found, as one digest: the commit, fetch error, errors, findings, metrics and views, in
-/// the order the engine produced them (it sorts them), without times or durations.
-fn run_digest(run: &RunRecord) -> Result<String, HistoryError> {
+/// the order the engine produced them (it sorts them), without times or durations. None for other runs.
+fn digest_of(run: &RunRecord) -> Result<Option<String>, HistoryError> {
     use sha2::{Digest as _, Sha256};
+    if run.kind != RunKind::Scan {
+        return Ok(None);
+    }
     let json = serde_json::to_vec(&(
         run.commit.as_ref().map(|c| &c.id),
         &run.fetch_error,
@@ -284,5 +302,5 @@ fn run_digest(run: &RunRecord) -> Result<String, HistoryError> {
         context: "digesting the run",
         source,
     })?;
-    Ok(format!("{:x}", Sha256::digest(&json)))
+    Ok(Some(format!("{:x}", Sha256::digest(&json))))
 }
