@@ -651,7 +651,14 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                "state" => config.state = self.section(value, name).unwrap_or_default(),
+                "state" => {
+                    let days = locate(&value, &["render_cache_days".into()])
+                        .unwrap_or_else(|| value.span());
+                    config.state = self.section(value, name).unwrap_or_default();
+                    if config.state.render_cache_days == Some(0) {
+                        self.error(&days, "`state.render_cache_days` must be positive".into());
+                    }
+                }
                 "live" => config.live = self.section(value, name).unwrap_or_default(),
                 "clusters" => {
                     for (env, v) in self.table_entries(value, "clusters") {
@@ -1141,6 +1148,25 @@ mod tests {
         assert!(!has_password(
             "https://x-access-token@github.com/acme/infra.git"
         ));
+    }
+
+    #[test]
+    fn a_zero_fetch_timeout_or_cache_lifetime_is_an_error_with_its_line() {
+        let text = "[source]\npath = \".\"\ntimeout_seconds = 0\n[state]\nrender_cache_days = 0\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("zero is refused");
+        };
+        let lines: Vec<_> = diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (3, "`source.timeout_seconds` must be positive"),
+                (5, "`state.render_cache_days` must be positive"),
+            ]
+        );
     }
 
     #[test]
