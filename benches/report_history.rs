@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use envparity::codes::RuleId;
 use envparity::finding::{Finding, Severity, fingerprint};
 use envparity::history::{CommitRef, Durations, History, RunKind, RunRecord};
 use envparity::metrics::{Metric, MetricKind};
@@ -321,7 +322,7 @@ impl Service {
     #[allow(clippy::too_many_arguments)]
     fn finding(
         &self,
-        rule: &str,
+        rule: RuleId,
         severity: Severity,
         container: bool,
         field: &str,
@@ -331,7 +332,7 @@ impl Service {
     ) -> Finding {
         let container = container.then(|| CONTAINER.to_string());
         Finding {
-            rule: rule.into(),
+            rule,
             severity,
             service: self.name.clone(),
             kind: "Deployment".into(),
@@ -341,7 +342,7 @@ impl Service {
             values,
             message,
             fingerprint: fingerprint(
-                rule,
+                rule.as_str(),
                 &self.name,
                 "Deployment",
                 &self.name,
@@ -373,7 +374,7 @@ impl Service {
             let field = format!("resources.limits.{resource}");
             if limits[STAGING] > limits[PROD] {
                 out.push(self.finding(
-                    "limit-inversion",
+                    RuleId::LimitInversion,
                     Severity::Block,
                     true,
                     &field,
@@ -394,7 +395,7 @@ impl Service {
                 let mut envs = [min, max];
                 envs.sort_unstable();
                 out.push(self.finding(
-                    "limit-scale",
+                    RuleId::LimitScale,
                     Severity::Warn,
                     true,
                     &field,
@@ -420,7 +421,7 @@ impl Service {
                 let mut envs = [lo, hi];
                 envs.sort_unstable();
                 out.push(self.finding(
-                    "request-limit-ratio",
+                    RuleId::RequestLimitRatio,
                     Severity::Warn,
                     true,
                     &format!("resources.requests.{resource}/resources.limits.{resource}"),
@@ -440,7 +441,7 @@ impl Service {
             let values = per_env(&|e| self.replicas[e].to_string());
             let shown: Vec<String> = values.iter().map(|(e, v)| format!("{e} {v}")).collect();
             out.push(self.finding(
-                "replicas",
+                RuleId::Replicas,
                 Severity::Info,
                 false,
                 "spec.replicas",
@@ -451,7 +452,7 @@ impl Service {
         }
         if self.version[STAGING] != self.version[PROD] {
             out.push(self.finding(
-                "image",
+                RuleId::Image,
                 Severity::Block,
                 true,
                 "image",

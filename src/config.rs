@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::finding::Severity;
+use crate::codes::{RuleId, Severity};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,7 @@ pub struct Config {
     /// The cluster of each environment, by environment name.
     pub clusters: BTreeMap<String, ClusterConfig>,
     /// Per-rule policy, by rule id.
-    pub rules: BTreeMap<String, RulePolicy>,
+    pub rules: BTreeMap<RuleId, RulePolicy>,
     /// Per-service overrides, by service name.
     pub services: BTreeMap<String, ServiceConfig>,
     /// Findings accepted for a while, with a reason.
@@ -418,7 +418,7 @@ pub struct RulePolicy {
 pub struct ServiceConfig {
     /// Per-rule overrides for this service.
     #[serde(default)]
-    pub rules: BTreeMap<String, RulePolicy>,
+    pub rules: BTreeMap<RuleId, RulePolicy>,
     /// Leave this service out entirely.
     #[serde(default)]
     pub ignore: bool,
@@ -430,7 +430,7 @@ pub struct Exception {
     /// Service the exception is for.
     pub service: String,
     /// Rule id.
-    pub rule: String,
+    pub rule: RuleId,
     /// Only this container (default: any).
     pub container: Option<String>,
     /// Only this field (default: any).
@@ -765,10 +765,10 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn rules(&mut self, value: Spanned<DeValue<'a>>, path: &str) -> BTreeMap<String, RulePolicy> {
+    fn rules(&mut self, value: Spanned<DeValue<'a>>, path: &str) -> BTreeMap<RuleId, RulePolicy> {
         let mut out = BTreeMap::new();
         for (id, v) in self.table_entries(value, path) {
-            let Some(rule) = crate::rules::by_id(id.get_ref()) else {
+            let Ok(rule) = id.get_ref().parse::<RuleId>() else {
                 self.error(
                     &id.span(),
                     format!(
@@ -783,15 +783,15 @@ impl<'a> Parser<'a> {
             {
                 if let Some(t) = policy.threshold {
                     if rule.default_threshold().is_none() {
-                        self.error(&v.span(), format!("rule `{}` has no threshold", rule.id()));
+                        self.error(&v.span(), format!("rule `{rule}` has no threshold"));
                     } else if !(t.is_finite() && t > 0.0) {
                         self.error(
                             &v.span(),
-                            format!("threshold of `{}` must be a positive number", rule.id()),
+                            format!("threshold of `{rule}` must be a positive number"),
                         );
                     }
                 }
-                out.insert(id.into_inner(), policy);
+                out.insert(rule, policy);
             }
         }
         out
@@ -837,10 +837,10 @@ impl<'a> Parser<'a> {
             let Some(raw) = self.section::<RawException>(item, &format!("exceptions[{i}]")) else {
                 continue;
             };
-            if crate::rules::by_id(&raw.rule).is_none() {
+            let Ok(rule) = raw.rule.parse::<RuleId>() else {
                 self.error(&span, format!("exception for unknown rule `{}`", raw.rule));
                 continue;
-            }
+            };
             if raw.reason.trim().is_empty() {
                 self.error(&span, "an exception needs a non-empty `reason`".into());
             }
@@ -855,7 +855,7 @@ impl<'a> Parser<'a> {
             };
             out.push(Exception {
                 service: raw.service,
-                rule: raw.rule,
+                rule,
                 container: raw.container,
                 field: raw.field,
                 reason: raw.reason,
@@ -1118,9 +1118,9 @@ mod tests {
     fn severities_and_service_overrides() {
         let text = "[rules.image]\nseverity = \"warn\"\n[services.web.rules.limit-scale]\nseverity = \"off\"\nthreshold = 8\n";
         let (config, _) = parse(text).expect("valid");
-        assert_eq!(config.rules["image"].severity, Some(Level::Warn));
+        assert_eq!(config.rules[&RuleId::Image].severity, Some(Level::Warn));
         assert_eq!(
-            config.services["web"].rules["limit-scale"].threshold,
+            config.services["web"].rules[&RuleId::LimitScale].threshold,
             Some(8.0)
         );
     }

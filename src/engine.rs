@@ -316,9 +316,7 @@ pub fn check_with_live(
                     fallback.as_deref(),
                 );
                 for d in drafts {
-                    let Some(rule) = crate::rules::by_id(d.rule) else {
-                        continue;
-                    };
+                    let rule = d.rule;
                     let Some((severity, _)) = policy.settings(rule, s) else {
                         continue;
                     };
@@ -326,7 +324,7 @@ pub fn check_with_live(
                         Ok(mut f) => {
                             // One object drifts separately in each environment: the env is part of its identity.
                             f.fingerprint = crate::finding::fingerprint(
-                                &f.rule,
+                                f.rule.as_str(),
                                 &f.service,
                                 &f.kind,
                                 &f.name,
@@ -347,13 +345,13 @@ pub fn check_with_live(
             continue;
         }
         for rule in RULES {
-            let Some((severity, settings)) = policy.settings(*rule, s) else {
+            let Some((severity, settings)) = policy.settings(rule.id(), s) else {
                 continue;
             };
             let mut drafts = Vec::new();
             rule.check(model, settings, &mut drafts);
             for draft in drafts {
-                match policy.apply(*rule, s, severity, draft) {
+                match policy.apply(rule.id(), s, severity, draft) {
                     Ok(mut f) => {
                         f.files = files_for(&f, model, kustomizations, root);
                         findings.push(f);

@@ -1,39 +1,11 @@
 //! What a rule reports: a [`Finding`], its [`Severity`], and the stable fingerprint history follows it by.
 
-use std::fmt;
-
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// How much a finding matters. Ordered: `Info < Warn < Block`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Recorded as data (e.g. replica counts); never fails anything.
-    Info,
-    /// Worth a look; `check` still exits 0.
-    Warn,
-    /// Breaks parity; `check` exits 1.
-    Block,
-}
-
-impl Severity {
-    /// The lowercase name used in config and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warn => "warn",
-            Severity::Block => "block",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::codes::RuleId;
+pub use crate::codes::Severity;
 
 /// One parity problem (or, for `info` rules, one recorded difference).
 ///
@@ -41,7 +13,7 @@ impl fmt::Display for Severity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Rule id, e.g. `limit-inversion`.
-    pub rule: String,
+    pub rule: RuleId,
     /// Severity after policy (config) was applied.
     pub severity: Severity,
     /// Service (its directory name in the repo).

@@ -6,6 +6,7 @@
 //! [`policy`], driven by [`engine`]; [`cli`] renders the resulting [`engine::Report`].
 
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod daemon;
 pub mod discover;

@@ -11,6 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::codes::EventKind;
 use crate::config::Config;
 use crate::engine::{self, Report, Scope};
 use crate::finding::{Finding, Severity};
@@ -446,7 +447,7 @@ pub fn scan(
     if let Some(e) = &fetch_error {
         events.push(crate::history::Event {
             time: started_at,
-            kind: "fetch-failed".into(),
+            kind: EventKind::FetchFailed,
             service: None,
             env: None,
             message: e.clone(),
@@ -751,12 +752,12 @@ fn argo_events(
                     continue;
                 };
                 let kind = match op.trigger {
-                    argo::SyncTrigger::SelfHeal => "argo-self-heal",
-                    _ => "argo-sync",
+                    argo::SyncTrigger::SelfHeal => EventKind::ArgoSelfHeal,
+                    _ => EventKind::ArgoSync,
                 };
                 out.push(crate::history::Event {
                     time,
-                    kind: kind.into(),
+                    kind,
                     service: Some(service.clone()),
                     env: Some(overlay_env.clone()),
                     message: format!(
@@ -777,7 +778,7 @@ fn argo_events(
             );
             out.push(crate::history::Event {
                 time: Utc::now(),
-                kind: "argo-status".into(),
+                kind: EventKind::ArgoStatus,
                 service: Some(service.clone()),
                 env: Some(overlay_env.clone()),
                 message: format!("{}: {status}", app.name),
@@ -790,14 +791,14 @@ fn argo_events(
     let since = out.iter().map(|e| e.time).min().unwrap_or_else(Utc::now);
     let seen = history.events(since - chrono::Duration::seconds(1), None)?;
     let mut last_status: BTreeMap<(Option<String>, Option<String>), String> = BTreeMap::new();
-    for r in history.events(DateTime::UNIX_EPOCH, Some("argo-status"))? {
+    for r in history.events(DateTime::UNIX_EPOCH, Some(EventKind::ArgoStatus))? {
         last_status.insert(
             (r.event.service.clone(), r.event.env.clone()),
             r.event.message.clone(),
         );
     }
     out.retain(|e| {
-        if e.kind == "argo-status" {
+        if e.kind == EventKind::ArgoStatus {
             last_status.get(&(e.service.clone(), e.env.clone())) != Some(&e.message)
         } else {
             !seen.iter().any(|r| {

@@ -7,9 +7,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 
+use crate::codes::RuleId;
 use crate::config::{Config, Exception};
 use crate::finding::{Draft, Finding, Severity, fingerprint};
-use crate::rules::{Rule, Settings};
+use crate::rules::Settings;
 
 /// Config's policy, ready to apply.
 pub struct Policy<'a> {
@@ -40,13 +41,13 @@ impl<'a> Policy<'a> {
     }
 
     /// The severity and settings of `rule` for `service`; `None` when config turned it off.
-    pub fn settings(&self, rule: &dyn Rule, service: &str) -> Option<(Severity, Settings)> {
-        let global = self.config.rules.get(rule.id());
+    pub fn settings(&self, rule: RuleId, service: &str) -> Option<(Severity, Settings)> {
+        let global = self.config.rules.get(&rule);
         let local = self
             .config
             .services
             .get(service)
-            .and_then(|s| s.rules.get(rule.id()));
+            .and_then(|s| s.rules.get(&rule));
         let level = local
             .and_then(|p| p.severity)
             .or_else(|| global.and_then(|p| p.severity));
@@ -64,17 +65,17 @@ impl<'a> Policy<'a> {
     /// Turns a draft into a finding, or into a suppressed finding when an unexpired exception matches it.
     pub fn apply(
         &self,
-        rule: &dyn Rule,
+        rule: RuleId,
         service: &str,
         severity: Severity,
         draft: Draft,
     ) -> Result<Finding, Box<Suppressed>> {
         let finding = Finding {
-            rule: rule.id().to_string(),
+            rule,
             severity,
             service: service.to_string(),
             fingerprint: fingerprint(
-                rule.id(),
+                rule.as_str(),
                 service,
                 &draft.kind,
                 &draft.name,

@@ -152,6 +152,11 @@ fn scale10(mantissa: Decimal, exp: i32) -> Option<Decimal> {
     }
 }
 
+/// Rounds a ratio for display: `4`, `2.5`, `0.33`.
+pub fn show_ratio(r: Decimal) -> String {
+    r.round_dp(2).normalize().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

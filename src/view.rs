@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use serde_json::Value;
 
+use crate::model::ServiceModel;
 use crate::model::compact;
-use crate::rules::{ServiceModel, show_ratio};
+use crate::quantity::show_ratio;
 
 /// One service across its environments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,7 +167,7 @@ pub fn of(model: &ServiceModel) -> ServiceView {
         .into_iter()
         .map(|key| IngressView {
             routes: model
-                .per_env(&key, |e, o| Some(crate::rules::ingress_routes(e, o)))
+                .per_env(&key, |e, o| Some(crate::model::ingress_routes(e, o)))
                 .into_iter()
                 .map(|(e, r)| (e.to_string(), r))
                 .collect(),

@@ -487,13 +487,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             output::print_rules();
             Ok(0)
         }
-        Command::Explain { rule } => match crate::rules::by_id(&rule) {
-            Some(r) => {
+        Command::Explain { rule } => match rule.parse::<crate::codes::RuleId>() {
+            Ok(r) => {
                 output::print_explain(r);
                 Ok(0)
             }
-            None => {
-                let ids: Vec<&str> = crate::rules::all().map(|r| r.id()).collect();
+            Err(_) => {
+                let ids: Vec<&str> = crate::codes::RuleId::ALL
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect();
                 eprintln!("error: no rule `{rule}`; the rules are: {}", ids.join(", "));
                 Ok(2)
             }

@@ -12,7 +12,6 @@ use super::Format;
 use crate::discover::Discovery;
 use crate::engine::Report;
 use crate::finding::{Finding, Severity};
-use crate::rules::Rule;
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -217,10 +216,11 @@ fn write_github(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
 }
 
 fn sarif(report: &Report, root: &Path) -> serde_json::Value {
-    let rules: Vec<serde_json::Value> = crate::rules::all()
+    let rules: Vec<serde_json::Value> = crate::codes::RuleId::ALL
+        .iter()
         .map(|r| {
             json!({
-                "id": r.id(),
+                "id": r,
                 "shortDescription": {"text": r.summary()},
                 "help": {"text": r.doc(), "markdown": r.doc()},
                 "defaultConfiguration": {"level": sarif_level(r.default_severity())},
@@ -328,7 +328,7 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
 /// Prints the rule table.
 pub fn print_rules() {
     let mut out = anstream::stdout().lock();
-    for r in crate::rules::all() {
+    for r in crate::codes::RuleId::ALL {
         let sev = severity_style(r.default_severity());
         let threshold = r
             .default_threshold()
@@ -337,7 +337,7 @@ pub fn print_rules() {
         let _ = writeln!(
             out,
             "{BOLD}{:<22}{BOLD:#} {sev}{:<5}{sev:#}  {}{threshold}",
-            r.id(),
+            r.as_str(),
             r.default_severity(),
             r.summary()
         );
@@ -345,7 +345,7 @@ pub fn print_rules() {
 }
 
 /// Prints a rule's documentation.
-pub fn print_explain(rule: &dyn Rule) {
+pub fn print_explain(rule: crate::codes::RuleId) {
     let mut out = anstream::stdout().lock();
     let _ = writeln!(
         out,

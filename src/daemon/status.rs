@@ -221,7 +221,6 @@ impl Status {
         self.last_scan_duration.set(duration.as_secs_f64());
         self.findings.clear();
         self.drift.clear();
-        let live: Vec<&str> = crate::rules::LIVE_RULES.iter().map(|r| r.id()).collect();
         for env in envs {
             self.drift
                 .get_or_create(&EnvLabels { env: env.clone() })
@@ -231,10 +230,10 @@ impl Status {
             self.findings
                 .get_or_create(&FindingLabels {
                     severity: f.severity.to_string(),
-                    rule: f.rule.clone(),
+                    rule: f.rule.to_string(),
                 })
                 .inc();
-            if live.contains(&f.rule.as_str()) {
+            if f.rule.is_live() {
                 for env in &f.envs {
                     self.drift
                         .get_or_create(&EnvLabels { env: env.clone() })

@@ -26,6 +26,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
+use crate::codes::EventKind;
 use crate::engine::CheckError;
 use crate::finding::Finding;
 use crate::metrics::{Metric, MetricKind};
@@ -110,6 +111,14 @@ pub enum HistoryError {
         context: &'static str,
         /// Why it failed.
         source: serde_json::Error,
+    },
+    /// A stored code (an event kind, a rule id) that this build does not know: written by a newer envparity.
+    #[error("history database: {context}: {source}")]
+    Code {
+        /// What was being done.
+        context: &'static str,
+        /// The unknown code.
+        source: crate::codes::UnknownCode,
     },
     /// A stored value does not have the shape this build expects.
     #[error("history database: {column} holds `{value}`, which is not {expected}")]
@@ -266,8 +275,8 @@ pub struct Durations {
 pub struct Event {
     /// When it happened.
     pub time: DateTime<Utc>,
-    /// What happened: `fetch-failed`, `live-drift`, `argo-sync`, `self-heal`, `digest-sent`…
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// The service it is about.
     pub service: Option<String>,
     /// The environment it is about.

@@ -7,6 +7,7 @@ use super::{
     CommitRef, Durations, Event, History, HistoryError, Lifecycle, MetricPoint, Outcome,
     RecordedEvent, RunKind, RunSummary, Seen, metric_kind, parse_ts, sql_err, ts,
 };
+use crate::codes::EventKind;
 use crate::engine::CheckError;
 use crate::finding::Finding;
 use crate::metrics::{Metric, MetricKind};
@@ -402,7 +403,7 @@ impl History {
     pub fn events(
         &self,
         since: DateTime<Utc>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
     ) -> Result<Vec<RecordedEvent>, HistoryError> {
         let mut stmt = self
             .conn
@@ -423,7 +424,9 @@ impl History {
             String,
         );
         let raw: Vec<RawEvent> = stmt
-            .query_map(params![ts(since), kind], |row| RawEvent::try_from(row))
+            .query_map(params![ts(since), kind.map(EventKind::as_str)], |row| {
+                RawEvent::try_from(row)
+            })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql_err("reading events"))?;
         raw.into_iter()
@@ -433,7 +436,10 @@ impl History {
                     run,
                     event: Event {
                         time: parse_ts("events.time", &time)?,
-                        kind,
+                        kind: kind.parse().map_err(|source| HistoryError::Code {
+                            context: "reading an event's kind",
+                            source,
+                        })?,
                         service,
                         env,
                         message,

@@ -202,7 +202,7 @@ fn insert_observations(
                 run_id,
                 finding.fingerprint,
                 finding.service,
-                finding.rule,
+                finding.rule.as_str(),
                 finding.severity.as_str(),
                 json
             ])
@@ -272,7 +272,7 @@ fn insert_event(
         stmt.execute(params![
             run_id,
             ts(event.time),
-            event.kind,
+            event.kind.as_str(),
             event.service,
             event.env,
             event.message,

@@ -6,6 +6,7 @@
 //! is live but not in Git is drift only when `metadata.managedFields` says a manager other than the GitOps
 //! tool (and other than the cluster's own controllers) owns it: a `kubectl edit`, `kubectl scale`, a patch.
 
+use crate::codes::RuleId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -80,12 +81,12 @@ pub enum DriftKind {
 
 impl DriftKind {
     /// The rule id findings of this kind carry.
-    pub fn rule(self) -> &'static str {
+    pub fn rule(self) -> RuleId {
         match self {
-            DriftKind::Value => "live-value",
-            DriftKind::ManualField => "live-manual-field",
-            DriftKind::Missing => "live-missing",
-            DriftKind::Extra => "live-extra",
+            DriftKind::Value => RuleId::LiveValue,
+            DriftKind::ManualField => RuleId::LiveManualField,
+            DriftKind::Missing => RuleId::LiveMissing,
+            DriftKind::Extra => RuleId::LiveExtra,
         }
     }
 }

@@ -4,7 +4,6 @@
 pub mod argo;
 pub mod diff;
 pub mod kube;
-pub mod rules;
 pub mod source;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,9 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::codes::RuleId;
 use crate::finding::Draft;
+use crate::model::ServiceModel;
 use crate::model::{EnvModel, Object};
-use crate::rules::ServiceModel;
 use diff::{DriftKind, Managers, diff_object};
 use source::{ListRequest, Listed, group};
 
@@ -62,7 +62,7 @@ impl LiveOptions {
 #[derive(Debug, Clone)]
 pub struct LiveDraft {
     /// `live-value`, `live-manual-field`, `live-missing` or `live-extra`.
-    pub rule: &'static str,
+    pub rule: RuleId,
     /// The finding (its `envs` is the one environment).
     pub draft: Draft,
     /// The repo file that declares the object, when Git declares it.
@@ -204,23 +204,22 @@ pub fn service_drift(
         if !listed_kinds.contains(&(key.0.clone(), key.1.clone(), key.2.clone())) {
             continue;
         }
-        let draft = |rule: &'static str,
-                     container,
-                     field: String,
-                     values: IndexMap<String, String>,
-                     message| LiveDraft {
-            rule,
-            draft: Draft {
-                kind: o.key.kind.clone(),
-                name: o.key.name.clone(),
-                container,
-                envs: vec![env.env.clone()],
-                field,
-                values,
-                message,
-            },
-            file: o.origin.clone(),
-        };
+        let draft =
+            |rule: RuleId, container, field: String, values: IndexMap<String, String>, message| {
+                LiveDraft {
+                    rule,
+                    draft: Draft {
+                        kind: o.key.kind.clone(),
+                        name: o.key.name.clone(),
+                        container,
+                        envs: vec![env.env.clone()],
+                        field,
+                        values,
+                        message,
+                    },
+                    file: o.origin.clone(),
+                }
+            };
         let Some(live_object) = live.get(&key) else {
             let values = IndexMap::from([
                 ("git".to_string(), "declared".to_string()),
@@ -234,7 +233,7 @@ pub fn service_drift(
                 ns.as_deref().unwrap_or("-")
             );
             out.push(draft(
-                "live-missing",
+                RuleId::LiveMissing,
                 None,
                 "(object)".into(),
                 values,
@@ -274,14 +273,14 @@ pub fn service_drift(
             }
             let (rule, message) = match d.kind {
                 DriftKind::ManualField => (
-                    "live-manual-field",
+                    RuleId::LiveManualField,
                     format!(
                         "{} is set in the {} cluster but not in Git{by}",
                         d.path, env.env
                     ),
                 ),
                 _ => (
-                    "live-value",
+                    RuleId::LiveValue,
                     format!(
                         "{} is {} in the {} cluster, {} in Git{by}",
                         d.path,
@@ -328,7 +327,7 @@ pub fn service_drift(
             values.insert("manager".to_string(), m.clone());
         }
         out.push(LiveDraft {
-            rule: "live-extra",
+            rule: RuleId::LiveExtra,
             draft: Draft {
                 kind: key.1.clone(),
                 name: env.naming.normalize(&key.3),

@@ -195,7 +195,7 @@ fn finding_row(l: &Lifecycle, now: DateTime<Utc>, base: Option<&str>) -> Finding
         service: f.service.clone(),
         service_href: service_href(base, &f.service),
         severity: f.severity.as_str(),
-        rule: f.rule.clone(),
+        rule: f.rule.to_string(),
         object: match &f.container {
             Some(c) => format!("{}/{} [{c}]", f.kind, f.name),
             None => format!("{}/{}", f.kind, f.name),

@@ -12,6 +12,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 use chrono_tz::Tz;
 use serde::Serialize;
 
+use crate::codes::EventKind;
 use crate::history::{Event, History, HistoryError};
 
 pub mod message;
@@ -21,11 +22,6 @@ pub mod send;
 pub use message::{Digest, InlineImage, MessageOptions};
 pub use select::{Growth, SelectOptions, Selection};
 pub use send::{Delivery, Mailer, Rejected};
-
-/// Event kind recorded when a digest was handed to the mail server.
-pub const SENT_EVENT: &str = "digest-sent";
-/// Event kind recorded when sending a digest failed.
-pub const FAILED_EVENT: &str = "digest-failed";
 
 /// Why a digest could not be selected, built or sent.
 #[derive(Debug, thiserror::Error)]
@@ -232,8 +228,8 @@ pub fn status(history: &History, period: &Period) -> Result<Status, NotifyError>
         if e.data.get("period").and_then(|p| p.as_str()) != Some(period.label().as_str()) {
             continue;
         }
-        match e.kind.as_str() {
-            SENT_EVENT => {
+        match e.kind {
+            EventKind::DigestSent => {
                 let text = |key: &str| {
                     e.data
                         .get(key)
@@ -257,7 +253,7 @@ pub fn status(history: &History, period: &Period) -> Result<Status, NotifyError>
                 });
                 out.failures.clear();
             }
-            FAILED_EVENT => out.failures.push(e.time),
+            EventKind::DigestFailed => out.failures.push(e.time),
             _ => {}
         }
     }
@@ -286,7 +282,7 @@ pub fn record_sent(
     }
     history.record_event(&Event {
         time: now,
-        kind: SENT_EVENT.into(),
+        kind: EventKind::DigestSent,
         service: None,
         env: None,
         message,
@@ -311,7 +307,7 @@ pub fn record_failed(
 ) -> Result<(), NotifyError> {
     history.record_event(&Event {
         time: now,
-        kind: FAILED_EVENT.into(),
+        kind: EventKind::DigestFailed,
         service: None,
         env: None,
         message: format!("weekly digest {} not sent: {error}", period.label()),

@@ -10,15 +10,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{NotifyError, Period};
+use crate::codes::EventKind;
 use crate::history::{Event, History, Lifecycle, RunSummary};
 use crate::metrics::MetricKind;
 use crate::report::{Drift, drifting, sort_drifts};
-
-/// Event kind of an Argo CD self-heal (a sync that undid a change made in the cluster).
-pub const SELF_HEAL_EVENT: &str = "argo-self-heal";
-
-/// Rule ids of live drift findings start with this.
-pub const LIVE_RULE_PREFIX: &str = "live-";
 
 /// Tuning of the selection (from `[digest]`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -198,7 +193,7 @@ pub fn select(
     let live: Vec<Lifecycle> = episodes
         .iter()
         .filter(|l| {
-            l.finding.rule.starts_with(LIVE_RULE_PREFIX)
+            l.finding.rule.is_live()
                 && l.opened.time < period.end
                 && l.last_seen.time >= period.start
         })
@@ -222,7 +217,7 @@ pub fn select(
     }
 
     let self_heals = history
-        .events(period.start, Some(SELF_HEAL_EVENT))?
+        .events(period.start, Some(EventKind::ArgoSelfHeal))?
         .into_iter()
         .map(|e| e.event)
         .filter(|e| e.time < period.end)

@@ -122,7 +122,7 @@ pub fn slug(name: &str) -> String {
 pub fn matrix(open: &[Lifecycle]) -> BTreeMap<(String, String), Severity> {
     let mut m: BTreeMap<(String, String), Severity> = BTreeMap::new();
     for l in open {
-        let key = (l.finding.service.clone(), l.finding.rule.clone());
+        let key = (l.finding.service.clone(), l.finding.rule.to_string());
         let e = m.entry(key).or_insert(l.finding.severity);
         *e = (*e).max(l.finding.severity);
     }

@@ -11,9 +11,9 @@ use super::charts::{self, Chart, Series, Unit};
 use super::data::{self, HOURS_PER_MONTH, ServiceData, SiteData};
 use super::service_charts;
 use super::{ReportError, Sink};
+use crate::codes::RuleId;
 use crate::finding::Severity;
 use crate::history::{History, Lifecycle, MetricPoint};
-use crate::rules::all as all_rules;
 use crate::view::ServiceView;
 
 const CHART_W: u32 = 900;
@@ -141,11 +141,11 @@ pub fn render(history: &History, data: &SiteData, sink: &mut dyn Sink) -> Result
         "rules/index.html".into(),
         render_page("rules", &rules_index(&footer))?,
     )?;
-    for rule in all_rules() {
+    for &rule in RuleId::ALL {
         let page = rule_page(rule, &footer);
         sink.put(
-            format!("rules/{}.html", rule.id()),
-            render_page(rule.id(), &page)?,
+            format!("rules/{rule}.html"),
+            render_page(rule.as_str(), &page)?,
         )?;
     }
     sink.put("data/latest.json".into(), latest_json(data)?)?;
@@ -326,18 +326,19 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
             name: s.name.clone(),
             href: format!("services/{}.html", s.slug),
             open: s.open.len(),
-            cells: all_rules()
+            cells: RuleId::ALL
+                .iter()
                 .map(
-                    |r| match matrix.get(&(s.name.clone(), r.id().to_string())) {
+                    |r| match matrix.get(&(s.name.clone(), r.as_str().to_string())) {
                         Some(sev) => Cell {
                             class: format!("cell {}", class(*sev)),
                             label: sev.as_str()[..1].to_uppercase(),
-                            title: format!("{}: {} {}", s.name, r.id(), sev),
+                            title: format!("{}: {} {}", s.name, r.as_str(), sev),
                         },
                         None => Cell {
                             class: "cell none".into(),
                             label: "·".into(),
-                            title: format!("{}: {} passes", s.name, r.id()),
+                            title: format!("{}: {} passes", s.name, r.as_str()),
                         },
                     },
                 )
@@ -381,7 +382,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
                 service: f.service.clone(),
                 env: f.envs.join(", "),
                 rule_href: format!("rules/{}.html", f.rule),
-                rule: f.rule.clone(),
+                rule: f.rule.to_string(),
                 object: object(l),
                 field: f.field.clone(),
                 by: match (f.values.get("manager"), f.values.get("changed")) {
@@ -437,10 +438,11 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
                 fetch.chain(errs).collect::<Vec<_>>()
             })
             .collect(),
-        rules: all_rules()
+        rules: RuleId::ALL
+            .iter()
             .map(|r| RuleHead {
-                id: r.id(),
-                href: format!("rules/{}.html", r.id()),
+                id: r.as_str(),
+                href: format!("rules/{}.html", r.as_str()),
             })
             .collect(),
         rows,
@@ -641,7 +643,7 @@ fn history_page(data: &SiteData, footer: &str) -> HistoryPage {
         ),
         service: l.finding.service.clone(),
         rule_href: format!("rules/{}.html", l.finding.rule),
-        rule: l.finding.rule.clone(),
+        rule: l.finding.rule.to_string(),
         object: object(l),
         field: l.finding.field.clone(),
         since: day(l.opened.when()),
@@ -703,7 +705,7 @@ fn history_page(data: &SiteData, footer: &str) -> HistoryPage {
 
 /// A live-drift finding (Git against a cluster), shown in its own section.
 fn is_live(l: &Lifecycle) -> bool {
-    l.finding.rule.starts_with("live-")
+    l.finding.rule.is_live()
 }
 
 fn age(l: &Lifecycle, now: DateTime<Utc>) -> String {
@@ -802,7 +804,7 @@ fn service(
     let row = |l: &Lifecycle| FindingRow {
         severity: l.finding.severity.as_str(),
         class: class(l.finding.severity),
-        rule: l.finding.rule.clone(),
+        rule: l.finding.rule.to_string(),
         rule_href: format!("../rules/{}.html", l.finding.rule),
         object: object(l),
         field: l.finding.field.clone(),
@@ -1047,10 +1049,11 @@ fn rules_index(footer: &str) -> RulesPage {
         root: "../",
         title: "Rules".into(),
         footer: footer.into(),
-        rules: all_rules()
+        rules: RuleId::ALL
+            .iter()
             .map(|r| RuleRow {
-                id: r.id(),
-                href: format!("{}.html", r.id()),
+                id: r.as_str(),
+                href: format!("{}.html", r.as_str()),
                 severity: r.default_severity().as_str(),
                 summary: r.summary(),
             })
@@ -1070,12 +1073,12 @@ struct RulePage {
     doc: String,
 }
 
-fn rule_page(rule: &dyn crate::rules::Rule, footer: &str) -> RulePage {
+fn rule_page(rule: RuleId, footer: &str) -> RulePage {
     let mut doc = String::new();
     pulldown_cmark::html::push_html(&mut doc, pulldown_cmark::Parser::new(rule.doc()));
     RulePage {
         root: "../",
-        title: rule.id().into(),
+        title: rule.to_string(),
         footer: footer.into(),
         severity: rule.default_severity().as_str(),
         threshold: rule

@@ -4,28 +4,17 @@ use std::collections::BTreeSet;
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, container_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 use crate::model::Container;
 
 #[doc = include_str!("docs/env-names.md")]
 pub struct EnvNames;
 
 impl Rule for EnvNames {
-    fn id(&self) -> &'static str {
-        "env-names"
-    }
-    fn summary(&self) -> &'static str {
-        "the set of env var names (env, envFrom sources and the keys they load) differs between environments"
-    }
-    fn category(&self) -> Category {
-        Category::Configuration
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Block
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/env-names.md")
+    fn id(&self) -> RuleId {
+        RuleId::EnvNames
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         type Get = fn(&Container) -> &BTreeSet<String>;

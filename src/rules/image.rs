@@ -2,27 +2,16 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, container_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 
 #[doc = include_str!("docs/image.md")]
 pub struct Image;
 
 impl Rule for Image {
-    fn id(&self) -> &'static str {
-        "image"
-    }
-    fn summary(&self) -> &'static str {
-        "container image repository and tag/digest differ between environments"
-    }
-    fn category(&self) -> Category {
-        Category::Image
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Block
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/image.md")
+    fn id(&self) -> RuleId {
+        RuleId::Image
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for c in service.containers() {

@@ -2,27 +2,16 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, container_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 
 #[doc = include_str!("docs/limit-inversion.md")]
 pub struct LimitInversion;
 
 impl Rule for LimitInversion {
-    fn id(&self) -> &'static str {
-        "limit-inversion"
-    }
-    fn summary(&self) -> &'static str {
-        "an earlier environment has a higher limit than a later one (tests pass with headroom production lacks)"
-    }
-    fn category(&self) -> Category {
-        Category::Resources
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Block
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/limit-inversion.md")
+    fn id(&self) -> RuleId {
+        RuleId::LimitInversion
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for c in service.containers() {

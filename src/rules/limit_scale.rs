@@ -4,30 +4,16 @@ use indexmap::IndexMap;
 use rust_decimal::Decimal;
 
 use super::request_limit_ratio::service_order;
-use super::{Category, Rule, ServiceModel, Settings, container_draft, show_ratio};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, container_draft, show_ratio};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 
 #[doc = include_str!("docs/limit-scale.md")]
 pub struct LimitScale;
 
 impl Rule for LimitScale {
-    fn id(&self) -> &'static str {
-        "limit-scale"
-    }
-    fn summary(&self) -> &'static str {
-        "a limit in one environment is more than 4× the same limit in another"
-    }
-    fn category(&self) -> Category {
-        Category::Resources
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warn
-    }
-    fn default_threshold(&self) -> Option<Decimal> {
-        Some(Decimal::from(4))
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/limit-scale.md")
+    fn id(&self) -> RuleId {
+        RuleId::LimitScale
     }
     fn check(&self, service: &ServiceModel, settings: Settings, out: &mut Vec<Draft>) {
         let factor = settings.threshold_or(Decimal::from(4));

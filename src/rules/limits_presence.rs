@@ -2,27 +2,16 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, container_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, container_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 
 #[doc = include_str!("docs/limits-presence.md")]
 pub struct LimitsPresence;
 
 impl Rule for LimitsPresence {
-    fn id(&self) -> &'static str {
-        "limits-presence"
-    }
-    fn summary(&self) -> &'static str {
-        "a container has a request or limit in one environment and none in another"
-    }
-    fn category(&self) -> Category {
-        Category::Resources
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Block
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/limits-presence.md")
+    fn id(&self) -> RuleId {
+        RuleId::LimitsPresence
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for c in service.containers() {

@@ -1,9 +1,8 @@
 //! `mesh`: service-mesh objects and mesh pod annotations/labels must match across environments.
 
-use super::{
-    Category, Rule, ServiceModel, Settings, and_list, differing_from_reference, object_draft,
-};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, differing_from_reference, object_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 use crate::model::{diff_paths_all, mask_hosts, show_paths};
 
 #[doc = include_str!("docs/mesh.md")]
@@ -22,20 +21,8 @@ const MESH_META_PREFIXES: [&str; 6] = [
 ];
 
 impl Rule for Mesh {
-    fn id(&self) -> &'static str {
-        "mesh"
-    }
-    fn summary(&self) -> &'static str {
-        "service-mesh objects or mesh pod annotations/labels differ between environments (hostnames masked)"
-    }
-    fn category(&self) -> Category {
-        Category::Networking
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Block
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/mesh.md")
+    fn id(&self) -> RuleId {
+        RuleId::Mesh
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         let mesh_objects =

@@ -2,28 +2,17 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, object_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, object_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 use crate::model::ObjectKey;
 
 #[doc = include_str!("docs/overlay-adds-resource.md")]
 pub struct OverlayAddsResource;
 
 impl Rule for OverlayAddsResource {
-    fn id(&self) -> &'static str {
-        "overlay-adds-resource"
-    }
-    fn summary(&self) -> &'static str {
-        "an overlay adds objects that the base does not have"
-    }
-    fn category(&self) -> Category {
-        Category::Structure
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warn
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/overlay-adds-resource.md")
+    fn id(&self) -> RuleId {
+        RuleId::OverlayAddsResource
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         let Some(base) = &service.base else {

@@ -3,30 +3,16 @@
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 
 #[doc = include_str!("docs/overlay-patch-count.md")]
 pub struct OverlayPatchCount;
 
 impl Rule for OverlayPatchCount {
-    fn id(&self) -> &'static str {
-        "overlay-patch-count"
-    }
-    fn summary(&self) -> &'static str {
-        "an overlay declares more than 10 patches: the base is too generic"
-    }
-    fn category(&self) -> Category {
-        Category::Structure
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warn
-    }
-    fn default_threshold(&self) -> Option<Decimal> {
-        Some(Decimal::from(10))
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/overlay-patch-count.md")
+    fn id(&self) -> RuleId {
+        RuleId::OverlayPatchCount
     }
     fn check(&self, service: &ServiceModel, settings: Settings, out: &mut Vec<Draft>) {
         let max = settings.threshold_or(Decimal::from(10));

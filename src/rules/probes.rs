@@ -2,30 +2,17 @@
 
 use indexmap::IndexMap;
 
-use super::{
-    Category, Rule, ServiceModel, Settings, and_list, container_draft, differing_from_reference,
-};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, container_draft, differing_from_reference};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 use crate::model::{compact, diff_paths_all, show_paths};
 
 #[doc = include_str!("docs/probes.md")]
 pub struct Probes;
 
 impl Rule for Probes {
-    fn id(&self) -> &'static str {
-        "probes"
-    }
-    fn summary(&self) -> &'static str {
-        "readiness, liveness or startup probes differ between environments"
-    }
-    fn category(&self) -> Category {
-        Category::Configuration
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Block
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/probes.md")
+    fn id(&self) -> RuleId {
+        RuleId::Probes
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for c in service.containers() {

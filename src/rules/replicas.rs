@@ -3,28 +3,17 @@
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use super::{Category, Rule, ServiceModel, Settings, object_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, object_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 use crate::model::{ObjectKey, compact};
 
 #[doc = include_str!("docs/replicas.md")]
 pub struct Replicas;
 
 impl Rule for Replicas {
-    fn id(&self) -> &'static str {
-        "replicas"
-    }
-    fn summary(&self) -> &'static str {
-        "replica counts and HPA min/max per environment (allowed to differ; recorded as info)"
-    }
-    fn category(&self) -> Category {
-        Category::Scale
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Info
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/replicas.md")
+    fn id(&self) -> RuleId {
+        RuleId::Replicas
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         for key in service.workload_keys() {

@@ -3,30 +3,16 @@
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 
-use super::{Category, Rule, ServiceModel, Settings, container_draft, show_ratio};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, container_draft, show_ratio};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 
 #[doc = include_str!("docs/request-limit-ratio.md")]
 pub struct RequestLimitRatio;
 
 impl Rule for RequestLimitRatio {
-    fn id(&self) -> &'static str {
-        "request-limit-ratio"
-    }
-    fn summary(&self) -> &'static str {
-        "requests ÷ limits of a container differ between environments by more than the tolerance"
-    }
-    fn category(&self) -> Category {
-        Category::Resources
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warn
-    }
-    fn default_threshold(&self) -> Option<Decimal> {
-        Some(Decimal::new(15, 1))
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/request-limit-ratio.md")
+    fn id(&self) -> RuleId {
+        RuleId::RequestLimitRatio
     }
     fn check(&self, service: &ServiceModel, settings: Settings, out: &mut Vec<Draft>) {
         let tolerance = settings.threshold_or(Decimal::new(15, 1));

@@ -2,28 +2,17 @@
 
 use indexmap::IndexMap;
 
-use super::{Category, Rule, ServiceModel, Settings, and_list, object_draft};
-use crate::finding::{Draft, Severity};
+use super::{Rule, ServiceModel, Settings, and_list, object_draft};
+use crate::codes::RuleId;
+use crate::finding::Draft;
 use crate::model::ObjectKey;
 
 #[doc = include_str!("docs/resource-set.md")]
 pub struct ResourceSet;
 
 impl Rule for ResourceSet {
-    fn id(&self) -> &'static str {
-        "resource-set"
-    }
-    fn summary(&self) -> &'static str {
-        "an object exists in some environments only"
-    }
-    fn category(&self) -> Category {
-        Category::Structure
-    }
-    fn default_severity(&self) -> Severity {
-        Severity::Warn
-    }
-    fn doc(&self) -> &'static str {
-        include_str!("docs/resource-set.md")
+    fn id(&self) -> RuleId {
+        RuleId::ResourceSet
     }
     fn check(&self, service: &ServiceModel, _: Settings, out: &mut Vec<Draft>) {
         let mut keys: Vec<&ObjectKey> = Vec::new();

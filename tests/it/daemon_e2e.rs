@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use envparity::codes::EventKind;
 use envparity::history::{History, JobOutcome, JobRun, RunKind, RunSummary};
-use envparity::notify::{self, Period};
+use envparity::notify::Period;
 use mail_parser::MessageParser;
 
 use crate::daemon::{repo, spawn_with, term, wait_exit};
@@ -339,7 +340,7 @@ fn the_daemon_follows_a_served_repo_republishes_the_site_sends_one_digest_and_st
         "{runs:?}"
     );
     let sent: Vec<_> = history
-        .events(chrono::DateTime::UNIX_EPOCH, Some(notify::SENT_EVENT))
+        .events(chrono::DateTime::UNIX_EPOCH, Some(EventKind::DigestSent))
         .expect("events")
         .into_iter()
         .map(|e| e.event)

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use envparity::codes::EventKind;
 use envparity::finding::{Finding, Severity};
 use envparity::history::{CommitRef, Durations, History, RunKind, RunRecord};
 use envparity::metrics::{Metric, MetricKind};
@@ -387,7 +388,7 @@ fn text(out: &Output) -> String {
     )
 }
 
-fn events(dir: &Path, kind: &str) -> Vec<envparity::history::Event> {
+fn events(dir: &Path, kind: EventKind) -> Vec<envparity::history::Event> {
     let h = History::open(&dir.join("state/history.sqlite")).expect("open");
     h.events(DateTime::UNIX_EPOCH, Some(kind))
         .expect("events")
@@ -463,7 +464,7 @@ fn digest_is_sent_once_per_period_over_smtp() {
     let received = server.messages();
     assert_eq!(received.len(), 2, "one copy per recipient (to + cc)");
     let id = check_received(&received[0]);
-    let sent = events(dir.path(), notify::SENT_EVENT);
+    let sent = events(dir.path(), EventKind::DigestSent);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].data["period"], WEEK);
     assert_eq!(
@@ -477,14 +478,14 @@ fn digest_is_sent_once_per_period_over_smtp() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("already sent"), "{}", text(&out));
     assert_eq!(server.messages().len(), 2);
-    assert_eq!(events(dir.path(), notify::SENT_EVENT).len(), 1);
+    assert_eq!(events(dir.path(), EventKind::DigestSent).len(), 1);
 
     // --force sends again, with a new Message-ID.
     let out = digest(dir.path(), &["--period", WEEK, "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let received = server.messages();
     assert_eq!(received.len(), 4);
-    let sent = events(dir.path(), notify::SENT_EVENT);
+    let sent = events(dir.path(), EventKind::DigestSent);
     assert_eq!(sent.len(), 2);
     assert_ne!(sent[0].data["message_id"], sent[1].data["message_id"]);
 }
@@ -515,11 +516,11 @@ fn dry_run_writes_the_message_without_smtp_settings() {
     let out = digest(dir.path(), &["--period", WEEK, "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     check_received(&out.stdout);
-    assert!(events(dir.path(), notify::SENT_EVENT).is_empty());
+    assert!(events(dir.path(), EventKind::DigestSent).is_empty());
     // Sending without [smtp] is a config error, not a recorded failure.
     let out = digest(dir.path(), &["--period", WEEK]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(events(dir.path(), notify::FAILED_EVENT).is_empty());
+    assert!(events(dir.path(), EventKind::DigestFailed).is_empty());
 }
 
 /// A throwaway CA and a leaf for IP 127.0.0.1 signed by it (rustls refuses a self-signed end entity).
@@ -661,7 +662,7 @@ fn digest_logs_in_over_starttls_with_a_private_ca() {
     let received = server.messages();
     assert_eq!(received.len(), 1);
     check_received(&received[0]);
-    let failed = events(dir.path(), notify::FAILED_EVENT);
+    let failed = events(dir.path(), EventKind::DigestFailed);
     assert_eq!(failed.len(), 2);
     for e in &failed {
         let json = serde_json::to_string(e).expect("json");
@@ -670,7 +671,7 @@ fn digest_logs_in_over_starttls_with_a_private_ca() {
             "{json}"
         );
     }
-    assert_eq!(events(dir.path(), notify::SENT_EVENT).len(), 1);
+    assert_eq!(events(dir.path(), EventKind::DigestSent).len(), 1);
 }
 
 #[test]
@@ -689,8 +690,8 @@ fn a_server_that_is_down_is_recorded_and_retried() {
         "{}",
         text(&out)
     );
-    assert_eq!(events(dir.path(), notify::FAILED_EVENT).len(), 1);
-    assert!(events(dir.path(), notify::SENT_EVENT).is_empty());
+    assert_eq!(events(dir.path(), EventKind::DigestFailed).len(), 1);
+    assert!(events(dir.path(), EventKind::DigestSent).is_empty());
 
     // The daemon's view: not sent yet, one failure recorded (its job backoff retries it).
     let h = History::open(&dir.path().join("state/history.sqlite")).expect("open");
@@ -731,7 +732,7 @@ fn a_refused_recipient_does_not_stop_the_others() {
     );
     assert!(text(&out).contains("550"), "{}", text(&out));
     assert_eq!(server.messages().len(), 1);
-    let sent = events(dir.path(), notify::SENT_EVENT);
+    let sent = events(dir.path(), EventKind::DigestSent);
     assert_eq!(sent.len(), 1);
     assert_eq!(
         sent[0].data["recipients"],
@@ -755,8 +756,8 @@ fn a_connection_dropped_mid_data_is_a_failure_to_retry() {
     let out = digest(dir.path(), &["--period", WEEK]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(server.messages().is_empty());
-    assert_eq!(events(dir.path(), notify::FAILED_EVENT).len(), 1);
-    assert!(events(dir.path(), notify::SENT_EVENT).is_empty());
+    assert_eq!(events(dir.path(), EventKind::DigestFailed).len(), 1);
+    assert!(events(dir.path(), EventKind::DigestSent).is_empty());
 }
 
 #[test]
@@ -776,7 +777,7 @@ fn a_week_before_anything_was_scanned_gets_no_digest_unless_forced() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("nothing was scanned"), "{}", text(&out));
     assert!(server.messages().is_empty());
-    assert!(events(dir.path(), notify::SENT_EVENT).is_empty());
+    assert!(events(dir.path(), EventKind::DigestSent).is_empty());
 
     let out = digest(dir.path(), &["--period", WEEK, "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use envparity::codes::EventKind;
 use envparity::engine::CheckError;
 use envparity::finding::{Finding, Severity};
 use envparity::history::{
@@ -129,7 +130,7 @@ fn run_round_trip() {
     record.metrics = vec![metric("web", MetricKind::Limit, 1073741824.0)];
     record.events = vec![Event {
         time: day(1),
-        kind: "live-drift".into(),
+        kind: EventKind::ArgoSelfHeal,
         service: Some("web".into()),
         env: Some("production".into()),
         message: "replicas scaled by hand".into(),
@@ -174,14 +175,16 @@ fn run_round_trip() {
 
     let digest = Event {
         time: day(2),
-        kind: "digest-sent".into(),
+        kind: EventKind::DigestSent,
         service: None,
         env: None,
         message: "weekly digest sent".into(),
         data: serde_json::json!({"to": ["team@example.com"]}),
     };
     h.record_event(&digest).expect("record event");
-    let sent = h.events(day(0), Some("digest-sent")).expect("events");
+    let sent = h
+        .events(day(0), Some(EventKind::DigestSent))
+        .expect("events");
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].run, None);
     assert_eq!(sent[0].event, digest);

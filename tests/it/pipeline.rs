@@ -564,7 +564,7 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
     assert_eq!(drift["envs"], json!(["production"]));
 
     let history = History::open(&state.path().join("history.sqlite")).expect("history");
-    let count = |kind: &str| {
+    let count = |kind: envparity::codes::EventKind| {
         history
             .events(chrono::DateTime::UNIX_EPOCH, Some(kind))
             .expect("events")
@@ -578,9 +578,9 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
     // The second deployment of the same revision is Argo CD putting the scaled Deployment back: a self-heal.
     assert_eq!(
         (
-            count("argo-sync"),
-            count("argo-self-heal"),
-            count("argo-status")
+            count(envparity::codes::EventKind::ArgoSync),
+            count(envparity::codes::EventKind::ArgoSelfHeal),
+            count(envparity::codes::EventKind::ArgoStatus)
         ),
         (1, 1, 1)
     );
@@ -590,9 +590,9 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         (
-            count("argo-sync"),
-            count("argo-self-heal"),
-            count("argo-status")
+            count(envparity::codes::EventKind::ArgoSync),
+            count(envparity::codes::EventKind::ArgoSelfHeal),
+            count(envparity::codes::EventKind::ArgoStatus)
         ),
         (1, 1, 1)
     );

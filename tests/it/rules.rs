@@ -24,7 +24,7 @@ fn run(dir: &std::path::Path) -> Report {
 fn every_rule_fires_on_its_fixture_and_stays_silent_on_the_near_miss() {
     let mut failures = Vec::new();
     for rule in RULES {
-        let id = rule.id();
+        let id = rule.id().as_str();
         for kind in ["fires", "silent"] {
             let dir = root().join("tests/fixtures/rules").join(id).join(kind);
             assert!(dir.is_dir(), "missing fixture {}", dir.display());

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration as StdDuration, Instant, SystemTime};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use envparity::codes::RuleId;
 use envparity::config::Prices;
 use envparity::engine::CheckError;
 use envparity::finding::{Finding, Severity, fingerprint};
 use envparity::history::{CommitRef, Durations, History, RunKind, RunRecord};
 use envparity::metrics::{Metric, MetricKind};
 use envparity::report::{self, Options};
-use envparity::rules::all as all_rules;
 use envparity::view::{
     ContainerEnv, ContainerView, EnvName, IngressView, ServiceView, WorkloadView,
 };
@@ -425,15 +425,11 @@ fn the_demo_site_renders_in_headless_chromium_without_errors() {
     let head = between(table, "<thead>", "</thead>").expect("thead");
     assert_eq!(
         head.matches("<th").count(),
-        all_rules().count() + 2,
+        RuleId::ALL.len() + 2,
         "columns: service, one per rule, open:\n{head}"
     );
-    for rule in all_rules() {
-        assert!(
-            head.contains(&format!(">{}</a>", rule.id())),
-            "{} column",
-            rule.id()
-        );
+    for rule in RuleId::ALL {
+        assert!(head.contains(&format!(">{}</a>", rule)), "{} column", rule);
     }
     let body = between(table, "<tbody>", "</tbody>").expect("tbody");
     let rows: Vec<&str> = body.split("<tr>").skip(1).collect();
@@ -447,7 +443,7 @@ fn the_demo_site_renders_in_headless_chromium_without_errors() {
         );
         assert_eq!(
             row.matches("<td class=\"cell ").count(),
-            all_rules().count(),
+            RuleId::ALL.len(),
             "{service}: one cell per rule: {row}"
         );
     }
@@ -837,7 +833,7 @@ fn finding(
 ) -> Finding {
     let field = "resources.limits.memory";
     Finding {
-        rule: rule.into(),
+        rule: rule.parse().expect("rule id"),
         severity,
         service: service.into(),
         kind: "Deployment".into(),

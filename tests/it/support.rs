@@ -60,7 +60,7 @@ pub fn inversion_finding(
 ) -> envparity::finding::Finding {
     let field = "resources.limits.memory";
     envparity::finding::Finding {
-        rule: "limit-inversion".into(),
+        rule: envparity::codes::RuleId::LimitInversion,
         severity,
         service: service.into(),
         kind: "Deployment".into(),

@@ -11,6 +11,12 @@ use serde_json::{Map, Value};
 
 use crate::quantity::Quantity;
 
+mod ingress;
+mod service;
+
+pub use ingress::routes as ingress_routes;
+pub use service::{ContainerAcross, ServiceModel};
+
 /// Kind and normalised name: how one object is matched across environments.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {
