@@ -299,7 +299,30 @@ pub const AFTER_SCAN: &str = "after-scan";
 /// A cron expression in tokio-cron-scheduler's form (a leading seconds field): 5 fields get `0` seconds,
 /// 6 fields are taken as they are. Checked with the parser and options the scheduler uses.
 pub fn scheduler_cron(expr: &str) -> Result<String, String> {
-    crate::daemon::schedule::parse(expr).map(|(six, _)| six)
+    parse_cron(expr).map(|(six, _)| six)
+}
+
+/// Parses a cron expression: 5 fields (minute hour day month weekday; day and weekday must both match
+/// when both are set), or 6 with seconds first. Returns the scheduler's 6-field form.
+pub fn parse_cron(expr: &str) -> Result<(String, croner::Cron), String> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    let six = match fields.len() {
+        5 => format!("0 {}", fields.join(" ")),
+        6 => fields.join(" "),
+        n => {
+            return Err(format!(
+                "`{expr}` has {n} field(s); expected 5 (minute hour day month weekday), or 6 with seconds first"
+            ));
+        }
+    };
+    // The options tokio-cron-scheduler parses its own expressions with.
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .dom_and_dow(true)
+        .build()
+        .parse(&six)
+        .map_err(|e| format!("`{expr}` is not a valid cron expression ({e})"))?;
+    Ok((six, cron))
 }
 
 impl DaemonConfig {

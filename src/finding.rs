@@ -60,6 +60,43 @@ pub struct Draft {
     pub message: String,
 }
 
+/// Something that could not be checked: it makes `check` exit 2, and the rest is still checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckError {
+    /// The service, when the problem is about one.
+    pub service: Option<String>,
+    /// The environment (`base` for a service's base), when the problem is about one.
+    pub env: Option<String>,
+    /// What went wrong; names the file.
+    pub message: String,
+}
+
+/// Count of findings by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Blocking findings.
+    pub block: usize,
+    /// Warnings.
+    pub warn: usize,
+    /// Informational findings.
+    pub info: usize,
+}
+
+impl Summary {
+    /// Counts `findings` by severity.
+    pub fn of(findings: &[Finding]) -> Summary {
+        let mut summary = Summary::default();
+        for f in findings {
+            match f.severity {
+                Severity::Block => summary.block += 1,
+                Severity::Warn => summary.warn += 1,
+                Severity::Info => summary.info += 1,
+            }
+        }
+        summary
+    }
+}
+
 /// The words a file that sets `field` would contain: the last key of each alternative
 /// (`resources.requests.memory/resources.limits.memory` → `memory`, `memory`;
 /// `spec.minReplicas..maxReplicas` → `minReplicas`, `maxReplicas`), without `[…]` selectors.

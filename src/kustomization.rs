@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::model::Naming;
 use crate::yaml::YamlError;
 
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
@@ -15,6 +14,50 @@ pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "K
 /// The kustomization file in `dir`, if any.
 pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
     FILE_NAMES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
+}
+
+/// How an overlay renames what it renders (from its kustomization).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Naming {
+    /// `namePrefix` of the overlay.
+    pub prefix: String,
+    /// `nameSuffix` of the overlay.
+    pub suffix: String,
+    /// `namespace` of the overlay.
+    pub namespace: Option<String>,
+}
+
+impl Naming {
+    /// A rendered name as it is compared across environments.
+    pub fn normalize(&self, name: &str) -> String {
+        let mut n = name;
+        if !self.prefix.is_empty() {
+            n = n.strip_prefix(self.prefix.as_str()).unwrap_or(n);
+        }
+        let n = strip_generated_hash(n);
+        let n = if self.suffix.is_empty() {
+            n
+        } else {
+            n.strip_suffix(self.suffix.as_str()).unwrap_or(n)
+        };
+        n.to_string()
+    }
+}
+
+/// Removes the `-<10 chars>` suffix kustomize's generators append (alphabet of Kubernetes'
+/// `rand.SafeEncodeString`, which has no vowels, so ordinary words are not mistaken for a hash).
+pub fn strip_generated_hash(name: &str) -> &str {
+    const ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
+    match name.rsplit_once('-') {
+        Some((stem, hash))
+            if !stem.is_empty()
+                && hash.len() == 10
+                && hash.chars().all(|c| ALPHABET.contains(c)) =>
+        {
+            stem
+        }
+        _ => name,
+    }
 }
 
 /// A kustomization that could not be read.

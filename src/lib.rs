@@ -19,7 +19,6 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod pipeline;
-pub mod policy;
 pub mod quantity;
 pub mod render;
 pub mod report;

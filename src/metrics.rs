@@ -6,7 +6,7 @@
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
 
-use crate::rules::ServiceModel;
+use crate::model::ServiceModel;
 
 /// What a metric measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -729,7 +729,7 @@ fn argo_events(
             Ok(Some(apps)) => apps,
             Ok(None) => continue,
             Err(e) => {
-                report.errors.push(engine::CheckError {
+                report.errors.push(crate::finding::CheckError {
                     service: None,
                     env: Some(env.clone()),
                     message: format!("Argo CD Applications: {e}"),
@@ -764,7 +764,10 @@ fn argo_events(
                         "{}: {} sync of {} {}",
                         app.name,
                         op.trigger.as_str(),
-                        op.revision.as_deref().map(crate::cli::short).unwrap_or("?"),
+                        op.revision
+                            .as_deref()
+                            .map(crate::source::short)
+                            .unwrap_or("?"),
                         op.phase
                     ),
                     data: serde_json::json!({"application": app.name, "revision": op.revision,

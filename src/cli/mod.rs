@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{Config, ConfigError};
 use crate::engine::{self, Scope};
 use crate::pipeline::{self, Origin, State};
+use crate::source::short;
 
 pub mod output;
 
@@ -715,11 +716,6 @@ pub fn parse_since(
         _ => return Err(format!("`{s}`: the unit must be d, w, m or y")),
     };
     Ok(now - chrono::Duration::days(days))
-}
-
-/// The first 10 characters of a commit id.
-pub fn short(id: &str) -> &str {
-    id.get(..10).unwrap_or(id)
 }
 
 /// A counting progress bar on an interactive terminal; hidden in CI, cron and pipes.

@@ -428,7 +428,7 @@ pub fn print_gate(
             writeln!(
                 out,
                 "envparity: {present} finding(s) already present at {} (not annotated)",
-                crate::cli::short(&gate.base.id)
+                crate::source::short(&gate.base.id)
             )
         }
         Format::Text => {
@@ -438,14 +438,14 @@ pub fn print_gate(
                 .cloned()
                 .partition(|f| gate.is_new(f));
             let new_report = Report {
-                summary: crate::engine::Summary::of(&new),
+                summary: crate::finding::Summary::of(&new),
                 findings: new,
                 ..report.clone()
             };
             writeln!(
                 out,
                 "{BOLD}new in this change{BOLD:#} (against {} {})",
-                crate::cli::short(&gate.base.id),
+                crate::source::short(&gate.base.id),
                 gate.base.summary
             )?;
             write_text(&mut out, &new_report)?;
@@ -513,7 +513,7 @@ pub fn print_scan(
     let at = outcome
         .commit
         .as_ref()
-        .map(|c| format!("{} ({})", crate::cli::short(&c.id), c.summary))
+        .map(|c| format!("{} ({})", crate::source::short(&c.id), c.summary))
         .unwrap_or_else(|| "working tree".into());
     writeln!(
         out,

@@ -9,7 +9,8 @@
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
-use croner::parser::{CronParser, Seconds};
+
+use crate::config::parse_cron as parse;
 
 /// A validated cron schedule in a time zone.
 #[derive(Debug, Clone)]
@@ -17,29 +18,6 @@ pub struct Schedule {
     expr: String,
     cron: Cron,
     tz: Tz,
-}
-
-/// Parses a cron expression: 5 fields (minute hour day month weekday; day and weekday must both match
-/// when both are set), or 6 with seconds first. Returns the scheduler's 6-field form.
-pub fn parse(expr: &str) -> Result<(String, Cron), String> {
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    let six = match fields.len() {
-        5 => format!("0 {}", fields.join(" ")),
-        6 => fields.join(" "),
-        n => {
-            return Err(format!(
-                "`{expr}` has {n} field(s); expected 5 (minute hour day month weekday), or 6 with seconds first"
-            ));
-        }
-    };
-    // The options tokio-cron-scheduler parses its own expressions with.
-    let cron = CronParser::builder()
-        .seconds(Seconds::Required)
-        .dom_and_dow(true)
-        .build()
-        .parse(&six)
-        .map_err(|e| format!("`{expr}` is not a valid cron expression ({e})"))?;
-    Ok((six, cron))
 }
 
 impl Schedule {

@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
 use crate::codes::EventKind;
-use crate::engine::CheckError;
+use crate::finding::CheckError;
 use crate::finding::Finding;
 use crate::metrics::{Metric, MetricKind};
 

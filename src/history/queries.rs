@@ -8,7 +8,7 @@ use super::{
     RecordedEvent, RunKind, RunSummary, Seen, metric_kind, parse_ts, sql_err, ts,
 };
 use crate::codes::EventKind;
-use crate::engine::CheckError;
+use crate::finding::CheckError;
 use crate::finding::Finding;
 use crate::metrics::{Metric, MetricKind};
 

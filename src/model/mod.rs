@@ -14,6 +14,8 @@ use crate::quantity::Quantity;
 mod ingress;
 mod service;
 
+pub use crate::kustomization::{Naming, strip_generated_hash};
+
 pub use ingress::routes as ingress_routes;
 pub use service::{ContainerAcross, ServiceModel};
 
@@ -29,50 +31,6 @@ pub struct ObjectKey {
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.kind, self.name)
-    }
-}
-
-/// How an overlay renames what it renders (from its kustomization).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Naming {
-    /// `namePrefix` of the overlay.
-    pub prefix: String,
-    /// `nameSuffix` of the overlay.
-    pub suffix: String,
-    /// `namespace` of the overlay.
-    pub namespace: Option<String>,
-}
-
-impl Naming {
-    /// A rendered name as it is compared across environments.
-    pub fn normalize(&self, name: &str) -> String {
-        let mut n = name;
-        if !self.prefix.is_empty() {
-            n = n.strip_prefix(self.prefix.as_str()).unwrap_or(n);
-        }
-        let n = strip_generated_hash(n);
-        let n = if self.suffix.is_empty() {
-            n
-        } else {
-            n.strip_suffix(self.suffix.as_str()).unwrap_or(n)
-        };
-        n.to_string()
-    }
-}
-
-/// Removes the `-<10 chars>` suffix kustomize's generators append (alphabet of Kubernetes'
-/// `rand.SafeEncodeString`, which has no vowels, so ordinary words are not mistaken for a hash).
-pub fn strip_generated_hash(name: &str) -> &str {
-    const ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
-    match name.rsplit_once('-') {
-        Some((stem, hash))
-            if !stem.is_empty()
-                && hash.len() == 10
-                && hash.chars().all(|c| ALPHABET.contains(c)) =>
-        {
-            stem
-        }
-        _ => name,
     }
 }
 

@@ -14,6 +14,7 @@ use super::{ReportError, Sink};
 use crate::codes::RuleId;
 use crate::finding::Severity;
 use crate::history::{History, Lifecycle, MetricPoint};
+use crate::source::short;
 use crate::view::ServiceView;
 
 const CHART_W: u32 = 900;
@@ -27,14 +28,14 @@ fn minute(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn short(id: &str) -> String {
-    id.get(..10).unwrap_or(id).to_string()
-}
-
 /// A run's commit as (short id, summary, author); empty strings without a commit.
 fn commit_cells(r: &crate::history::RunSummary) -> (String, String, String) {
     match &r.commit {
-        Some(c) => (short(&c.id), c.summary.clone(), c.author.clone()),
+        Some(c) => (
+            short(&c.id).to_string(),
+            c.summary.clone(),
+            c.author.clone(),
+        ),
         None => Default::default(),
     }
 }
@@ -647,7 +648,13 @@ fn history_page(data: &SiteData, footer: &str) -> HistoryPage {
         object: object(l),
         field: l.finding.field.clone(),
         since: day(l.opened.when()),
-        commit: l.opened.commit.as_deref().map(short).unwrap_or_default(),
+        commit: l
+            .opened
+            .commit
+            .as_deref()
+            .map(short)
+            .unwrap_or_default()
+            .to_string(),
         author: l.opened.author.clone().unwrap_or_default(),
         resolved: l
             .resolved
@@ -817,7 +824,13 @@ fn service(
             .collect(),
         age: age(l, data.now),
         since: day(l.opened.when()),
-        commit: l.opened.commit.as_deref().map(short).unwrap_or_default(),
+        commit: l
+            .opened
+            .commit
+            .as_deref()
+            .map(short)
+            .unwrap_or_default()
+            .to_string(),
         author: l.opened.author.clone().unwrap_or_default(),
         files: l
             .finding
@@ -1112,7 +1125,7 @@ fn latest_json(data: &SiteData) -> Result<Vec<u8>, ReportError> {
             v
         })
         .collect();
-    let summary = crate::engine::Summary::of(
+    let summary = crate::finding::Summary::of(
         &data
             .open
             .iter()

@@ -1,7 +1,7 @@
 //! The parity rules: one file per rule, a registry, and the policy that turns drafts into findings.
 //!
 //! A rule is pure: it reads a [`ServiceModel`] (one service rendered in every environment) and pushes
-//! [`Draft`]s. It never decides severity, never prints and never does I/O; [`crate::policy`] applies
+//! [`Draft`]s. It never decides severity, never prints and never does I/O; [`crate::rules::policy`] applies
 //! severities, thresholds and exceptions in one place.
 
 use indexmap::IndexMap;
@@ -13,6 +13,8 @@ pub use crate::codes::RuleId;
 use crate::finding::Draft;
 use crate::model::ObjectKey;
 pub use crate::model::{ContainerAcross, ServiceModel};
+
+pub mod policy;
 
 mod env_names;
 mod image;

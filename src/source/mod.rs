@@ -238,3 +238,7 @@ fn commit_info(commit: &git2::Commit<'_>) -> CommitInfo {
             .unwrap_or_default(),
     }
 }
+/// The first 10 characters of a commit id.
+pub fn short(id: &str) -> &str {
+    id.get(..10).unwrap_or(id)
+}

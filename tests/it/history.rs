@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use envparity::codes::EventKind;
-use envparity::engine::CheckError;
+use envparity::finding::CheckError;
 use envparity::finding::{Finding, Severity};
 use envparity::history::{
     CRASH_AFTER_FIRST_WRITE_ENV, CommitRef, Durations, Event, History, HistoryError, Lifecycle,

@@ -2,6 +2,7 @@
 //! They run the real `kubectl kustomize`.
 
 mod apiserver;
+mod architecture;
 mod charts;
 mod cli;
 mod daemon;

@@ -12,7 +12,7 @@ use std::time::{Duration as StdDuration, Instant, SystemTime};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use envparity::codes::RuleId;
 use envparity::config::Prices;
-use envparity::engine::CheckError;
+use envparity::finding::CheckError;
 use envparity::finding::{Finding, Severity, fingerprint};
 use envparity::history::{CommitRef, Durations, History, RunKind, RunRecord};
 use envparity::metrics::{Metric, MetricKind};

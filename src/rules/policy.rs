@@ -7,10 +7,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::FromPrimitive;
 
+use super::Settings;
 use crate::codes::RuleId;
 use crate::config::{Config, Exception};
 use crate::finding::{Draft, Finding, Severity, fingerprint};
-use crate::rules::Settings;
 
 /// Config's policy, ready to apply.
 pub struct Policy<'a> {
