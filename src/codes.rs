@@ -421,6 +421,16 @@ codes! {
     }
 }
 
+impl ErrorKind {
+    /// Whether a cluster could not be read (as opposed to the repo).
+    pub fn is_cluster(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::ClusterUnreachable | ErrorKind::ClusterForbidden | ErrorKind::ClusterKind
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::codes::RuleId;
 pub use crate::codes::Severity;
+use crate::codes::{ErrorKind, RuleId};
 
 /// One parity problem (or, for `info` rules, one recorded difference).
 ///
@@ -67,8 +67,22 @@ pub struct CheckError {
     pub service: Option<String>,
     /// The environment (`base` for a service's base), when the problem is about one.
     pub env: Option<String>,
+    /// What kind of thing could not be checked (a stable code: `render`, `read`, `cluster-unreachable`…).
+    pub kind: ErrorKind,
     /// What went wrong; names the file.
     pub message: String,
+}
+
+impl CheckError {
+    /// An error about one service in one environment.
+    pub fn of(service: &str, env: &str, kind: ErrorKind, message: impl Into<String>) -> CheckError {
+        CheckError {
+            service: Some(service.to_string()),
+            env: Some(env.to_string()),
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 /// Count of findings by severity.

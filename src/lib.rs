@@ -10,7 +10,6 @@ pub mod codes;
 pub mod config;
 pub mod daemon;
 pub mod discover;
-pub mod engine;
 pub mod finding;
 pub mod history;
 pub mod kustomization;

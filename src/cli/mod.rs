@@ -2,13 +2,12 @@
 //! calls it, and hands the result to an output renderer in [`output`].
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError};
-use crate::engine::{self, Scope};
-use crate::pipeline::{self, Origin, State};
+use crate::pipeline::{self, Origin, Scope, State, Status};
 use crate::source::short;
 
 pub mod output;
@@ -220,412 +219,345 @@ pub fn init_logging(verbose: u8) {
 
 /// Runs a command; returns the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
-    let verbose = cli.verbose > 0;
-    match cli.command {
+    let status = match cli.command {
         Command::Check {
             common,
-            select: Select { envs, services },
+            select,
             base,
             format,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let scope = Scope {
-                envs,
-                services,
-                skip_parity: false,
-            };
-            let spinner = progress("rendering and checking");
-            let result = match &base {
-                Some(base) => pipeline::gate(&ctx.config, &ctx.state, &ctx.origin, &scope, base)
-                    .map(|g| (g.report.clone(), Some(g))),
-                None => pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope, None)
-                    .map(|r| (r, None)),
-            };
-            spinner.finish_and_clear();
-            let (report, gate) = match result {
-                Ok(x) => x,
-                Err(e) => {
-                    match &base {
-                        Some(base) => eprintln!("error: check --base {base}: {e}"),
-                        None => eprintln!("error: {e}"),
-                    }
-                    return Ok(2);
-                }
-            };
-            let root = ctx.origin.working_tree().unwrap_or_default();
-            match &gate {
-                Some(gate) => {
-                    output::print_gate(gate, format, &root)?;
-                    Ok(gate.exit_code())
-                }
-                None => {
-                    output::print_report(&report, format, &root)?;
-                    Ok(report.exit_code())
-                }
-            }
-        }
+        } => check(&common, select, base.as_deref(), format)?,
         Command::Scan {
             common,
             live_dir,
             format,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let Ok(source) = live_source(&ctx, live_dir.as_deref()) else {
-                return Ok(2);
-            };
-            let live = source.as_deref().map(|source| engine::Live {
-                source,
-                options: crate::live::LiveOptions::from_config(&ctx.config),
-            });
-            let spinner = progress("fetching, rendering and checking");
-            let outcome = pipeline::scan(&ctx.config, &ctx.state, &ctx.origin, live.as_ref());
-            spinner.finish_and_clear();
-            match outcome {
-                Ok(outcome) => {
-                    output::print_scan(&outcome, format, verbose, chrono::Utc::now())?;
-                    let mut code = outcome.exit_code();
-                    if ctx.config.report.after_scan {
-                        let out = ctx.config.report_dir();
-                        if let Err(e) = build_report(&ctx, &out) {
-                            eprintln!(
-                                "error: the scan was recorded, but the report could not be written: {e}"
-                            );
-                            code = 2;
-                        }
-                    }
-                    Ok(code)
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(2)
-                }
-            }
-        }
+        } => scan(&common, live_dir.as_deref(), format, cli.verbose > 0)?,
         Command::Drift {
             common,
-            select: Select { envs, services },
+            select,
             live_dir,
             format,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let Ok(Some(source)) = live_source(&ctx, live_dir.as_deref()).inspect(|s| {
-                if s.is_none() {
-                    eprintln!(
-                        "error: no live source: configure [clusters.<env>] in config.toml, or pass --live-dir DIR"
-                    );
-                }
-            }) else {
-                return Ok(2);
-            };
-            let live = engine::Live {
-                source: source.as_ref(),
-                options: crate::live::LiveOptions::from_config(&ctx.config),
-            };
-            let scope = Scope {
-                envs,
-                services,
-                skip_parity: true,
-            };
-            let spinner = progress("rendering and reading the clusters");
-            let result = pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope, Some(&live));
-            spinner.finish_and_clear();
-            match result {
-                Ok(report) => {
-                    let root = ctx.origin.working_tree().unwrap_or_default();
-                    output::print_report(&report, format, &root)?;
-                    Ok(report.exit_code())
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(2)
-                }
-            }
-        }
+        } => drift(&common, select, live_dir.as_deref(), format)?,
         Command::Backfill {
             common,
             since,
             max_commits,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let since = match since.as_deref().map(|s| parse_since(s, chrono::Utc::now())) {
-                Some(Err(e)) => {
-                    eprintln!("error: --since {e}");
-                    return Ok(2);
-                }
-                Some(Ok(t)) => Some(t),
-                None => None,
-            };
-            let bar = counter("backfilling");
-            let tick = |done: usize, total: usize, c: &crate::source::CommitInfo| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-                bar.set_message(format!("{} {}", short(&c.id), c.summary));
-            };
-            let result = pipeline::backfill(
-                &ctx.config,
-                &ctx.state,
-                &ctx.origin,
-                &pipeline::BackfillOptions { since, max_commits },
-                &tick,
-            );
-            bar.finish_and_clear();
-            match result {
-                Ok(outcome) => {
-                    output::print_backfill(&outcome, &ctx.state);
-                    Ok(if outcome.fetch_error.is_some() { 2 } else { 0 })
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(2)
-                }
-            }
-        }
+        } => backfill(&common, since.as_deref(), max_commits)?,
         Command::History {
             common,
             service,
             jobs,
             format,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let history = match crate::history::History::open(&ctx.state.history()) {
-                Ok(h) => h,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(2);
-                }
-            };
-            if jobs {
-                output::print_job_runs(&history, format)?;
-            } else {
-                output::print_history(&history, service.as_deref(), format, chrono::Utc::now())?;
-            }
-            Ok(0)
-        }
-        Command::Report { common, out } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let out = out.unwrap_or_else(|| ctx.config.report_dir());
-            match build_report(&ctx, &out) {
-                Ok(n) => {
-                    let _ = writeln!(
-                        std::io::stdout(),
-                        "report: {n} files written to {}",
-                        out.display()
-                    );
-                    Ok(0)
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(2)
-                }
-            }
-        }
+        } => history(&common, service.as_deref(), jobs, format)?,
+        Command::Report { common, out } => report(&common, out)?,
         Command::Digest {
             common,
             period,
             dry_run,
             out,
             force,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            digest(&ctx, period.as_deref(), dry_run, out.as_deref(), force)
-        }
-        Command::Discover { common, format } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            let Some(root) = ctx.origin.working_tree() else {
-                eprintln!("error: discover reads a local directory: pass --repo PATH");
-                return Ok(2);
-            };
-            let discovery =
-                crate::discover::discover(&root, &engine::discover_options(&ctx.config));
-            output::print_discovery(&discovery, format)?;
-            Ok(if discovery.problems.is_empty() { 0 } else { 2 })
-        }
+        } => digest(&common, period.as_deref(), dry_run, out.as_deref(), force)?,
+        Command::Discover { common, format } => discover(&common, format)?,
         Command::Daemon {
             common,
             once,
             live_dir,
-        } => {
-            let Some(ctx) = load(&common)? else {
-                return Ok(2);
-            };
-            crate::daemon::init_logging(cli.verbose, ctx.config.daemon.log_format);
-            let _lock = match crate::daemon::lock(&ctx.state.dir) {
-                Ok(lock) => lock,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(2);
-                }
-            };
-            let daemon = crate::daemon::Daemon::new(ctx.config, ctx.state, ctx.origin, live_dir);
-            if once {
-                return Ok(if daemon.run_once() { 0 } else { 1 });
-            }
-            match crate::daemon::run(daemon) {
-                Ok(()) => Ok(0),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(2)
-                }
-            }
-        }
+        } => daemon(&common, once, live_dir, cli.verbose)?,
         Command::Rules => {
             output::print_rules();
-            Ok(0)
+            Status::Ok
         }
-        Command::Explain { rule } => match rule.parse::<crate::codes::RuleId>() {
-            Ok(r) => {
-                output::print_explain(r);
-                Ok(0)
-            }
-            Err(_) => {
-                let ids: Vec<&str> = crate::codes::RuleId::ALL
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect();
-                eprintln!("error: no rule `{rule}`; the rules are: {}", ids.join(", "));
-                Ok(2)
-            }
-        },
+        Command::Explain { rule } => explain(&rule),
+    };
+    Ok(status.code())
+}
+
+/// Prints `error: …` and gives the status of a command that could not do its work.
+fn incomplete(e: impl std::fmt::Display) -> Status {
+    eprintln!("error: {e}");
+    Status::Incomplete
+}
+
+fn scope(select: Select) -> Scope {
+    Scope {
+        envs: select.envs,
+        services: select.services,
+        skip_parity: false,
     }
 }
 
-/// `envparity digest`: exit 0 when sent (or already sent, or quiet), 1 when sending failed (recorded;
-/// the next run retries), 2 on a usage, config or history error.
+/// `envparity check [--base REF]`.
+fn check(
+    common: &Common,
+    select: Select,
+    base: Option<&str>,
+    format: Format,
+) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let scope = scope(select);
+    let spinner = progress("rendering and checking");
+    let root = ctx.origin.working_tree().unwrap_or_default();
+    match base {
+        Some(base) => {
+            let gate = pipeline::gate(&ctx.config, &ctx.state, &ctx.origin, &scope, base);
+            spinner.finish_and_clear();
+            match gate {
+                Ok(gate) => {
+                    output::print_gate(&gate, format, &root)?;
+                    Ok(gate.status())
+                }
+                Err(e) => Ok(incomplete(format_args!("check --base {base}: {e}"))),
+            }
+        }
+        None => {
+            let report = pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope);
+            spinner.finish_and_clear();
+            match report {
+                Ok(report) => {
+                    output::print_report(&report, format, &root)?;
+                    Ok(report.status())
+                }
+                Err(e) => Ok(incomplete(e)),
+            }
+        }
+    }
+}
+
+/// `envparity scan`, then the report site when `report.after_scan` is set.
+fn scan(
+    common: &Common,
+    live_dir: Option<&Path>,
+    format: Format,
+    verbose: bool,
+) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let spinner = progress("fetching, rendering and checking");
+    let outcome = pipeline::scan(&ctx.config, &ctx.state, &ctx.origin, live_dir);
+    spinner.finish_and_clear();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => return Ok(incomplete(e)),
+    };
+    output::print_scan(&outcome, format, verbose, chrono::Utc::now())?;
+    let mut status = outcome.status();
+    if ctx.config.report.after_scan
+        && let Err(e) = pipeline::report(&ctx.config, &ctx.state, &ctx.config.report_dir())
+    {
+        status = status.max(incomplete(format_args!(
+            "the scan was recorded, but the report could not be written: {e}"
+        )));
+    }
+    Ok(status)
+}
+
+/// `envparity drift`.
+fn drift(
+    common: &Common,
+    select: Select,
+    live_dir: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let spinner = progress("rendering and reading the clusters");
+    let report = pipeline::drift(
+        &ctx.config,
+        &ctx.state,
+        &ctx.origin,
+        &scope(select),
+        live_dir,
+    );
+    spinner.finish_and_clear();
+    match report {
+        Ok(report) => {
+            let root = ctx.origin.working_tree().unwrap_or_default();
+            output::print_report(&report, format, &root)?;
+            Ok(report.status())
+        }
+        Err(e) => Ok(incomplete(e)),
+    }
+}
+
+/// `envparity backfill`.
+fn backfill(
+    common: &Common,
+    since: Option<&str>,
+    max_commits: Option<usize>,
+) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let since = match since.map(|s| parse_since(s, chrono::Utc::now())) {
+        Some(Err(e)) => return Ok(incomplete(format_args!("--since {e}"))),
+        Some(Ok(t)) => Some(t),
+        None => None,
+    };
+    let bar = counter("backfilling");
+    let tick = |done: usize, total: usize, c: &crate::source::CommitInfo| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        bar.set_message(format!("{} {}", short(&c.id), c.summary));
+    };
+    let result = pipeline::backfill(
+        &ctx.config,
+        &ctx.state,
+        &ctx.origin,
+        &pipeline::BackfillOptions { since, max_commits },
+        &tick,
+    );
+    bar.finish_and_clear();
+    match result {
+        Ok(outcome) => {
+            output::print_backfill(&outcome, &ctx.state);
+            Ok(outcome.status())
+        }
+        Err(e) => Ok(incomplete(e)),
+    }
+}
+
+/// `envparity history [--jobs]`.
+fn history(
+    common: &Common,
+    service: Option<&str>,
+    jobs: bool,
+    format: Format,
+) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let history = match crate::history::History::open(&ctx.state.history()) {
+        Ok(h) => h,
+        Err(e) => return Ok(incomplete(e)),
+    };
+    if jobs {
+        output::print_job_runs(&history, format)?;
+    } else {
+        output::print_history(&history, service, format, chrono::Utc::now())?;
+    }
+    Ok(Status::Ok)
+}
+
+/// `envparity report [--out DIR]`.
+fn report(common: &Common, out: Option<PathBuf>) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let out = out.unwrap_or_else(|| ctx.config.report_dir());
+    match pipeline::report(&ctx.config, &ctx.state, &out) {
+        Ok(n) => {
+            writeln!(
+                std::io::stdout(),
+                "report: {n} files written to {}",
+                out.display()
+            )?;
+            Ok(Status::Ok)
+        }
+        Err(e) => Ok(incomplete(e)),
+    }
+}
+
+/// `envparity discover`.
+fn discover(common: &Common, format: Format) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    let Some(root) = ctx.origin.working_tree() else {
+        return Ok(incomplete(
+            "discover reads a local directory: pass --repo PATH",
+        ));
+    };
+    let discovery = crate::discover::discover(&root, &pipeline::discover_options(&ctx.config));
+    output::print_discovery(&discovery, format)?;
+    Ok(if discovery.problems.is_empty() {
+        Status::Ok
+    } else {
+        Status::Incomplete
+    })
+}
+
+/// `envparity daemon [--once]`.
+fn daemon(
+    common: &Common,
+    once: bool,
+    live_dir: Option<PathBuf>,
+    verbose: u8,
+) -> anyhow::Result<Status> {
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
+    crate::daemon::init_logging(verbose, ctx.config.daemon.log_format);
+    let _lock = match crate::daemon::lock(&ctx.state.dir) {
+        Ok(lock) => lock,
+        Err(e) => return Ok(incomplete(e)),
+    };
+    let daemon = crate::daemon::Daemon::new(ctx.config, ctx.state, ctx.origin, live_dir);
+    if once {
+        return Ok(if daemon.run_once() {
+            Status::Ok
+        } else {
+            Status::Failed
+        });
+    }
+    Ok(match crate::daemon::run(daemon) {
+        Ok(()) => Status::Ok,
+        Err(e) => incomplete(e),
+    })
+}
+
+/// `envparity explain RULE`.
+fn explain(rule: &str) -> Status {
+    match rule.parse::<crate::codes::RuleId>() {
+        Ok(r) => {
+            output::print_explain(r);
+            Status::Ok
+        }
+        Err(_) => {
+            let ids: Vec<&str> = crate::codes::RuleId::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            incomplete(format_args!(
+                "no rule `{rule}`; the rules are: {}",
+                ids.join(", ")
+            ))
+        }
+    }
+}
+
+/// `envparity digest`: ok when sent (or already sent, or quiet), failed when sending failed (recorded; the
+/// next run retries), incomplete on a usage, config or history error.
 fn digest(
-    ctx: &Context,
+    common: &Common,
     period: Option<&str>,
     dry_run: bool,
-    out: Option<&std::path::Path>,
+    out: Option<&Path>,
     force: bool,
-) -> anyhow::Result<u8> {
-    use crate::notify::{self, Period, RunOutcome};
+) -> anyhow::Result<Status> {
+    use crate::notify::{Period, Request};
+    let Some(ctx) = load(common)? else {
+        return Ok(Status::Incomplete);
+    };
     let tz = ctx.config.digest.tz();
     let now = chrono::Utc::now();
     let period = match period.map(|p| Period::parse(p, tz)) {
-        Some(Err(e)) => {
-            eprintln!("error: --period {e}");
-            return Ok(2);
-        }
+        Some(Err(e)) => return Ok(incomplete(format_args!("--period {e}"))),
         Some(Ok(p)) => p,
         None => Period::last_complete(now, tz),
     };
-    if !dry_run && ctx.config.smtp.is_none() {
-        eprintln!("error: {}", notify::NotifyError::NoSmtp);
-        return Ok(2);
-    }
-    let mut history = match crate::history::History::open(&ctx.state.history()) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(2);
-        }
-    };
-    let request = notify::Request {
+    let request = Request {
         period,
         force,
         dry_run,
         now,
     };
-    match notify::run(&mut history, &ctx.config, &request) {
-        Ok(RunOutcome::AlreadySent(sent)) => {
-            println!(
-                "digest {}: already sent {} to {} ({}); --force sends it again",
-                period.label(),
-                sent.time.format("%Y-%m-%d %H:%M UTC"),
-                sent.recipients.join(", "),
-                sent.message_id
-            );
-            Ok(0)
-        }
-        Ok(RunOutcome::NothingScanned) => {
-            println!(
-                "digest {}: nothing was scanned up to the end of the period, nothing sent (--force sends anyway)",
-                period.label()
-            );
-            Ok(0)
-        }
-        Ok(RunOutcome::Quiet) => {
-            println!(
-                "digest {}: all quiet, nothing sent (digest.send_when_quiet = false)",
-                period.label()
-            );
-            Ok(0)
-        }
-        Ok(RunOutcome::DryRun { subject, eml }) => {
-            match out {
-                Some(path) => {
-                    std::fs::write(path, &eml)
-                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-                    eprintln!(
-                        "digest {}: \"{subject}\" written to {} (not sent)",
-                        period.label(),
-                        path.display()
-                    );
-                }
-                None => {
-                    use std::io::Write as _;
-                    std::io::stdout().write_all(&eml)?;
-                }
-            }
-            Ok(0)
-        }
-        Ok(RunOutcome::Sent { subject, delivery }) => {
-            println!(
-                "digest {}: \"{subject}\" sent to {} ({})",
-                period.label(),
-                delivery.accepted.join(", "),
-                delivery.message_id
-            );
-            for r in &delivery.rejected {
-                eprintln!("warning: {} was not accepted: {}", r.address, r.error);
-            }
-            Ok(0)
-        }
-        Ok(RunOutcome::Failed { error }) => {
-            eprintln!(
-                "error: digest {} not sent (recorded; the next run retries): {error}",
-                period.label()
-            );
-            Ok(1)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(2)
-        }
+    match pipeline::digest(&ctx.config, &ctx.state, &request) {
+        Ok(outcome) => output::print_digest(&period, outcome, out),
+        Err(e) => Ok(incomplete(e)),
     }
-}
-
-/// Renders the report site from the history into `out`.
-fn build_report(ctx: &Context, out: &std::path::Path) -> anyhow::Result<usize> {
-    let history = crate::history::History::open(&ctx.state.history())?;
-    let options = crate::report::Options {
-        prices: ctx.config.report.prices.clone(),
-    };
-    Ok(crate::report::build(&history, &options, out)?)
-}
-
-/// The configured live source (dump directory or clusters), printing why it cannot be set up.
-fn live_source(
-    ctx: &Context,
-    live_dir: Option<&std::path::Path>,
-) -> Result<Option<Box<dyn crate::live::source::LiveSource>>, ()> {
-    pipeline::live_source(&ctx.config, live_dir).map_err(|e| eprintln!("error: {e}"))
 }
 
 /// What every repo-reading command starts from.

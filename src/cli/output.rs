@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::Format;
 use crate::discover::Discovery;
-use crate::engine::Report;
 use crate::finding::{Finding, Severity};
+use crate::pipeline::{Report, Status};
 
 const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
@@ -741,6 +741,79 @@ pub fn print_history(
         }
     }
     Ok(())
+}
+
+/// Prints what `envparity digest` did with `period`'s digest (the message itself, with `--dry-run`: into
+/// `out`, else to stdout).
+pub fn print_digest(
+    period: &crate::notify::Period,
+    outcome: crate::notify::RunOutcome,
+    out: Option<&Path>,
+) -> anyhow::Result<Status> {
+    use crate::notify::RunOutcome;
+    match outcome {
+        RunOutcome::AlreadySent(sent) => {
+            println!(
+                "digest {}: already sent {} to {} ({}); --force sends it again",
+                period.label(),
+                sent.time.format("%Y-%m-%d %H:%M UTC"),
+                sent.recipients.join(", "),
+                sent.message_id
+            );
+            Ok(Status::Ok)
+        }
+        RunOutcome::NothingScanned => {
+            println!(
+                "digest {}: nothing was scanned up to the end of the period, nothing sent (--force sends anyway)",
+                period.label()
+            );
+            Ok(Status::Ok)
+        }
+        RunOutcome::Quiet => {
+            println!(
+                "digest {}: all quiet, nothing sent (digest.send_when_quiet = false)",
+                period.label()
+            );
+            Ok(Status::Ok)
+        }
+        RunOutcome::DryRun { subject, eml } => {
+            match out {
+                Some(path) => {
+                    std::fs::write(path, &eml)
+                        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                    eprintln!(
+                        "digest {}: \"{subject}\" written to {} (not sent)",
+                        period.label(),
+                        path.display()
+                    );
+                }
+                None => {
+                    use std::io::Write as _;
+                    std::io::stdout().write_all(&eml)?;
+                }
+            }
+            Ok(Status::Ok)
+        }
+        RunOutcome::Sent { subject, delivery } => {
+            println!(
+                "digest {}: \"{subject}\" sent to {} ({})",
+                period.label(),
+                delivery.accepted.join(", "),
+                delivery.message_id
+            );
+            for r in &delivery.rejected {
+                eprintln!("warning: {} was not accepted: {}", r.address, r.error);
+            }
+            Ok(Status::Ok)
+        }
+        RunOutcome::Failed { error } => {
+            eprintln!(
+                "error: digest {} not sent (recorded; the next run retries): {error}",
+                period.label()
+            );
+            Ok(Status::Failed)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -73,8 +73,10 @@ fn pipeline_failure(e: pipeline::PipelineError) -> Failure {
         E::Source(_) => "fetch",
         E::History(_) => "history",
         E::Render(_) => "render",
-        E::Live(_) => "cluster",
+        E::Live(_) | E::NoLiveSource => "cluster",
         E::NotGit { .. } | E::NoDir { .. } => "source",
+        E::Report(_) => "report",
+        E::Notify(_) => "send",
     };
     Failure::new(what, e)
 }
@@ -86,14 +88,13 @@ impl Daemon {
     /// job succeeded.
     pub fn scan_job(&self) -> Result<Done, Failure> {
         let started = Instant::now();
-        let source = pipeline::live_source(&self.config, self.live_dir.as_deref())
-            .map_err(pipeline_failure)?;
-        let live = source.as_deref().map(|source| crate::engine::Live {
-            source,
-            options: crate::live::LiveOptions::from_config(&self.config),
-        });
-        let outcome = pipeline::scan(&self.config, &self.state, &self.origin, live.as_ref())
-            .map_err(pipeline_failure)?;
+        let outcome = pipeline::scan(
+            &self.config,
+            &self.state,
+            &self.origin,
+            self.live_dir.as_deref(),
+        )
+        .map_err(pipeline_failure)?;
         let report = &outcome.report;
         tracing::info!(
             run = outcome.run,
@@ -105,12 +106,14 @@ impl Daemon {
             resolved = outcome.resolved,
             "scan recorded"
         );
-        // A live-source error is about an environment, not a service: the cluster could not be read.
         let clusters: Vec<String> = report
             .errors
             .iter()
-            .filter(|e| e.service.is_none() && live.is_some())
-            .filter_map(|e| e.env.as_ref().map(|env| format!("{env}: {}", e.message)))
+            .filter(|e| e.kind.is_cluster())
+            .map(|e| match &e.env {
+                Some(env) => format!("{env}: {}", e.message),
+                None => e.message.clone(),
+            })
             .collect();
         self.status.cluster_failed(clusters.len() as u64);
         let failure = if let Some(e) = &outcome.fetch_error {
@@ -145,13 +148,7 @@ impl Daemon {
     /// Renders the site from the history and publishes it atomically.
     pub fn report_job(&self) -> Result<Done, Failure> {
         let out = self.config.report_dir();
-        let history = crate::history::History::open(&self.state.history())
-            .map_err(|e| Failure::new("history", e))?;
-        let options = crate::report::Options {
-            prices: self.config.report.prices.clone(),
-        };
-        let files = crate::report::build(&history, &options, &out)
-            .map_err(|e| Failure::new("report", e))?;
+        let files = pipeline::report(&self.config, &self.state, &out).map_err(pipeline_failure)?;
         tracing::info!(files, out = %out.display(), "report published");
         Ok(Done::default())
     }
@@ -159,29 +156,20 @@ impl Daemon {
     /// Sends the last complete period's digest when it is due (not sent yet, no backoff pending); skipped
     /// without `[smtp]`. Every attempt is recorded by [`crate::notify::run`].
     pub fn digest_job(&self) -> Result<Done, Failure> {
-        use crate::notify::{self, Period, Request, RunOutcome};
+        use crate::notify::{Period, Request, RunOutcome};
         if self.config.smtp.is_none() {
             tracing::info!("digest skipped: no [smtp] in config");
             return Ok(Done::default());
         }
         let now = Utc::now();
         let period = Period::last_complete(now, self.config.digest.tz());
-        let mut history = crate::history::History::open(&self.state.history())
-            .map_err(|e| Failure::new("history", e))?;
-        let status = notify::status(&history, &period).map_err(|e| Failure::new("history", e))?;
-        if status.sent.is_some() {
-            tracing::info!(period = %period.label(), "digest already sent");
-            return Ok(Done::default());
-        }
         let request = Request {
             period,
             force: false,
             dry_run: false,
             now,
         };
-        match notify::run(&mut history, &self.config, &request)
-            .map_err(|e| Failure::new("send", e))?
-        {
+        match pipeline::digest(&self.config, &self.state, &request).map_err(pipeline_failure)? {
             RunOutcome::Sent { delivery, .. } => {
                 tracing::info!(period = %period.label(), message_id = %delivery.message_id, "digest sent");
                 Ok(Done::default())
@@ -198,7 +186,11 @@ impl Daemon {
                 tracing::info!(period = %period.label(), "digest skipped: nothing was scanned up to the end of the period");
                 Ok(Done::default())
             }
-            RunOutcome::AlreadySent(_) | RunOutcome::DryRun { .. } => Ok(Done::default()),
+            RunOutcome::AlreadySent(_) => {
+                tracing::info!(period = %period.label(), "digest already sent");
+                Ok(Done::default())
+            }
+            RunOutcome::DryRun { .. } => Ok(Done::default()),
         }
     }
 

@@ -7,7 +7,7 @@ use super::{
     CommitRef, Durations, Event, History, HistoryError, Lifecycle, MetricPoint, Outcome,
     RecordedEvent, RunKind, RunSummary, Seen, metric_kind, parse_ts, sql_err, ts,
 };
-use crate::codes::EventKind;
+use crate::codes::{ErrorKind, EventKind};
 use crate::finding::CheckError;
 use crate::finding::Finding;
 use crate::metrics::{Metric, MetricKind};
@@ -105,14 +105,36 @@ fn check_errors(json: &str) -> Result<Vec<CheckError>, HistoryError> {
         })?;
     let text =
         |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(str::to_string);
-    Ok(values
+    values
         .iter()
-        .map(|v| CheckError {
-            service: text(v, "service"),
-            env: text(v, "env"),
-            message: text(v, "message").unwrap_or_default(),
+        .map(|v| {
+            let (service, env) = (text(v, "service"), text(v, "env"));
+            let kind = match text(v, "kind") {
+                Some(kind) => kind.parse().map_err(|source| HistoryError::Code {
+                    context: "reading runs.errors",
+                    source,
+                })?,
+                None => legacy_error_kind(service.as_deref(), env.as_deref()),
+            };
+            Ok(CheckError {
+                service,
+                env,
+                kind,
+                message: text(v, "message").unwrap_or_default(),
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// The kind of an error recorded before errors had one, from the only distinction the record makes: an
+/// environment without a service was a cluster that could not be read, an error without either was about
+/// the repo's layout or config, and one about a service was its overlay failing to render.
+fn legacy_error_kind(service: Option<&str>, env: Option<&str>) -> ErrorKind {
+    match (service, env) {
+        (None, Some(_)) => ErrorKind::ClusterUnreachable,
+        (None, None) => ErrorKind::Config,
+        (Some(_), _) => ErrorKind::Render,
+    }
 }
 
 /// A `Seen` as selected: run, commit id, run time, commit author, commit time.

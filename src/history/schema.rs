@@ -23,7 +23,7 @@
 //! | `outcome` | TEXT | see below |
 //! | `total_ms` | INTEGER | wall-clock duration of the whole run |
 //! | `fetch_ms`, `render_ms`, `check_ms` | INTEGER, nullable | durations of the stages that ran |
-//! | `errors` | TEXT (JSON) | the run's `CheckError` list: `[{"service", "env", "message"}]` |
+//! | `errors` | TEXT (JSON) | the run's `CheckError` list: `[{"service", "env", "kind", "message"}]` (rows written before errors had a `kind` get one inferred from which of service and env they name) |
 //! | `fetch_error` | TEXT, nullable | why fetching the repo failed (credential-free) |
 //! | `block_count`, `warn_count`, `info_count` | INTEGER | findings by severity |
 //! | `error_count` | INTEGER | length of `errors` |

@@ -16,7 +16,7 @@ use crate::finding::Draft;
 use crate::model::ServiceModel;
 use crate::model::{EnvModel, Object};
 use diff::{DriftKind, Managers, diff_object};
-use source::{ListRequest, Listed, group};
+use source::{ListRequest, Listed, LiveError, LiveSource, group};
 
 /// How live objects are judged.
 #[derive(Debug, Clone)]
@@ -63,6 +63,10 @@ impl LiveOptions {
 pub struct LiveDraft {
     /// `live-value`, `live-manual-field`, `live-missing` or `live-extra`.
     pub rule: RuleId,
+    /// The service.
+    pub service: String,
+    /// The environment whose cluster drifted.
+    pub env: String,
     /// The finding (its `envs` is the one environment).
     pub draft: Draft,
     /// The repo file that declares the object, when Git declares it.
@@ -154,6 +158,87 @@ pub fn sole_namespace(objects: &[Value]) -> Option<String> {
     (set.len() == 1).then(|| set.into_iter().next()).flatten()
 }
 
+/// What the clusters answered: per environment, the listed objects and the namespace to assume for objects
+/// Git declares without one when nothing else names it (a dump's only namespace); and what could not be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Per environment that could be read.
+    pub envs: BTreeMap<String, EnvListing>,
+    /// Environments, or single lists, that could not be read.
+    pub errors: Vec<(String, LiveError)>,
+}
+
+/// One environment's answers.
+#[derive(Debug)]
+pub struct EnvListing {
+    /// One answer per list request.
+    pub answers: Vec<Listed>,
+    /// The only namespace among the listed objects, if there is exactly one.
+    pub sole_namespace: Option<String>,
+}
+
+/// Lists what the services declare in every environment of `envs` that `source` covers: one list request
+/// per kind and namespace, for all services at once.
+pub fn list(
+    source: &dyn LiveSource,
+    models: &[&ServiceModel],
+    envs: &[String],
+    options: &LiveOptions,
+) -> Listing {
+    let mut listing = Listing::default();
+    for env in envs {
+        if !source.covers(env) {
+            continue;
+        }
+        let requests = requests(models, env, options, None);
+        match source.list(env, &requests) {
+            Err(e) => listing.errors.push((env.clone(), e)),
+            Ok(answers) => {
+                for a in &answers {
+                    if let Err(e) = &a.result {
+                        listing.errors.push((env.clone(), e.clone()));
+                    }
+                }
+                let all: Vec<Value> = answers
+                    .iter()
+                    .filter_map(|a| a.result.as_ref().ok())
+                    .flatten()
+                    .cloned()
+                    .collect();
+                let sole_namespace = sole_namespace(&all);
+                listing.envs.insert(
+                    env.clone(),
+                    EnvListing {
+                        answers,
+                        sole_namespace,
+                    },
+                );
+            }
+        }
+    }
+    listing
+}
+
+/// The drift stage: each service's drift in each environment that was listed, services in the order given.
+pub fn drift(models: &[&ServiceModel], listing: &Listing, options: &LiveOptions) -> Vec<LiveDraft> {
+    let mut out = Vec::new();
+    for model in models {
+        for env in &model.envs {
+            let Some(listed) = listing.envs.get(&env.env) else {
+                continue;
+            };
+            out.extend(service_drift(
+                model,
+                env,
+                &listed.answers,
+                options,
+                listed.sole_namespace.as_deref(),
+            ));
+        }
+    }
+    out
+}
+
 /// Drift of one service in one environment, from the listed live objects.
 pub fn service_drift(
     model: &ServiceModel,
@@ -208,6 +293,8 @@ pub fn service_drift(
             |rule: RuleId, container, field: String, values: IndexMap<String, String>, message| {
                 LiveDraft {
                     rule,
+                    service: model.service.clone(),
+                    env: env.env.clone(),
                     draft: Draft {
                         kind: o.key.kind.clone(),
                         name: o.key.name.clone(),
@@ -328,6 +415,8 @@ pub fn service_drift(
         }
         out.push(LiveDraft {
             rule: RuleId::LiveExtra,
+            service: model.service.clone(),
+            env: env.env.clone(),
             draft: Draft {
                 kind: key.1.clone(),
                 name: env.naming.normalize(&key.3),

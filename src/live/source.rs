@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::codes::ErrorKind;
+
 /// One list request: every object of a kind in a namespace (`None`: cluster-scoped, or all namespaces).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListRequest {
@@ -84,6 +86,21 @@ pub enum LiveError {
         /// Why (with line for YAML errors).
         reason: String,
     },
+}
+
+impl LiveError {
+    /// The stable kind this error has in `errors[]`.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LiveError::Unreachable { .. }
+            | LiveError::Timeout { .. }
+            | LiveError::Request { .. } => ErrorKind::ClusterUnreachable,
+            LiveError::Forbidden { .. } => ErrorKind::ClusterForbidden,
+            LiveError::UnknownKind { .. } => ErrorKind::ClusterKind,
+            LiveError::NotConfigured { .. } => ErrorKind::Config,
+            LiveError::Dump { .. } => ErrorKind::Read,
+        }
+    }
 }
 
 /// A source of live objects, per environment.

@@ -22,6 +22,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::codes::ErrorKind;
+
 pub use cache::{CacheStats, CachedRenderer, Pruned, prune};
 pub use inputs::{InputDigest, input_digest, input_files};
 pub use kustomize::{Kustomize, KustomizeCommand};
@@ -215,6 +217,28 @@ pub enum RenderError {
 }
 
 impl RenderError {
+    /// The stable kind this error has in `errors[]`.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RenderError::RemoteResource { .. } | RenderError::Unsupported { .. } => {
+                ErrorKind::Unsupported
+            }
+            RenderError::MissingKustomization { .. }
+            | RenderError::MissingFile { .. }
+            | RenderError::OutsideRepo { .. }
+            | RenderError::KustomizationSyntax { .. }
+            | RenderError::KustomizationNotAMapping { .. }
+            | RenderError::Io { .. } => ErrorKind::Read,
+            RenderError::KustomizeFailed { .. }
+            | RenderError::Timeout { .. }
+            | RenderError::KustomizeNotFound
+            | RenderError::Spawn { .. }
+            | RenderError::KustomizeVersion { .. }
+            | RenderError::UnreadableOutput { .. }
+            | RenderError::UnmarkedOutput { .. } => ErrorKind::Render,
+        }
+    }
+
     pub(crate) fn io(path: &Path, source: io::Error) -> Self {
         RenderError::Io {
             path: path.to_path_buf(),

@@ -10,9 +10,10 @@ use rust_decimal::Decimal;
 pub use crate::quantity::show_ratio;
 
 pub use crate::codes::RuleId;
-use crate::finding::Draft;
+use crate::finding::{Draft, Finding};
 use crate::model::ObjectKey;
 pub use crate::model::{ContainerAcross, ServiceModel};
+use policy::{Policy, Suppressed};
 
 pub mod policy;
 
@@ -69,6 +70,27 @@ pub static RULES: &[&dyn Rule] = &[
     &overlay_patch_count::OverlayPatchCount,
     &replicas::Replicas,
 ];
+
+/// The parity stage for one service: every rule config leaves on, through the policy (severity, thresholds,
+/// exceptions). Returns the findings, and those an exception hides.
+pub fn check(model: &ServiceModel, policy: &Policy<'_>) -> (Vec<Finding>, Vec<Suppressed>) {
+    let mut findings = Vec::new();
+    let mut suppressed = Vec::new();
+    for rule in RULES {
+        let Some((severity, settings)) = policy.settings(rule.id(), &model.service) else {
+            continue;
+        };
+        let mut drafts = Vec::new();
+        rule.check(model, settings, &mut drafts);
+        for draft in drafts {
+            match policy.apply(rule.id(), &model.service, severity, draft) {
+                Ok(f) => findings.push(f),
+                Err(s) => suppressed.push(*s),
+            }
+        }
+    }
+    (findings, suppressed)
+}
 
 /// The environments whose value differs from the reference (the last one), and the reference's name;
 /// `None` when all agree.

@@ -101,6 +101,28 @@ impl<'a> Policy<'a> {
         }
     }
 
+    /// [`Policy::apply`] for a finding about one environment's cluster (live drift): the same object drifts
+    /// separately in each environment, so the environment is part of its fingerprint.
+    pub fn apply_in_env(
+        &self,
+        rule: RuleId,
+        service: &str,
+        env: &str,
+        severity: Severity,
+        draft: Draft,
+    ) -> Result<Finding, Box<Suppressed>> {
+        let mut finding = self.apply(rule, service, severity, draft)?;
+        finding.fingerprint = fingerprint(
+            rule.as_str(),
+            service,
+            &finding.kind,
+            &finding.name,
+            finding.container.as_deref(),
+            &format!("{env}:{}", finding.field),
+        );
+        Ok(finding)
+    }
+
     fn exception_for(&self, f: &Finding) -> Option<&'a Exception> {
         let config: &'a Config = self.config;
         let (i, e) = config.exceptions.iter().enumerate().find(|(_, e)| {

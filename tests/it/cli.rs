@@ -79,6 +79,7 @@ fn a_broken_overlay_is_an_error_and_the_rest_is_still_checked() {
     assert_eq!(errors.len(), 1, "{errors:#?}");
     assert_eq!(errors[0]["service"], "web");
     assert_eq!(errors[0]["env"], "dev");
+    assert_eq!(errors[0]["kind"], "read", "not valid YAML: {errors:#?}");
     let msg = errors[0]["message"].as_str().expect("message");
     assert!(
         msg.contains("apps/web/overlays/dev/kustomization.yaml"),
@@ -112,6 +113,7 @@ fn a_patch_pointing_at_a_missing_file_names_both_files() {
     let v = json(&out);
     let msg = v["errors"][0]["message"].as_str().expect("message");
     assert!(msg.contains("no-such-patch.yaml"), "{msg}");
+    assert_eq!(v["errors"][0]["kind"], "read", "{msg}");
     assert!(
         msg.contains("apps/web/overlays/staging/kustomization.yaml"),
         "{msg}"
@@ -132,6 +134,7 @@ fn a_syntax_error_in_a_resource_file_names_the_file() {
     for e in errors {
         let msg = e["message"].as_str().expect("message");
         assert!(msg.contains("deployment.yaml"), "{msg}");
+        assert_eq!(e["kind"], "render", "kustomize refused it: {msg}");
     }
 }
 
@@ -167,6 +170,7 @@ fn a_service_without_base_is_reported() {
         e["message"].as_str().expect("msg").contains("no base"),
         "{e}"
     );
+    assert_eq!(e["kind"], "config", "{e}");
 }
 
 #[test]

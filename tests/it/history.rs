@@ -125,6 +125,7 @@ fn run_round_trip() {
     record.errors = vec![CheckError {
         service: Some("batch".into()),
         env: Some("qa".into()),
+        kind: envparity::codes::ErrorKind::Render,
         message: "apps/batch/overlays/qa: kustomize failed".into(),
     }];
     record.metrics = vec![metric("web", MetricKind::Limit, 1073741824.0)];
@@ -304,6 +305,7 @@ fn errors_do_not_resolve_findings_they_hide() {
     x_failed.errors = vec![CheckError {
         service: Some("x".into()),
         env: Some("production".into()),
+        kind: envparity::codes::ErrorKind::Render,
         message: "apps/x/overlays/production: kustomize failed".into(),
     }];
     let r2 = h.record(&x_failed).expect("run 2");
@@ -322,6 +324,7 @@ fn errors_do_not_resolve_findings_they_hide() {
     global.errors = vec![CheckError {
         service: None,
         env: None,
+        kind: envparity::codes::ErrorKind::Config,
         message: "layout glob matched nothing".into(),
     }];
     h.record(&global).expect("run 4");

@@ -532,6 +532,10 @@ fn a_forbidden_kind_is_reported_alone_and_the_other_kinds_are_listed() {
         }
         other => panic!("expected Forbidden, got {other:?}"),
     }
+    assert_eq!(
+        listed[0].result.as_ref().err().map(LiveError::kind),
+        Some(envparity::codes::ErrorKind::ClusterForbidden)
+    );
     assert_eq!(objects(&listed, "Service").len(), 1);
     assert_eq!(objects(&listed, "ConfigMap").len(), 1);
 }
@@ -684,6 +688,10 @@ fn kinds_the_cluster_does_not_serve_are_unknown_per_request() {
         matches!(&listed[1].result, Err(LiveError::UnknownKind { .. })),
         "{:?}",
         listed[1].result
+    );
+    assert_eq!(
+        listed[1].result.as_ref().err().map(LiveError::kind),
+        Some(envparity::codes::ErrorKind::ClusterKind)
     );
     assert_eq!(objects(&listed, "Service").len(), 1);
 }

@@ -605,6 +605,7 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
     let errors = v["errors"].as_array().expect("errors");
     assert!(
         errors.iter().any(|e| e["env"] == "production"
+            && e["kind"] == "cluster-unreachable"
             && e["message"].as_str().unwrap_or("").contains("unreachable")),
         "{errors:?}"
     );

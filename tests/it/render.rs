@@ -412,10 +412,13 @@ fn a_remote_base_is_refused_without_running_kustomize() {
         .render(&[repo.request("x", "prod"), repo.request("y", "prod")]);
     assert_eq!(kubectl.builds(), 0);
     match &results[0] {
-        Err(err @ RenderError::RemoteResource { .. }) => assert_eq!(
-            err.to_string(),
-            "unsupported input: remote resource https://github.com/org/infra//apps/x/base?ref=v1.2.0 in apps/x/overlays/prod/kustomization.yaml; envparity does not fetch remote bases"
-        ),
+        Err(err @ RenderError::RemoteResource { .. }) => {
+            assert_eq!(
+                err.to_string(),
+                "unsupported input: remote resource https://github.com/org/infra//apps/x/base?ref=v1.2.0 in apps/x/overlays/prod/kustomization.yaml; envparity does not fetch remote bases"
+            );
+            assert_eq!(err.kind(), envparity::codes::ErrorKind::Unsupported);
+        }
         other => panic!("expected RemoteResource, got {other:?}"),
     }
     match &results[1] {
@@ -709,13 +712,18 @@ fn input_files_cover_everything_a_kustomization_reads() {
         "apps/helm/base/kustomization.yaml",
         "helmCharts:\n- name: redis\n  repo: https://charts.example.com\n",
     );
+    let helm = input_files(&repo.dir("helm", "base"), &repo.root);
     assert!(matches!(
-        input_files(&repo.dir("helm", "base"), &repo.root),
+        helm,
         Err(RenderError::Unsupported {
             field: "helmCharts",
             ..
         })
     ));
+    assert_eq!(
+        helm.err().map(|e| e.kind()),
+        Some(envparity::codes::ErrorKind::Unsupported)
+    );
     repo.write(
         "apps/out/base/kustomization.yaml",
         "resources: [../../../../elsewhere]\n",

@@ -2,7 +2,7 @@
 //! the findings are snapshotted with insta so a change in what a rule reports is reviewed.
 
 use envparity::config::Config;
-use envparity::engine::{Report, Scope, check};
+use envparity::pipeline::{Report, Scope, check_tree};
 use envparity::render::Kustomize;
 use envparity::rules::RULES;
 
@@ -11,12 +11,13 @@ use crate::support::root;
 fn run(dir: &std::path::Path) -> Report {
     let kustomize = Kustomize::detect(dir).expect("kustomize or kubectl on PATH");
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
-    check(
+    check_tree(
         &Config::default(),
         dir,
         &Scope::default(),
         &kustomize,
         today,
+        None,
     )
 }
 

@@ -1104,6 +1104,7 @@ fn hostile_history(path: &Path) -> History {
     r.errors = vec![CheckError {
         service: Some(SCRIPT.into()),
         env: Some(ENV_PAYLOAD.into()),
+        kind: envparity::codes::ErrorKind::Render,
         message: format!("kustomize failed: {IMG_PAYLOAD} {SCRIPT}"),
     }];
     h.record(&r).expect("record day 9");

@@ -11,9 +11,12 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::codes::EventKind;
+use crate::codes::{ErrorKind, EventKind};
 use crate::config::Config;
-use crate::engine::{self, Report, Scope};
+mod check;
+
+pub use check::{Live, Report, Scope, check_tree, discover_options};
+
 use crate::finding::{Finding, Severity};
 use crate::history::{CommitRef, Durations, History, HistoryError, Lifecycle, RunKind, RunRecord};
 use crate::render::{CachedRenderer, Kustomize, RenderError};
@@ -48,6 +51,55 @@ pub enum PipelineError {
         /// The path.
         path: PathBuf,
     },
+    /// `drift` without anything to compare with.
+    #[error("no live source: configure [clusters.<env>] in config.toml, or pass --live-dir DIR")]
+    NoLiveSource,
+    /// The report site could not be built or published.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    /// The digest could not be selected, built or recorded.
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
+}
+
+impl PipelineError {
+    /// The kind of this error in `errors[]`, for the errors that are about reading the repo or the
+    /// clusters (the history, the site and the digest are envparity's own state, not checked input).
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            PipelineError::Source(_) => Some(ErrorKind::Fetch),
+            PipelineError::Render(e) => Some(e.kind()),
+            PipelineError::Live(e) => Some(e.kind()),
+            PipelineError::NotGit { .. }
+            | PipelineError::NoDir { .. }
+            | PipelineError::NoLiveSource => Some(ErrorKind::Config),
+            PipelineError::History(_) | PipelineError::Report(_) | PipelineError::Notify(_) => None,
+        }
+    }
+}
+
+/// What a run came to. Every command's exit code is derived from it in one place ([`Status::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Everything was done and checked, and nothing blocks: exit 0.
+    Ok,
+    /// Done, with a verdict against it — a blocking finding (with `--base`: one the base does not have), a
+    /// digest the server did not take, a daemon job that failed: exit 1.
+    Failed,
+    /// Not everything could be done: a usage or config error, or something that could not be fetched,
+    /// read, rendered or listed (CI never passes what was not checked): exit 2.
+    Incomplete,
+}
+
+impl Status {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Failed => 1,
+            Status::Incomplete => 2,
+        }
+    }
 }
 
 /// Where the infra repo comes from.
@@ -161,8 +213,9 @@ impl State {
     }
 }
 
-/// The live source config names: `--live-dir` (or `live.dir`) dumps, else the configured clusters.
-pub fn live_source(
+/// The live source config names: `--live-dir` (or `live.dir`) dumps, else the configured clusters; `None`
+/// when neither is configured.
+fn live_source(
     config: &Config,
     live_dir: Option<&Path>,
 ) -> Result<Option<Box<dyn crate::live::source::LiveSource>>, PipelineError> {
@@ -205,11 +258,11 @@ fn check_dir(
     root: &Path,
     repo_root: &Path,
     scope: &Scope,
-    live: Option<&engine::Live<'_>>,
+    live: Option<&Live<'_>>,
 ) -> Result<(Report, u64), PipelineError> {
     let kustomize = Kustomize::detect(repo_root)?;
     let renderer = CachedRenderer::new(kustomize, state.render_cache(), repo_root.to_path_buf());
-    let report = engine::check_with_live(config, root, scope, &renderer, today(), live);
+    let report = check_tree(config, root, scope, &renderer, today(), live);
     Ok((report, renderer.stats().misses as u64))
 }
 
@@ -219,7 +272,61 @@ pub fn check(
     state: &State,
     origin: &Origin,
     scope: &Scope,
-    live: Option<&engine::Live<'_>>,
+) -> Result<Report, PipelineError> {
+    check_with(config, state, origin, scope, None)
+}
+
+/// `drift`: each environment's cluster (or `live_dir`'s dumps, else `live.dir`'s) against Git; the parity
+/// rules are not run.
+pub fn drift(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    scope: &Scope,
+    live_dir: Option<&Path>,
+) -> Result<Report, PipelineError> {
+    let source = live_source(config, live_dir)?.ok_or(PipelineError::NoLiveSource)?;
+    let live = Live {
+        source: source.as_ref(),
+        options: crate::live::LiveOptions::from_config(config),
+    };
+    let scope = Scope {
+        skip_parity: true,
+        ..scope.clone()
+    };
+    check_with(config, state, origin, &scope, Some(&live))
+}
+
+/// `report`: renders the site from the history and publishes it into `out` atomically; returns the number
+/// of files written.
+pub fn report(config: &Config, state: &State, out: &Path) -> Result<usize, PipelineError> {
+    let history = History::open(&state.history())?;
+    let options = crate::report::Options {
+        prices: config.report.prices.clone(),
+    };
+    Ok(crate::report::build(&history, &options, out)?)
+}
+
+/// `digest`: selects, builds and sends (or, with `dry_run`, writes) the digest of `request.period`, once per
+/// period (recorded in the history).
+pub fn digest(
+    config: &Config,
+    state: &State,
+    request: &crate::notify::Request,
+) -> Result<crate::notify::RunOutcome, PipelineError> {
+    if !request.dry_run && config.smtp.is_none() {
+        return Err(crate::notify::NotifyError::NoSmtp.into());
+    }
+    let mut history = History::open(&state.history())?;
+    Ok(crate::notify::run(&mut history, config, request)?)
+}
+
+fn check_with(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    scope: &Scope,
+    live: Option<&Live<'_>>,
 ) -> Result<Report, PipelineError> {
     match origin {
         Origin::Dir(dir)
@@ -277,19 +384,20 @@ impl Gate {
         !self.present.contains(&f.fingerprint)
     }
 
-    /// 2 when something could not be checked, 1 when the change introduces a blocking finding, else 0.
-    pub fn exit_code(&self) -> u8 {
+    /// Incomplete when something could not be checked, failed when the change introduces a blocking
+    /// finding, else ok.
+    pub fn status(&self) -> Status {
         if !self.report.errors.is_empty() {
-            2
+            Status::Incomplete
         } else if self
             .report
             .findings
             .iter()
             .any(|f| f.severity == Severity::Block && self.is_new(f))
         {
-            1
+            Status::Failed
         } else {
-            0
+            Status::Ok
         }
     }
 }
@@ -332,7 +440,7 @@ pub fn gate(
         scope,
         None,
     )?;
-    let report = check(config, state, origin, scope, None)?;
+    let report = check(config, state, origin, scope)?;
     Ok(Gate {
         present: base_report
             .findings
@@ -366,12 +474,13 @@ pub struct ScanOutcome {
 }
 
 impl ScanOutcome {
-    /// 2 when fetching failed or something could not be checked, else 0 (a scan records; `check` gates).
-    pub fn exit_code(&self) -> u8 {
+    /// Incomplete when fetching failed or something could not be checked, else ok: a scan records, `check`
+    /// gates, so findings do not change it.
+    pub fn status(&self) -> Status {
         if self.fetch_error.is_some() || !self.report.errors.is_empty() {
-            2
+            Status::Incomplete
         } else {
-            0
+            Status::Ok
         }
     }
 }
@@ -389,14 +498,23 @@ fn millis(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `scan`: fetch (keeping the last fetched commit when that fails), render, check, record.
+/// `scan`: fetch (keeping the last fetched commit when that fails), render, check — with each
+/// environment's cluster when a live source is configured (`live_dir`, `live.dir` or `[clusters]`) — and
+/// record. A live source that cannot be set up fails the scan before anything is recorded: scanning without
+/// the clusters would resolve their open drift.
 #[tracing::instrument(skip_all)]
 pub fn scan(
     config: &Config,
     state: &State,
     origin: &Origin,
-    live: Option<&engine::Live<'_>>,
+    live_dir: Option<&Path>,
 ) -> Result<ScanOutcome, PipelineError> {
+    let source = live_source(config, live_dir)?;
+    let live = source.as_deref().map(|source| Live {
+        source,
+        options: crate::live::LiveOptions::from_config(config),
+    });
+    let live = live.as_ref();
     let started_at = Utc::now();
     let t0 = Instant::now();
     let mut history = History::open(&state.history())?;
@@ -532,6 +650,17 @@ pub struct BackfillOutcome {
     pub fetch_error: Option<String>,
 }
 
+impl BackfillOutcome {
+    /// Incomplete when fetching failed (the history walked may be stale), else ok.
+    pub fn status(&self) -> Status {
+        if self.fetch_error.is_some() {
+            Status::Incomplete
+        } else {
+            Status::Ok
+        }
+    }
+}
+
 /// `backfill`: walks first-parent history oldest first and records each commit not yet in history, with the
 /// commit's own time. Only overlays whose input files changed are rendered (the render cache is keyed by
 /// the digest of every file an overlay reads). `progress` is called after each commit.
@@ -625,8 +754,14 @@ pub fn backfill(
                         .map_err(PipelineError::from)
                         .map(|()| {
                             let root = snapshot.path().join(subdir);
-                            let mut report =
-                                engine::check(config, &root, &Scope::default(), &renderer, today());
+                            let mut report = check_tree(
+                                config,
+                                &root,
+                                &Scope::default(),
+                                &renderer,
+                                today(),
+                                None,
+                            );
                             report.commit = Some(commit.id.clone());
                             let stats = renderer.stats();
                             Checked {
@@ -703,12 +838,12 @@ pub fn backfill(
 fn argo_events(
     config: &Config,
     history: &History,
-    live: &engine::Live<'_>,
+    live: &Live<'_>,
     root: &Path,
     report: &mut Report,
 ) -> Result<Vec<crate::history::Event>, PipelineError> {
     use crate::live::argo;
-    let discovery = crate::discover::discover(root, &engine::discover_options(config));
+    let discovery = crate::discover::discover(root, &discover_options(config));
     // Overlay directory (repo-relative) → (service, env).
     let overlays: Vec<(String, String, String)> = discovery
         .services
@@ -732,6 +867,7 @@ fn argo_events(
                 report.errors.push(crate::finding::CheckError {
                     service: None,
                     env: Some(env.clone()),
+                    kind: e.kind(),
                     message: format!("Argo CD Applications: {e}"),
                 });
                 continue;

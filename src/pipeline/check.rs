@@ -1,0 +1,394 @@
+//! One check of a tree: discover → render → model, then the parity stage ([`crate::rules::check`]) and the
+//! drift stage ([`crate::live::drift`]), both through the policy; returns a [`Report`] (data, not text).
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::codes::ErrorKind;
+use crate::config::Config;
+use crate::discover::{self, Discovery};
+use crate::finding::{CheckError, Finding, Summary};
+use crate::kustomization::Kustomization;
+use crate::model::{EnvModel, ServiceModel};
+use crate::render::{RenderRequest, Renderer};
+use crate::rules::policy::{Policy, Suppressed};
+
+use super::Status;
+
+/// The result of a check: DESIGN.md's JSON contract plus what the text output shows besides.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Contract version.
+    pub version: u32,
+    /// The commit checked, when known.
+    pub commit: Option<String>,
+    /// Findings, sorted by service, severity (worst first), rule, object.
+    pub findings: Vec<Finding>,
+    /// What could not be checked.
+    pub errors: Vec<CheckError>,
+    /// Counts by severity.
+    pub summary: Summary,
+    /// Findings hidden by an unexpired exception.
+    #[serde(skip)]
+    pub suppressed: Vec<Suppressed>,
+    /// Warnings about the configuration (stale exceptions).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+    /// Environments checked, in promotion order.
+    #[serde(skip)]
+    pub envs: Vec<String>,
+    /// Services checked.
+    #[serde(skip)]
+    pub services: Vec<String>,
+    /// Limits, requests, replicas and ratios of every service (for history and charts).
+    #[serde(skip)]
+    pub metrics: Vec<crate::metrics::Metric>,
+    /// What each service's environments run, side by side (for history and the report).
+    #[serde(skip)]
+    pub views: Vec<crate::view::ServiceView>,
+}
+
+impl Report {
+    /// Incomplete when something could not be checked, else failed on a blocking finding, else ok.
+    pub fn status(&self) -> Status {
+        if !self.errors.is_empty() {
+            Status::Incomplete
+        } else if self.summary.block > 0 {
+            Status::Failed
+        } else {
+            Status::Ok
+        }
+    }
+}
+
+/// What to check.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only these environments (empty: all).
+    pub envs: Vec<String>,
+    /// Only these services (empty: all).
+    pub services: Vec<String>,
+    /// Only live drift (`envparity drift`): the parity rules are not run.
+    pub skip_parity: bool,
+}
+
+/// Each environment's overlay directory and kustomization.
+type Overlays = IndexMap<String, (PathBuf, Kustomization)>;
+
+/// Discovery options from config.
+pub fn discover_options(config: &Config) -> discover::Options {
+    discover::Options {
+        overlays: config.layout.overlays.clone(),
+        base: config.layout.base.clone(),
+        order: config.environments.order.clone(),
+        ignore: config.environments.ignore.clone(),
+    }
+}
+
+/// The cluster side of a check: where live objects come from and how they are judged.
+pub struct Live<'a> {
+    /// The source (clusters, or a dump directory).
+    pub source: &'a dyn crate::live::source::LiveSource,
+    /// Managers, tracking label, namespaces.
+    pub options: crate::live::LiveOptions,
+}
+
+/// One check of the tree at `root`: discover → render → model, then the parity stage (unless
+/// `scope.skip_parity`) and, with `live`, the drift stage; both through the policy.
+pub fn check_tree(
+    config: &Config,
+    root: &Path,
+    scope: &Scope,
+    renderer: &dyn Renderer,
+    today: chrono::NaiveDate,
+    live: Option<&Live<'_>>,
+) -> Report {
+    let discovery = discover::discover(root, &discover_options(config));
+    let mut errors = selection_errors(&discovery, scope);
+    let envs: Vec<String> = discovery
+        .envs
+        .iter()
+        .filter(|e| scope.envs.is_empty() || scope.envs.contains(e))
+        .cloned()
+        .collect();
+    let services: Vec<&discover::Service> = discovery
+        .services
+        .iter()
+        .filter(|s| scope.services.is_empty() || scope.services.contains(&s.name))
+        .filter(|s| !config.services.get(&s.name).is_some_and(|c| c.ignore))
+        .collect();
+    let models = build_models(root, &discovery, &services, &envs, renderer, &mut errors);
+    let refs: Vec<&ServiceModel> = models.iter().map(|(m, _)| m).collect();
+
+    let policy = Policy::new(config, today);
+    let mut findings = Vec::new();
+    let mut suppressed = Vec::new();
+    if let Some(live) = live {
+        let listing = crate::live::list(live.source, &refs, &envs, &live.options);
+        errors.extend(listing.errors.iter().map(|(env, e)| CheckError {
+            service: None,
+            env: Some(env.clone()),
+            kind: e.kind(),
+            message: e.to_string(),
+        }));
+        for d in crate::live::drift(&refs, &listing, &live.options) {
+            let Some((severity, _)) = policy.settings(d.rule, &d.service) else {
+                continue;
+            };
+            match policy.apply_in_env(d.rule, &d.service, &d.env, severity, d.draft) {
+                Ok(mut f) => {
+                    if let Some(file) = d.file {
+                        f.files.insert(d.env, file);
+                    }
+                    findings.push(f);
+                }
+                Err(s) => suppressed.push(*s),
+            }
+        }
+    }
+    if !scope.skip_parity {
+        for (model, overlays) in &models {
+            let (found, hidden) = crate::rules::check(model, &policy);
+            findings.extend(found.into_iter().map(|mut f| {
+                f.files = files_for(&f, model, overlays, root);
+                f
+            }));
+            suppressed.extend(hidden);
+        }
+    }
+    findings.sort_by(|a, b| {
+        (
+            &a.service,
+            std::cmp::Reverse(a.severity),
+            &a.rule,
+            &a.kind,
+            &a.name,
+            &a.container,
+            &a.field,
+        )
+            .cmp(&(
+                &b.service,
+                std::cmp::Reverse(b.severity),
+                &b.rule,
+                &b.kind,
+                &b.name,
+                &b.container,
+                &b.field,
+            ))
+    });
+    let checked_all = scope.envs.is_empty() && scope.services.is_empty();
+    let warnings = if checked_all {
+        policy
+            .unused_exceptions()
+            .into_iter()
+            .map(|e| {
+                format!(
+                    "exception at line {} ({} / {}) matched no finding: remove it from config",
+                    e.line, e.service, e.rule
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Report {
+        version: 1,
+        commit: None,
+        summary: Summary::of(&findings),
+        findings,
+        errors,
+        suppressed,
+        warnings,
+        envs,
+        services: services.iter().map(|s| s.name.clone()).collect(),
+        metrics: refs
+            .iter()
+            .flat_map(|m| crate::metrics::collect(m))
+            .collect(),
+        views: refs.iter().map(|m| crate::view::of(m)).collect(),
+    }
+}
+
+/// Discovery's problems, and environments or services asked for that the repo does not have.
+fn selection_errors(discovery: &Discovery, scope: &Scope) -> Vec<CheckError> {
+    let mut errors: Vec<CheckError> = discovery
+        .problems
+        .iter()
+        .map(|p| CheckError {
+            service: p.service.clone(),
+            env: None,
+            kind: ErrorKind::Config,
+            message: p.message.clone(),
+        })
+        .collect();
+    for wanted in &scope.envs {
+        if !discovery.envs.contains(wanted) {
+            errors.push(CheckError {
+                service: None,
+                env: Some(wanted.clone()),
+                kind: ErrorKind::Config,
+                message: format!(
+                    "environment `{wanted}` not found (found: {})",
+                    discovery.envs.join(", ")
+                ),
+            });
+        }
+    }
+    for wanted in &scope.services {
+        if !discovery.services.iter().any(|s| &s.name == wanted) {
+            errors.push(CheckError {
+                service: Some(wanted.clone()),
+                env: None,
+                kind: ErrorKind::Config,
+                message: format!("service `{wanted}` not found"),
+            });
+        }
+    }
+    errors
+}
+
+/// Renders every service's base and overlays in `envs` (one batch for all) and builds each service's
+/// model, with each environment's overlay directory and kustomization (to name the file behind a finding).
+fn build_models(
+    root: &Path,
+    discovery: &Discovery,
+    services: &[&discover::Service],
+    envs: &[String],
+    renderer: &dyn Renderer,
+    errors: &mut Vec<CheckError>,
+) -> Vec<(ServiceModel, Overlays)> {
+    // (service index, env, directory), in the order the results come back.
+    let dirs: Vec<(usize, String, &PathBuf)> = services
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            let base = s.base.iter().map(|b| ("base".to_string(), b));
+            let overlays = s
+                .overlays
+                .iter()
+                .filter(|(e, _)| envs.contains(e))
+                .map(|(e, d)| (e.clone(), d));
+            base.chain(overlays).map(move |(env, dir)| (i, env, dir))
+        })
+        .collect();
+    let requests: Vec<RenderRequest> = dirs
+        .iter()
+        .map(|(i, env, dir)| RenderRequest {
+            service: services[*i].name.clone(),
+            env: env.clone(),
+            dir: discovery.root.join(dir),
+        })
+        .collect();
+    let rendered = renderer.render(&requests);
+
+    let mut models: Vec<(ServiceModel, Overlays)> = services
+        .iter()
+        .map(|s| {
+            let model = ServiceModel {
+                service: s.name.clone(),
+                ..ServiceModel::default()
+            };
+            (model, Overlays::new())
+        })
+        .collect();
+    for ((i, env, dir), result) in dirs.into_iter().zip(rendered) {
+        let (model, overlays) = &mut models[i];
+        let service = model.service.as_str();
+        let kustomization = match Kustomization::read(&root.join(dir)) {
+            Ok(k) => k,
+            Err(e) => {
+                errors.push(CheckError::of(
+                    service,
+                    &env,
+                    ErrorKind::Read,
+                    e.to_string(),
+                ));
+                continue;
+            }
+        };
+        let objects = match result {
+            Ok(r) => r.objects,
+            Err(e) => {
+                errors.push(CheckError::of(service, &env, e.kind(), e.to_string()));
+                continue;
+            }
+        };
+        let (env_model, problems) = EnvModel::build(&env, kustomization.naming.clone(), objects);
+        for p in problems {
+            let message = format!("{}: {p}", dir.display());
+            errors.push(CheckError::of(service, &env, ErrorKind::Read, message));
+        }
+        if env == "base" {
+            model.base = Some(env_model);
+        } else {
+            model
+                .patch_counts
+                .insert(env.clone(), kustomization.patches.len());
+            model.envs.push(env_model);
+            overlays.insert(env, (dir.clone(), kustomization));
+        }
+    }
+    models
+}
+
+/// Per environment involved, the repo-relative file that most likely sets the finding's value: a file the
+/// overlay itself declares the object in, else an overlay patch targeting the object (preferring one that
+/// mentions the field), else the overlay's kustomization when its `images:`/`replicas:` transformer applies,
+/// else the file that declares the object.
+fn files_for(
+    finding: &Finding,
+    model: &ServiceModel,
+    kustomizations: &IndexMap<String, (PathBuf, Kustomization)>,
+    root: &Path,
+) -> IndexMap<String, String> {
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .replace('\\', "/")
+    };
+    let hints = crate::finding::field_words(&finding.field);
+    let mut out = IndexMap::new();
+    for env in &finding.envs {
+        let Some((dir, k)) = kustomizations.get(env) else {
+            continue;
+        };
+        let dir_s = rel(&root.join(dir));
+        if finding.kind == "Kustomization" {
+            out.insert(env.clone(), rel(&k.file));
+            continue;
+        }
+        let Some(object) = model.envs.iter().find(|e| &e.env == env).and_then(|e| {
+            e.objects
+                .iter()
+                .find(|o| o.key.kind == finding.kind && o.key.name == finding.name)
+        }) else {
+            continue;
+        };
+        let file = if let Some(origin) = object
+            .origin
+            .as_ref()
+            .filter(|o| o.starts_with(&format!("{dir_s}/")))
+        {
+            Some(origin.clone())
+        } else if let Some(patch) = k
+            .patches_for(&finding.kind, &finding.name, &hints)
+            .into_iter()
+            .next()
+        {
+            Some(format!("{dir_s}/{patch}"))
+        } else if (finding.field == "image" && k.sets_images)
+            || (finding.field == "spec.replicas" && k.sets_replicas)
+        {
+            Some(rel(&k.file))
+        } else {
+            object.origin.clone()
+        };
+        if let Some(f) = file {
+            out.insert(env.clone(), f);
+        }
+    }
+    out
+}
