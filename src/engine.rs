@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::discover::{self, Discovery};
 use crate::finding::{Finding, Severity};
+use crate::input::Reader;
 use crate::kustomization::Kustomization;
 use crate::model::EnvModel;
 use crate::policy::{Policy, Suppressed};
@@ -208,6 +209,8 @@ pub fn check_with_live(
     }
     let mut rendered = renderer.render(&requests).into_iter();
 
+    // The overlays' own kustomizations and patches are read here too: bounded, inside the repo.
+    let reader = Reader::new(root, config.limits.max_file_bytes());
     let policy = Policy::new(config, today);
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
@@ -228,7 +231,7 @@ pub fn check_with_live(
         );
         for (env, dir) in dirs {
             let result = rendered.next();
-            let kustomization = match Kustomization::read(&root.join(dir)) {
+            let kustomization = match Kustomization::read(&root.join(dir), &reader) {
                 Ok(k) => k,
                 Err(e) => {
                     errors.push(err(&s.name, &env, e.to_string()));
@@ -355,7 +358,7 @@ pub fn check_with_live(
             for draft in drafts {
                 match policy.apply(*rule, s, severity, draft) {
                     Ok(mut f) => {
-                        f.files = files_for(&f, model, kustomizations, root);
+                        f.files = files_for(&f, model, kustomizations, root, &reader);
                         findings.push(f);
                     }
                     Err(sup) => suppressed.push(*sup),
@@ -439,6 +442,7 @@ fn files_for(
     model: &ServiceModel,
     kustomizations: &IndexMap<String, (PathBuf, Kustomization)>,
     root: &Path,
+    reader: &Reader,
 ) -> IndexMap<String, String> {
     let rel = |p: &Path| {
         p.strip_prefix(root)
@@ -471,7 +475,7 @@ fn files_for(
         {
             Some(origin.clone())
         } else if let Some(patch) = k
-            .patches_for(&finding.kind, &finding.name, &hints)
+            .patches_for(&finding.kind, &finding.name, &hints, reader)
             .into_iter()
             .next()
         {

@@ -204,6 +204,10 @@ pub enum RenderError {
         /// The kustomization directory.
         dir: PathBuf,
     },
+    /// An input file could not be read boundedly: a link leaving the repository, a device, a FIFO, a file
+    /// over `limits.max_file_bytes`, ... (the error names the file).
+    #[error(transparent)]
+    Read(#[from] crate::input::ReadError),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

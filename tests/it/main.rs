@@ -11,6 +11,7 @@ mod digest;
 mod git;
 mod gitserver;
 mod history;
+mod hostile;
 mod kube;
 mod pipeline;
 mod render;
