@@ -172,7 +172,10 @@ pub fn live_source(
         if !dir.is_dir() {
             return Err(PipelineError::NoDir { path: dir });
         }
-        return Ok(Some(Box::new(crate::live::source::DirSource::new(&dir))));
+        return Ok(Some(Box::new(crate::live::source::DirSource::new(
+            &dir,
+            config.limits.max_file_bytes(),
+        ))));
     }
     if config.clusters.is_empty() {
         return Ok(None);
