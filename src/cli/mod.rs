@@ -253,14 +253,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                     return Ok(2);
                 }
             };
-            let root = ctx.origin.working_tree().unwrap_or_default();
+            let repo = checked_tree(&ctx);
             match &gate {
                 Some(gate) => {
-                    output::print_gate(gate, format, &root)?;
+                    output::print_gate(gate, format, &repo)?;
                     Ok(gate.exit_code())
                 }
                 None => {
-                    output::print_report(&report, format, &root)?;
+                    output::print_report(&report, format, &repo)?;
                     Ok(report.exit_code())
                 }
             }
@@ -336,8 +336,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             spinner.finish_and_clear();
             match result {
                 Ok(report) => {
-                    let root = ctx.origin.working_tree().unwrap_or_default();
-                    output::print_report(&report, format, &root)?;
+                    output::print_report(&report, format, &checked_tree(&ctx))?;
                     Ok(report.exit_code())
                 }
                 Err(e) => {
@@ -622,6 +621,14 @@ fn live_source(
     live_dir: Option<&std::path::Path>,
 ) -> Result<Option<Box<dyn crate::live::source::LiveSource>>, ()> {
     pipeline::live_source(&ctx.config, live_dir).map_err(|e| eprintln!("error: {e}"))
+}
+
+/// The bounded reader of the checked working tree (the current directory when there is none, as before).
+fn checked_tree(ctx: &Context) -> crate::input::Reader {
+    crate::input::Reader::new(
+        ctx.origin.working_tree().unwrap_or_default(),
+        ctx.config.limits.max_file_bytes(),
+    )
 }
 
 /// What every repo-reading command starts from.
