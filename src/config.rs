@@ -30,6 +30,8 @@ pub struct Config {
     pub environments: EnvironmentsConfig,
     /// Where envparity keeps its state (render cache, later history).
     pub state: StateConfig,
+    /// Bounds on what envparity reads.
+    pub limits: LimitsConfig,
     /// The static report site.
     pub report: ReportConfig,
     /// Live drift settings.
@@ -119,6 +121,25 @@ impl StateConfig {
     /// How long an unused render cache entry is kept.
     pub fn render_cache_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.render_cache_days.unwrap_or(30).saturating_mul(86_400))
+    }
+}
+
+/// `[limits]`: bounds on the input envparity reads itself, so that a hostile repository gets an error
+/// naming the file instead of a crash, a hang or an out-of-memory kill (DESIGN.md, "Untrusted input").
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LimitsConfig {
+    /// The most bytes envparity reads from one file: kustomizations and every other input of an overlay,
+    /// live dump files, `config.toml` itself (always with the default, as it is read before this is known).
+    /// A larger file is an error naming it, for that overlay only. Default: 33554432 (32 MiB: vendored CRD
+    /// bundles are several MiB).
+    pub max_file_bytes: Option<u64>,
+}
+
+impl LimitsConfig {
+    /// `max_file_bytes`, or its default.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_file_bytes
+            .unwrap_or(crate::input::DEFAULT_MAX_BYTES)
     }
 }
 
@@ -517,13 +538,13 @@ impl fmt::Display for Diagnostic {
 /// A config file that cannot be used: every problem found, in file order.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// The file could not be read (the error names it).
+    #[error("{source}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why: missing, unreadable, not a regular file, too large, not UTF-8.
+        source: crate::input::ReadError,
     },
     /// The file has problems.
     #[error("{} has {} problem(s):\n{}", file.display(), diagnostics.len(), diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
@@ -537,11 +558,16 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads and validates a config file. Returns the config and its warnings, or every error.
+    ///
+    /// The file goes through the bounded reader like every other input (in CI it may come from the checked
+    /// repository): a regular file whose links stay in its own directory, at most the default
+    /// `limits.max_file_bytes`.
     pub fn load(path: &Path) -> Result<(Config, Vec<Diagnostic>), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::input::read_file_to_string(path, crate::input::DEFAULT_MAX_BYTES)
+            .map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Config::parse(&text, path)
     }
 
@@ -682,6 +708,14 @@ impl<'a> Parser<'a> {
                         self.error(&days, "`state.render_cache_days` must be positive".into());
                     }
                 }
+                "limits" => {
+                    let bytes = locate(&value, &["max_file_bytes".into()])
+                        .unwrap_or_else(|| value.span());
+                    config.limits = self.section(value, name).unwrap_or_default();
+                    if config.limits.max_file_bytes == Some(0) {
+                        self.error(&bytes, "`limits.max_file_bytes` must be positive".into());
+                    }
+                }
                 "live" => config.live = self.section(value, name).unwrap_or_default(),
                 "clusters" => {
                     for (env, v) in self.table_entries(value, "clusters") {
@@ -730,7 +764,7 @@ impl<'a> Parser<'a> {
                 other => self.error(
                     &key.span(),
                     format!(
-                        "unknown key `{other}` (expected source, layout, environments, state, live, clusters, report, digest, smtp, daemon, rules, services or exceptions)"
+                        "unknown key `{other}` (expected source, layout, environments, state, limits, live, clusters, report, digest, smtp, daemon, rules, services or exceptions)"
                     ),
                 ),
             }
@@ -1189,6 +1223,56 @@ mod tests {
                 (3, "`source.timeout_seconds` must be positive"),
                 (5, "`state.render_cache_days` must be positive"),
             ]
+        );
+    }
+
+    #[test]
+    fn max_file_bytes_defaults_to_32_mib_and_zero_is_an_error_with_its_line() {
+        let (config, _) = parse("").expect("valid");
+        assert_eq!(config.limits.max_file_bytes(), 32 * 1024 * 1024);
+        let (config, _) = parse("[limits]\nmax_file_bytes = 4096\n").expect("valid");
+        assert_eq!(config.limits.max_file_bytes(), 4096);
+        let text = "[source]\npath = \".\"\n\n[limits]\nmax_file_bytes = 0\nmax_depth = 3\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("zero is refused");
+        };
+        let lines: Vec<_> = diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (5, "`limits.max_file_bytes` must be positive"),
+                (6, "unknown key `limits.max_depth`"),
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_file_that_is_a_device_or_leaves_its_directory_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let zero = dir.path().join("config.toml");
+        std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+        let err = Config::load(&zero).expect_err("a device");
+        assert_eq!(
+            err.to_string(),
+            format!("{} is a device, not a regular file", zero.display())
+        );
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        std::fs::write(elsewhere.path().join("real.toml"), "").expect("write");
+        let link = dir.path().join("linked.toml");
+        std::os::unix::fs::symlink(elsewhere.path().join("real.toml"), &link).expect("symlink");
+        assert!(
+            matches!(
+                Config::load(&link),
+                Err(ConfigError::Read {
+                    source: crate::input::ReadError::OutsideRoot { .. },
+                    ..
+                })
+            ),
+            "a config file's links stay in its directory"
         );
     }
 

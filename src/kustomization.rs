@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::input::{ReadError, Reader};
 use crate::yaml::YamlError;
 
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
@@ -69,13 +70,13 @@ pub enum KustomizationError {
         /// The directory.
         dir: PathBuf,
     },
-    /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    /// The file could not be read boundedly (the error names it).
+    #[error("{source}")]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why: unreadable, a link out of the repository, not a regular file, too large, not UTF-8.
+        source: ReadError,
     },
     /// The file is not valid YAML.
     #[error("{}: {source}", path.display())]
@@ -132,15 +133,17 @@ struct Raw {
 }
 
 impl Kustomization {
-    /// Reads the kustomization in `dir`.
-    pub fn read(dir: &Path) -> Result<Kustomization, KustomizationError> {
+    /// Reads the kustomization in `dir` with `reader` (whose root is the repository).
+    pub fn read(dir: &Path, reader: &Reader) -> Result<Kustomization, KustomizationError> {
         let path = kustomization_file(dir).ok_or_else(|| KustomizationError::Missing {
             dir: dir.to_path_buf(),
         })?;
-        let text = std::fs::read_to_string(&path).map_err(|source| KustomizationError::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let text = reader
+            .read_to_string(&path)
+            .map_err(|source| KustomizationError::Read {
+                path: path.clone(),
+                source,
+            })?;
         let raw: Option<Raw> =
             crate::yaml::document(&text).map_err(|source| KustomizationError::Yaml {
                 path: path.clone(),
@@ -185,13 +188,20 @@ impl Kustomization {
     /// The patch files (relative to the kustomization's directory) that may touch `kind`/`name` (the name as
     /// the base declares it), most likely first: an explicit target, then a strategic-merge patch naming the
     /// object — keeping only those that mention one of `hints` (the field's words, see
-    /// [`crate::finding::field_words`]).
-    pub fn patches_for(&self, kind: &str, name: &str, hints: &[&str]) -> Vec<String> {
+    /// [`crate::finding::field_words`]). Patch files are read with `reader`; one it refuses (the overlay
+    /// has an error naming it already) is matched by its target only.
+    pub fn patches_for(
+        &self,
+        kind: &str,
+        name: &str,
+        hints: &[&str],
+        reader: &Reader,
+    ) -> Vec<String> {
         let dir = self.file.parent().unwrap_or(Path::new(""));
         let mut scored: Vec<String> = Vec::new();
         for p in &self.patches {
             let Some(rel) = &p.path else { continue };
-            let text = std::fs::read_to_string(dir.join(rel)).unwrap_or_default();
+            let text = reader.read_to_string(&dir.join(rel)).unwrap_or_default();
             let targets = match (&p.target_kind, &p.target_name) {
                 (Some(k), n) => k == kind && n.as_deref().is_none_or(|n| n == name),
                 (None, Some(n)) => n == name,

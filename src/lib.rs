@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod discover;
 pub mod finding;
 pub mod history;
+pub mod input;
 pub mod kustomization;
 pub mod live;
 pub mod metrics;

@@ -297,14 +297,14 @@ fn check(
     };
     let scope = scope(select);
     let spinner = progress("rendering and checking");
-    let root = ctx.origin.working_tree().unwrap_or_default();
+    let repo = checked_tree(&ctx);
     match base {
         Some(base) => {
             let gate = pipeline::gate(&ctx.config, &ctx.state, &ctx.origin, &scope, base);
             spinner.finish_and_clear();
             match gate {
                 Ok(gate) => {
-                    output::print_gate(&gate, format, &root)?;
+                    output::print_gate(&gate, format, &repo)?;
                     Ok(gate.status())
                 }
                 Err(e) => Ok(incomplete(format_args!("check --base {base}: {e}"))),
@@ -315,7 +315,7 @@ fn check(
             spinner.finish_and_clear();
             match report {
                 Ok(report) => {
-                    output::print_report(&report, format, &root)?;
+                    output::print_report(&report, format, &repo)?;
                     Ok(report.status())
                 }
                 Err(e) => Ok(incomplete(e)),
@@ -374,8 +374,7 @@ fn drift(
     spinner.finish_and_clear();
     match report {
         Ok(report) => {
-            let root = ctx.origin.working_tree().unwrap_or_default();
-            output::print_report(&report, format, &root)?;
+            output::print_report(&report, format, &checked_tree(&ctx))?;
             Ok(report.status())
         }
         Err(e) => Ok(incomplete(e)),
@@ -558,6 +557,14 @@ fn digest(
         Ok(outcome) => output::print_digest(&period, outcome, out),
         Err(e) => Ok(incomplete(e)),
     }
+}
+
+/// The bounded reader of the checked working tree (the current directory when there is none, as before).
+fn checked_tree(ctx: &Context) -> crate::input::Reader {
+    crate::input::Reader::new(
+        ctx.origin.working_tree().unwrap_or_default(),
+        ctx.config.limits.max_file_bytes(),
+    )
 }
 
 /// What every repo-reading command starts from.

@@ -3,7 +3,6 @@
 //! [`Report`]; none of them computes anything.
 
 use std::io::Write;
-use std::path::Path;
 
 use anstyle::{AnsiColor, Style};
 use serde_json::json;
@@ -11,6 +10,7 @@ use serde_json::json;
 use super::Format;
 use crate::discover::Discovery;
 use crate::finding::{Finding, Severity};
+use crate::input::Reader;
 use crate::pipeline::{Report, Status};
 
 const BOLD: Style = Style::new().bold();
@@ -24,8 +24,8 @@ fn severity_style(s: Severity) -> Style {
     }
 }
 
-/// Prints a check report in `format` on stdout.
-pub fn print_report(report: &Report, format: Format, root: &Path) -> std::io::Result<()> {
+/// Prints a check report in `format` on stdout; `repo` reads the checked tree (for SARIF line numbers).
+pub fn print_report(report: &Report, format: Format, repo: &Reader) -> std::io::Result<()> {
     let mut out = anstream::stdout().lock();
     match format {
         Format::Text => write_text(&mut out, report),
@@ -34,7 +34,7 @@ pub fn print_report(report: &Report, format: Format, root: &Path) -> std::io::Re
             writeln!(out)
         }
         Format::Sarif => {
-            serde_json::to_writer_pretty(&mut out, &sarif(report, root))?;
+            serde_json::to_writer_pretty(&mut out, &sarif(report, repo))?;
             writeln!(out)
         }
         Format::Github => write_github(&mut out, report),
@@ -215,7 +215,7 @@ fn write_github(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     )
 }
 
-fn sarif(report: &Report, root: &Path) -> serde_json::Value {
+fn sarif(report: &Report, repo: &Reader) -> serde_json::Value {
     let rules: Vec<serde_json::Value> = crate::codes::RuleId::ALL
         .iter()
         .map(|r| {
@@ -237,7 +237,7 @@ fn sarif(report: &Report, root: &Path) -> serde_json::Value {
                 .map(|file| {
                     json!({"physicalLocation": {
                         "artifactLocation": {"uri": file},
-                        "region": {"startLine": line_of(root, file, &f.field)},
+                        "region": {"startLine": line_of(repo, file, &f.field)},
                     }})
                 })
                 .collect();
@@ -265,10 +265,11 @@ fn sarif(report: &Report, root: &Path) -> serde_json::Value {
     })
 }
 
-/// The first line of `file` mentioning the field's last word, else 1 (SARIF consumers need a line).
-fn line_of(root: &Path, file: &str, field: &str) -> usize {
+/// The first line of `file` mentioning the field's last word, else 1 (SARIF consumers need a line, and a
+/// file the bounded reader refuses has an error of its own in the report).
+fn line_of(repo: &Reader, file: &str, field: &str) -> usize {
     let words = crate::finding::field_words(field);
-    std::fs::read_to_string(root.join(file))
+    repo.read_to_string(&repo.root().join(file))
         .ok()
         .and_then(|t| t.lines().position(|l| words.iter().any(|w| l.contains(w))))
         .map_or(1, |i| i + 1)
@@ -370,11 +371,12 @@ fn blame(l: &crate::history::Lifecycle, now: chrono::DateTime<chrono::Utc>) -> s
     })
 }
 
-/// Prints the ratchet gate: new findings first, then those already present at the base.
+/// Prints the ratchet gate: new findings first, then those already present at the base; `repo` reads the
+/// checked tree (for SARIF line numbers).
 pub fn print_gate(
     gate: &crate::pipeline::Gate,
     format: Format,
-    root: &Path,
+    repo: &Reader,
 ) -> std::io::Result<()> {
     let mut out = anstream::stdout().lock();
     let report = &gate.report;
@@ -398,7 +400,7 @@ pub fn print_gate(
             writeln!(out)
         }
         Format::Sarif => {
-            let mut v = sarif(report, root);
+            let mut v = sarif(report, repo);
             if let Some(results) = v
                 .pointer_mut("/runs/0/results")
                 .and_then(serde_json::Value::as_array_mut)
@@ -748,7 +750,7 @@ pub fn print_history(
 pub fn print_digest(
     period: &crate::notify::Period,
     outcome: crate::notify::RunOutcome,
-    out: Option<&Path>,
+    out: Option<&std::path::Path>,
 ) -> anyhow::Result<Status> {
     use crate::notify::RunOutcome;
     match outcome {

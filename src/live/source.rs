@@ -78,6 +78,10 @@ pub enum LiveError {
         /// Environment.
         env: String,
     },
+    /// A dump file could not be read boundedly: a link leaving the dump directory, a device, a FIFO, a file
+    /// over `limits.max_file_bytes` (the error names the file).
+    #[error(transparent)]
+    Read(#[from] crate::input::ReadError),
     /// A dump file could not be read.
     #[error("{}: {reason}", path.display())]
     Dump {
@@ -98,7 +102,7 @@ impl LiveError {
             LiveError::Forbidden { .. } => ErrorKind::ClusterForbidden,
             LiveError::UnknownKind { .. } => ErrorKind::ClusterKind,
             LiveError::NotConfigured { .. } => ErrorKind::Config,
-            LiveError::Dump { .. } => ErrorKind::Read,
+            LiveError::Dump { .. } | LiveError::Read(_) => ErrorKind::Read,
         }
     }
 }
@@ -116,13 +120,16 @@ pub trait LiveSource: Sync {
 #[derive(Debug, Clone)]
 pub struct DirSource {
     dir: PathBuf,
+    /// Dump files are read with it: inside `dir`, regular, at most `limits.max_file_bytes` each.
+    reader: crate::input::Reader,
 }
 
 impl DirSource {
-    /// Dumps under `dir`.
-    pub fn new(dir: &Path) -> DirSource {
+    /// Dumps under `dir`, reading at most `max_file_bytes` of each file.
+    pub fn new(dir: &Path, max_file_bytes: u64) -> DirSource {
         DirSource {
             dir: dir.to_path_buf(),
+            reader: crate::input::Reader::new(dir, max_file_bytes).with_full_names(),
         }
     }
 
@@ -145,10 +152,7 @@ impl DirSource {
         files.sort();
         let mut out = Vec::new();
         for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| LiveError::Dump {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let text = self.reader.read_to_string(&path)?;
             let docs: Vec<Value> = crate::yaml::documents(&text).map_err(|e| LiveError::Dump {
                 path: path.clone(),
                 reason: e.to_string(),
@@ -202,4 +206,53 @@ impl LiveSource for DirSource {
 /// The API group of an apiVersion (`apps/v1` → `apps`, `v1` → ``): versions of one kind are the same objects.
 pub fn group(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_dump_file_that_is_a_fifo_or_too_large_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dev = dir.path().join("dev");
+        std::fs::create_dir_all(&dev).expect("mkdir");
+        let requests = [ListRequest {
+            api_version: "v1".into(),
+            kind: "ConfigMap".into(),
+            namespace: None,
+        }];
+        std::fs::write(
+            dev.join("a.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        )
+        .expect("write");
+        let source = DirSource::new(dir.path(), 1024);
+        let listed = source.list("dev", &requests).expect("listed");
+        assert_eq!(listed[0].result.as_ref().map(Vec::len), Ok(1));
+
+        let fifo = dev.join("b.yaml");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+        )
+        .expect("mkfifo");
+        let err = source.list("dev", &requests).expect_err("a FIFO");
+        assert_eq!(
+            err.to_string(),
+            format!("{} is a FIFO, not a regular file", fifo.display())
+        );
+
+        std::fs::remove_file(&fifo).expect("rm");
+        std::fs::write(&fifo, "#".repeat(2048)).expect("write");
+        assert!(matches!(
+            source.list("dev", &requests),
+            Err(LiveError::Read(crate::input::ReadError::TooLarge {
+                limit: 1024,
+                ..
+            }))
+        ));
+    }
 }

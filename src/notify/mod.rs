@@ -75,7 +75,13 @@ pub enum NotifyError {
         /// Which variable or file, and what went wrong.
         reason: String,
     },
-    /// The CA file could not be read or parsed.
+    /// The CA file could not be read boundedly (the error names it).
+    #[error("the SMTP CA file: {source}")]
+    CaFileUnreadable {
+        /// Why: missing, unreadable, not a regular file, a link out of its directory, too large.
+        source: crate::input::ReadError,
+    },
+    /// The CA file could not be parsed.
     #[error("the SMTP CA file {}: {reason}", path.display())]
     CaFile {
         /// The file.

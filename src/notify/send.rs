@@ -71,10 +71,8 @@ impl Mailer {
             let mut b = TlsParameters::builder(host.clone());
             if let Some(ca) = &smtp.ca_file {
                 let path = base_dir.join(ca);
-                let pem = std::fs::read(&path).map_err(|e| NotifyError::CaFile {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+                let pem = crate::input::read_file(&path, crate::input::DEFAULT_MAX_BYTES)
+                    .map_err(|source| NotifyError::CaFileUnreadable { source })?;
                 let cert = Certificate::from_pem(&pem).map_err(|e| NotifyError::CaFile {
                     path: path.clone(),
                     reason: e.to_string(),
@@ -210,9 +208,11 @@ fn read_password(smtp: &SmtpConfig, base_dir: &Path) -> Result<String, NotifyErr
     }
     if let Some(file) = &smtp.password_file {
         let path = base_dir.join(file);
-        let text = std::fs::read_to_string(&path).map_err(|e| NotifyError::Password {
-            reason: format!("cannot read {}: {}", path.display(), e.kind()),
-        })?;
+        // Bounded, and the error never carries content (ReadError quotes nothing).
+        let text = crate::input::read_file_to_string(&path, crate::input::DEFAULT_MAX_BYTES)
+            .map_err(|e| NotifyError::Password {
+                reason: e.to_string(),
+            })?;
         let p = text.trim_end_matches(['\r', '\n']).to_string();
         if p.is_empty() {
             return Err(NotifyError::Password {
@@ -251,4 +251,28 @@ fn encoded_forms(user: &str, password: &str) -> Vec<String> {
         b64.encode(password.as_bytes()),
         b64.encode(format!("\0{user}\0{password}").as_bytes()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_file_pointing_at_dev_zero_is_refused_without_reading_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("password")).expect("symlink");
+        let text = "[smtp]\nhost = \"smtp.example.com\"\nfrom = \"a@example.com\"\nto = [\"b@example.com\"]\nusername = \"u\"\npassword_file = \"password\"\n";
+        let (config, _) = crate::config::Config::parse(text, &dir.path().join("config.toml"))
+            .expect("valid config");
+        let smtp = config.smtp.expect("smtp");
+        let err = read_password(&smtp, dir.path()).expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the SMTP password: {} is a device, not a regular file",
+                dir.path().join("password").display()
+            )
+        );
+    }
 }

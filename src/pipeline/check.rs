@@ -10,6 +10,7 @@ use crate::codes::ErrorKind;
 use crate::config::Config;
 use crate::discover::{self, Discovery};
 use crate::finding::{CheckError, Finding, Summary};
+use crate::input::Reader;
 use crate::kustomization::Kustomization;
 use crate::model::{EnvModel, ServiceModel};
 use crate::render::{RenderRequest, Renderer};
@@ -119,7 +120,9 @@ pub fn check_tree(
         .filter(|s| scope.services.is_empty() || scope.services.contains(&s.name))
         .filter(|s| !config.services.get(&s.name).is_some_and(|c| c.ignore))
         .collect();
-    let models = build_models(root, &discovery, &services, &envs, renderer, &mut errors);
+    // The overlays' own kustomizations and patches are read here too: bounded, inside the repo.
+    let reader = Reader::new(root, config.limits.max_file_bytes());
+    let models = build_models(&reader, &discovery, &services, &envs, renderer, &mut errors);
     let refs: Vec<&ServiceModel> = models.iter().map(|(m, _)| m).collect();
 
     let policy = Policy::new(config, today);
@@ -152,7 +155,7 @@ pub fn check_tree(
         for (model, overlays) in &models {
             let (found, hidden) = crate::rules::check(model, &policy);
             findings.extend(found.into_iter().map(|mut f| {
-                f.files = files_for(&f, model, overlays, root);
+                f.files = files_for(&f, model, overlays, root, &reader);
                 f
             }));
             suppressed.extend(hidden);
@@ -252,7 +255,7 @@ fn selection_errors(discovery: &Discovery, scope: &Scope) -> Vec<CheckError> {
 /// Renders every service's base and overlays in `envs` (one batch for all) and builds each service's
 /// model, with each environment's overlay directory and kustomization (to name the file behind a finding).
 fn build_models(
-    root: &Path,
+    reader: &Reader,
     discovery: &Discovery,
     services: &[&discover::Service],
     envs: &[String],
@@ -296,7 +299,7 @@ fn build_models(
     for ((i, env, dir), result) in dirs.into_iter().zip(rendered) {
         let (model, overlays) = &mut models[i];
         let service = model.service.as_str();
-        let kustomization = match Kustomization::read(&root.join(dir)) {
+        let kustomization = match Kustomization::read(&reader.root().join(dir), reader) {
             Ok(k) => k,
             Err(e) => {
                 errors.push(CheckError::of(
@@ -342,6 +345,7 @@ fn files_for(
     model: &ServiceModel,
     kustomizations: &IndexMap<String, (PathBuf, Kustomization)>,
     root: &Path,
+    reader: &Reader,
 ) -> IndexMap<String, String> {
     let rel = |p: &Path| {
         p.strip_prefix(root)
@@ -374,7 +378,7 @@ fn files_for(
         {
             Some(origin.clone())
         } else if let Some(patch) = k
-            .patches_for(&finding.kind, &finding.name, &hints)
+            .patches_for(&finding.kind, &finding.name, &hints, reader)
             .into_iter()
             .next()
         {

@@ -226,7 +226,10 @@ fn live_source(
         if !dir.is_dir() {
             return Err(PipelineError::NoDir { path: dir });
         }
-        return Ok(Some(Box::new(crate::live::source::DirSource::new(&dir))));
+        return Ok(Some(Box::new(crate::live::source::DirSource::new(
+            &dir,
+            config.limits.max_file_bytes(),
+        ))));
     }
     if config.clusters.is_empty() {
         return Ok(None);
@@ -260,8 +263,10 @@ fn check_dir(
     scope: &Scope,
     live: Option<&Live<'_>>,
 ) -> Result<(Report, u64), PipelineError> {
-    let kustomize = Kustomize::detect(repo_root)?;
-    let renderer = CachedRenderer::new(kustomize, state.render_cache(), repo_root.to_path_buf());
+    let max = config.limits.max_file_bytes();
+    let kustomize = Kustomize::detect(repo_root)?.with_max_file_bytes(max);
+    let renderer = CachedRenderer::new(kustomize, state.render_cache(), repo_root.to_path_buf())
+        .with_max_file_bytes(max);
     let report = check_tree(config, root, scope, &renderer, today(), live);
     Ok((report, renderer.stats().misses as u64))
 }
@@ -728,12 +733,14 @@ pub fn backfill(
                 let setup = (|| -> Result<_, PipelineError> {
                     let repo = GitRepo::mirror(spec, mirror)?;
                     let snapshot = Snapshot::new()?;
-                    let kustomize = Kustomize::detect(snapshot.path())?;
+                    let max = config.limits.max_file_bytes();
+                    let kustomize = Kustomize::detect(snapshot.path())?.with_max_file_bytes(max);
                     let renderer = CachedRenderer::new(
                         kustomize,
                         cache.clone(),
                         snapshot.path().to_path_buf(),
-                    );
+                    )
+                    .with_max_file_bytes(max);
                     Ok((repo, snapshot, renderer))
                 })();
                 let (repo, mut snapshot, renderer) = match setup {

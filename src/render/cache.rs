@@ -1,6 +1,6 @@
 //! A content-addressed on-disk cache in front of any [`Renderer`].
 //!
-//! An overlay's entry is keyed by the digest of every file it reads (see [`input_digest`]) together with
+//! An overlay's entry is keyed by the digest of every file it reads (see [`super::input_digest`]) together with
 //! the renderer's identity (kustomize's version): a changed patch re-renders exactly the overlays that
 //! read it, and a kustomize upgrade re-renders everything. Entries are written atomically (temp file in
 //! the same directory, then rename), so concurrent runs and crashes never leave half a file; a file that
@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::inputs::{digest_files, hex, walk};
 use super::paths::canonical_dir;
-use super::{RenderError, RenderRequest, Rendered, Renderer, input_digest, redact_secret};
+use super::{RenderError, RenderRequest, Rendered, Renderer, redact_secret};
+use crate::input::{DEFAULT_MAX_BYTES, Reader};
 
 /// Bumped whenever the entry format or the meaning of a rendered object changes.
 const CACHE_FORMAT: u32 = 1;
@@ -38,6 +39,8 @@ pub struct CachedRenderer<R: Renderer> {
     inner: R,
     cache_dir: PathBuf,
     repo_root: PathBuf,
+    /// The most bytes read from one input file while computing a key.
+    max_file_bytes: u64,
     stats: Mutex<CacheStats>,
 }
 
@@ -54,8 +57,24 @@ impl<R: Renderer> CachedRenderer<R> {
             inner,
             cache_dir,
             repo_root,
+            max_file_bytes: DEFAULT_MAX_BYTES,
             stats: Mutex::new(CacheStats::default()),
         }
+    }
+
+    /// Reads at most `bytes` of each input file when computing a key (`limits.max_file_bytes`, default
+    /// 32 MiB): a larger file is an error naming it, for its overlay only.
+    pub fn with_max_file_bytes(mut self, bytes: u64) -> Self {
+        self.max_file_bytes = bytes;
+        self
+    }
+
+    /// The bounded reader for this repository's input files.
+    fn reader(&self) -> Result<Reader, RenderError> {
+        Ok(Reader::new(
+            canonical_dir(&self.repo_root)?,
+            self.max_file_bytes,
+        ))
     }
 
     /// Hits and misses of the last `render` call.
@@ -70,8 +89,8 @@ impl<R: Renderer> CachedRenderer<R> {
 
     /// The cache file for the kustomization in `dir` as its inputs are now.
     pub fn entry_path(&self, dir: &Path) -> Result<PathBuf, RenderError> {
-        let repo_root = canonical_dir(&self.repo_root)?;
-        let digest = input_digest(dir, &repo_root)?;
+        let reader = self.reader()?;
+        let digest = digest_files(&walk(dir, &reader)?.files, &reader)?;
         Ok(self.entry_path_for(digest.as_str()))
     }
 
@@ -279,12 +298,12 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
         let mut results: Vec<Option<Result<Rendered, RenderError>>> = vec![None; requests.len()];
         let mut stats = CacheStats::default();
         let mut misses: Vec<(usize, PathBuf)> = Vec::new();
-        match canonical_dir(&self.repo_root) {
+        match self.reader() {
             Err(err) => results.iter_mut().for_each(|r| *r = Some(Err(err.clone()))),
-            Ok(repo_root) => {
+            Ok(reader) => {
                 for (i, request) in requests.iter().enumerate() {
-                    let key = walk(&request.dir, &repo_root)
-                        .and_then(|inputs| digest_files(&inputs.files, &repo_root));
+                    let key = walk(&request.dir, &reader)
+                        .and_then(|inputs| digest_files(&inputs.files, &reader));
                     let digest = match key {
                         Ok(digest) => digest,
                         Err(err) => {

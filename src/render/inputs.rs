@@ -4,7 +4,9 @@
 //!
 //! The walk also rejects what envparity cannot or will not render before kustomize runs: remote bases,
 //! Helm charts, files outside the repository, missing files and broken YAML, each with the kustomization
-//! file that refers to it.
+//! file that refers to it. Every input file goes through the bounded reader ([`crate::input`]), or is at
+//! least checked by it when only kustomize reads it: a link leaving the repository, a device, a FIFO or a
+//! file over the limit is an error naming the file before kustomize ever opens it.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -16,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::RenderError;
 use super::paths::{canonical_dir, display_path, normalize, repo_relative, slash};
+use crate::input::{DEFAULT_MAX_BYTES, Reader};
 use crate::kustomization::kustomization_file;
 
 /// Hex SHA-256 over every input file of an overlay: the cache key's main part.
@@ -39,18 +42,18 @@ impl fmt::Display for InputDigest {
 ///
 /// It covers each file's repo-relative path and bytes, in path order, so renaming, editing, adding or
 /// removing an input all change it. The renderer's version is not part of it; [`super::CachedRenderer`]
-/// mixes that in.
+/// mixes that in. Files are read with the default limit ([`DEFAULT_MAX_BYTES`]).
 pub fn input_digest(dir: &Path, repo_root: &Path) -> Result<InputDigest, RenderError> {
-    let repo_root = canonical_dir(repo_root)?;
-    let inputs = walk(dir, &repo_root)?;
-    digest_files(&inputs.files, &repo_root)
+    let reader = Reader::new(canonical_dir(repo_root)?, DEFAULT_MAX_BYTES);
+    let inputs = walk(dir, &reader)?;
+    digest_files(&inputs.files, &reader)
 }
 
 /// The input files (repo-relative, sorted) a kustomization reads, recursively through its bases,
-/// components and generator/transformer configs.
+/// components and generator/transformer configs (each checked with the default limit).
 pub fn input_files(dir: &Path, repo_root: &Path) -> Result<Vec<PathBuf>, RenderError> {
     let repo_root = canonical_dir(repo_root)?;
-    let inputs = walk(dir, &repo_root)?;
+    let inputs = walk(dir, &Reader::new(&repo_root, DEFAULT_MAX_BYTES))?;
     Ok(inputs
         .files
         .iter()
@@ -73,8 +76,10 @@ pub(crate) struct Inputs {
     pub secret_values: Vec<String>,
 }
 
-/// Walks the kustomization in `dir`; `repo_root` must be canonical.
-pub(crate) fn walk(dir: &Path, repo_root: &Path) -> Result<Inputs, RenderError> {
+/// Walks the kustomization in `dir`, reading and checking files with `reader`, whose root is the canonical
+/// repository root.
+pub(crate) fn walk(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
+    let repo_root = reader.root();
     let dir = match std::fs::canonicalize(dir) {
         Ok(dir) => dir,
         Err(err) if err.kind() == ErrorKind::NotFound => {
@@ -86,6 +91,7 @@ pub(crate) fn walk(dir: &Path, repo_root: &Path) -> Result<Inputs, RenderError> 
         Err(err) => return Err(RenderError::io(dir, err)),
     };
     let mut walker = Walker {
+        reader,
         repo_root,
         files: BTreeSet::new(),
         visited: HashSet::new(),
@@ -105,15 +111,16 @@ pub(crate) fn walk(dir: &Path, repo_root: &Path) -> Result<Inputs, RenderError> 
     })
 }
 
-/// Hashes `files` (absolute paths inside `repo_root`) in sorted order.
+/// Hashes `files` (absolute paths inside the reader's root) in sorted order. A file that cannot be read
+/// boundedly fails the digest, so the overlay gets an error naming it.
 pub(crate) fn digest_files(
     files: &BTreeSet<PathBuf>,
-    repo_root: &Path,
+    reader: &Reader,
 ) -> Result<InputDigest, RenderError> {
     let mut hasher = Sha256::new();
     for file in files {
-        let rel = repo_relative(file, repo_root).unwrap_or_else(|| file.clone());
-        let bytes = std::fs::read(file).map_err(|err| RenderError::io(file, err))?;
+        let rel = repo_relative(file, reader.root()).unwrap_or_else(|| file.clone());
+        let bytes = reader.read(file)?;
         // Length-prefix both parts so that no two different file sets can feed the same byte stream.
         let name = slash(&rel);
         hasher.update((name.len() as u64).to_le_bytes());
@@ -136,8 +143,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// Reads and parses a kustomization file into a JSON mapping (an empty file is an empty mapping).
-fn load_kustomization(file: &Path, repo_root: &Path) -> Result<Map<String, Value>, RenderError> {
-    let text = std::fs::read_to_string(file).map_err(|err| RenderError::io(file, err))?;
+fn load_kustomization(file: &Path, reader: &Reader) -> Result<Map<String, Value>, RenderError> {
+    let repo_root = reader.root();
+    let text = reader.read_to_string(file)?;
     // The yaml module never quotes the input: a secretGenerator's literals live in this file.
     let value: Value = match crate::yaml::document(&text) {
         Ok(value) => value,
@@ -182,6 +190,7 @@ enum Entry {
 }
 
 struct Walker<'a> {
+    reader: &'a Reader,
     repo_root: &'a Path,
     files: BTreeSet<PathBuf>,
     visited: HashSet<PathBuf>,
@@ -206,7 +215,7 @@ impl Walker<'_> {
             });
         };
         self.check_inside(&file, referenced_from.unwrap_or(&file))?;
-        let k = load_kustomization(&file, self.repo_root)?;
+        let k = load_kustomization(&file, self.reader)?;
         if !self.visited.insert(dir.to_path_buf()) {
             // A diamond (two overlays' bases sharing a component) or a cycle: its inputs are in already.
             return Ok(k);
@@ -319,6 +328,9 @@ impl Walker<'_> {
             }
             // A directory where a file belongs: kustomize reports that itself, with its own words.
         } else {
+            // Kustomize reads this file too: a device, a FIFO or a link out of the repository must be
+            // refused before it runs, even when no cache digest reads the file first.
+            self.reader.check(&path)?;
             self.files.insert(path);
         }
         Ok(())
@@ -333,7 +345,10 @@ impl Walker<'_> {
         let env_files =
             strings(generator.get("envs")).chain(generator.get("env").and_then(Value::as_str));
         for env in env_files {
-            if let Ok(text) = std::fs::read_to_string(normalize(&dir.join(env.trim()))) {
+            if let Ok(text) = self
+                .reader
+                .read_to_string(&normalize(&dir.join(env.trim())))
+            {
                 lines.extend(text.lines().map(str::to_string));
             }
         }

@@ -66,6 +66,8 @@ pub struct Kustomize {
     repo_root: PathBuf,
     /// How long one kustomize run may take before it is killed.
     timeout: std::time::Duration,
+    /// The most bytes envparity reads (or lets kustomize read) from one input file.
+    max_file_bytes: u64,
 }
 
 impl Kustomize {
@@ -93,12 +95,20 @@ impl Kustomize {
             version,
             repo_root,
             timeout: KUSTOMIZE_TIMEOUT,
+            max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
         })
     }
 
     /// Kills a kustomize run that takes longer than `timeout` (default 5 minutes).
     pub fn with_timeout(mut self, timeout: std::time::Duration) -> Kustomize {
         self.timeout = timeout;
+        self
+    }
+
+    /// Refuses overlays with an input file larger than `bytes` before kustomize runs
+    /// (`limits.max_file_bytes`, default 32 MiB).
+    pub fn with_max_file_bytes(mut self, bytes: u64) -> Kustomize {
+        self.max_file_bytes = bytes;
         self
     }
 
@@ -294,10 +304,11 @@ impl Renderer for Kustomize {
         let mut groups: BTreeMap<(&str, String), Batch> = BTreeMap::new();
         let mut first_by_dir: HashMap<PathBuf, usize> = HashMap::new();
         let mut duplicates = Vec::new();
+        let reader = crate::input::Reader::new(&self.repo_root, self.max_file_bytes);
         for (i, request) in requests.iter().enumerate() {
             // Checked before kustomize runs: remote bases are refused without a network access, and a
             // missing file or broken YAML gets an error naming the file instead of failing the batch.
-            let inputs = walk(&request.dir, &self.repo_root);
+            let inputs = walk(&request.dir, &reader);
             slots.push(match &inputs {
                 Ok(inputs) => Slot {
                     dir: inputs.dir.clone(),

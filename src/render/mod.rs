@@ -206,6 +206,10 @@ pub enum RenderError {
         /// The kustomization directory.
         dir: PathBuf,
     },
+    /// An input file could not be read boundedly: a link leaving the repository, a device, a FIFO, a file
+    /// over `limits.max_file_bytes`, ... (the error names the file).
+    #[error(transparent)]
+    Read(#[from] crate::input::ReadError),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -228,6 +232,7 @@ impl RenderError {
             | RenderError::OutsideRepo { .. }
             | RenderError::KustomizationSyntax { .. }
             | RenderError::KustomizationNotAMapping { .. }
+            | RenderError::Read(_)
             | RenderError::Io { .. } => ErrorKind::Read,
             RenderError::KustomizeFailed { .. }
             | RenderError::Timeout { .. }

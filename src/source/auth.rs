@@ -243,7 +243,8 @@ fn read_token(spec: &SourceSpec) -> Result<Option<Token>, SourceError> {
         }));
     }
     if let Some(path) = &spec.token_file {
-        let token = std::fs::read_to_string(path)
+        // Bounded like every other file: a token file pointing at /dev/zero must not kill the daemon.
+        let token = crate::input::read_file_to_string(path, crate::input::DEFAULT_MAX_BYTES)
             .map_err(|source| SourceError::TokenFileUnreadable {
                 path: path.clone(),
                 source,
@@ -265,4 +266,41 @@ fn read_token(spec: &SourceSpec) -> Result<Option<Token>, SourceError> {
         }));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_pointing_at_dev_zero_is_refused_without_reading_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("token");
+        std::os::unix::fs::symlink("/dev/zero", &path).expect("symlink");
+        let spec = SourceSpec {
+            token_file: Some(path.clone()),
+            ..SourceSpec::default()
+        };
+        let Err(err) = read_token(&spec) else {
+            panic!("refused");
+        };
+        assert!(
+            matches!(
+                &err,
+                SourceError::TokenFileUnreadable {
+                    source: crate::input::ReadError::NotRegular { what: "device", .. },
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the token file (from `token_file`): {} is a device, not a regular file",
+                path.display()
+            )
+        );
+    }
 }

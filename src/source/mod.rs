@@ -139,13 +139,13 @@ pub enum SourceError {
         /// The env var's name.
         var: String,
     },
-    /// `token_file` could not be read.
-    #[error("cannot read the token file {} (from `token_file`): {source}", path.display())]
+    /// `token_file` could not be read boundedly (never with its content).
+    #[error("the token file (from `token_file`): {source}")]
     TokenFileUnreadable {
         /// The file.
         path: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
+        /// Why: missing, unreadable, not a regular file, a link out of its directory, too large, not UTF-8.
+        source: crate::input::ReadError,
     },
     /// `token_file` is empty.
     #[error("the token file {} (from `token_file`) is empty", path.display())]

@@ -12,6 +12,7 @@ mod digest;
 mod git;
 mod gitserver;
 mod history;
+mod hostile;
 mod kube;
 mod pipeline;
 mod render;

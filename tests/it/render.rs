@@ -697,7 +697,9 @@ fn input_files_cover_everything_a_kustomization_reads() {
     expected.sort();
     let dir = repo.root.join(dev);
     assert_eq!(input_files(&dir, &repo.root).expect("inputs"), expected);
-    let kustomization = envparity::kustomization::Kustomization::read(&dir).expect("kustomization");
+    let reader = envparity::input::Reader::new(&repo.root, envparity::input::DEFAULT_MAX_BYTES);
+    let kustomization =
+        envparity::kustomization::Kustomization::read(&dir, &reader).expect("kustomization");
     assert_eq!(kustomization.patches.len(), 5);
 
     // Any input change changes the digest; an unrelated file does not.

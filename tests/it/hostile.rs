@@ -1,0 +1,276 @@
+//! Hostile files in the checked repository (DESIGN.md, "Untrusted input"): a link to `/dev/zero`, a FIFO, a
+//! chain of links leaving the repository, a file over `limits.max_file_bytes`. Each is an error naming the
+//! file for its overlay only; the rest of the repository is still checked, quickly and in small memory.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{copy_dir, json, root};
+
+const CLEAN: &str = "tests/fixtures/rules/image/silent";
+
+/// A temp directory holding `repo/` (a copy of the clean fixture) and `outside/secret.yaml`.
+struct Trap {
+    tmp: tempfile::TempDir,
+}
+
+impl Trap {
+    fn new() -> Trap {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        copy_dir(&root().join(CLEAN), &tmp.path().join("repo"));
+        fs::create_dir_all(tmp.path().join("outside")).expect("mkdir");
+        fs::write(
+            tmp.path().join("outside/secret.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stolen}\ndata: {token: s3cr3t-outside}\n",
+        )
+        .expect("write");
+        Trap { tmp }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.tmp.path().join("repo")
+    }
+
+    /// Copies service `web` to `service` and adds `file` to the resources of its `env` overlay.
+    fn service_with_resource(&self, service: &str, env: &str, file: &str) -> PathBuf {
+        let repo = self.repo();
+        copy_dir(
+            &repo.join("apps/web"),
+            &repo.join(format!("apps/{service}")),
+        );
+        let overlay = repo.join(format!("apps/{service}/overlays/{env}"));
+        let k = overlay.join("kustomization.yaml");
+        let text = fs::read_to_string(&k).expect("read");
+        let text = text.replace("  - ../../base\n", &format!("  - ../../base\n  - {file}\n"));
+        fs::write(&k, text).expect("write");
+        overlay
+    }
+}
+
+/// Runs `envparity` in `cwd`, killed after `limit`; returns its output, how long it took and its peak
+/// resident memory (VmHWM, read while it runs).
+fn run_bounded(cwd: &Path, args: &[&str], limit: Duration) -> (Output, Duration, u64) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_envparity"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env("CI", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn envparity");
+    let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
+    let mut peak_kib = 0;
+    // Pipes are drained by threads: a chatty child must not block on a full pipe while we poll.
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buf).map(|_| buf)
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut buf).map(|_| buf)
+    });
+    let status = loop {
+        if let Ok(text) = fs::read_to_string(&status_file)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("envparity {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    let stdout = out_reader.join().expect("join").expect("stdout");
+    let stderr = err_reader.join().expect("join").expect("stderr");
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        elapsed,
+        peak_kib * 1024,
+    )
+}
+
+fn errors_of<'v>(report: &'v serde_json::Value, service: &str) -> Vec<&'v serde_json::Value> {
+    report["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["service"] == service)
+        .collect()
+}
+
+fn findings_of<'v>(report: &'v serde_json::Value, service: &str) -> Vec<&'v serde_json::Value> {
+    report["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["service"] == service)
+        .collect()
+}
+
+#[test]
+fn a_link_to_dev_zero_a_fifo_and_a_link_out_of_the_repo_are_errors_naming_them_and_the_rest_is_checked()
+ {
+    let trap = Trap::new();
+    let dev = trap.service_with_resource("zero", "dev", "zero.yaml");
+    symlink("/dev/zero", dev.join("zero.yaml")).expect("symlink");
+    let staging = trap.service_with_resource("fifo", "staging", "pipe.yaml");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        staging.join("pipe.yaml"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .expect("mkfifo");
+    // a.yaml -> b.yaml, both in the repo; b.yaml -> ../../../../../outside/secret.yaml, out of it.
+    let production = trap.service_with_resource("escape", "production", "a.yaml");
+    symlink(
+        "../../../../../outside/secret.yaml",
+        production.join("b.yaml"),
+    )
+    .expect("symlink b");
+    symlink("b.yaml", production.join("a.yaml")).expect("symlink a");
+    let state = tempfile::tempdir().expect("tempdir");
+    let state_dir = state.path().to_string_lossy().into_owned();
+
+    let (out, elapsed, peak) = run_bounded(
+        &trap.repo(),
+        &[
+            "check", "--repo", ".", "--state", &state_dir, "--format", "json",
+        ],
+        Duration::from_secs(60),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let v = json(&out);
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "took {elapsed:?}: a hostile file must not slow the scan down"
+    );
+    assert!(
+        peak < 512 * 1024 * 1024,
+        "peak memory {} MiB",
+        peak / 1024 / 1024
+    );
+
+    let one_error = |service: &str, env: &str, names: &str, says: &str| {
+        let errors = errors_of(&v, service);
+        assert_eq!(errors.len(), 1, "{service}: {errors:#?}");
+        assert_eq!(errors[0]["env"], env, "{:#?}", errors[0]);
+        let message = errors[0]["message"].as_str().expect("message");
+        assert!(message.contains(names), "{message}");
+        assert!(message.contains(says), "{message}");
+    };
+    one_error(
+        "zero",
+        "dev",
+        "apps/zero/overlays/dev/zero.yaml",
+        "is a device, not a regular file",
+    );
+    one_error(
+        "fifo",
+        "staging",
+        "apps/fifo/overlays/staging/pipe.yaml",
+        "is a FIFO, not a regular file",
+    );
+    one_error(
+        "escape",
+        "production",
+        "apps/escape/overlays/production/a.yaml",
+        "outside",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("s3cr3t-outside") && !stderr.contains("s3cr3t-outside"),
+        "nothing is read through a link leaving the repository"
+    );
+
+    // The ordinary service is checked as if nothing happened, and so are the trap services' other
+    // environments.
+    assert!(errors_of(&v, "web").is_empty(), "{v:#}");
+    let web = findings_of(&v, "web");
+    assert_eq!(web.len(), 1, "{web:#?}");
+    assert_eq!(web[0]["rule"], "replicas");
+    assert_eq!(
+        web[0]["envs"],
+        serde_json::json!(["dev", "staging", "production"])
+    );
+    let zero = findings_of(&v, "zero");
+    assert!(
+        zero.iter().any(|f| f["rule"] == "replicas"
+            && f["envs"] == serde_json::json!(["staging", "production"])),
+        "{zero:#?}"
+    );
+}
+
+#[test]
+fn a_small_max_file_bytes_makes_an_ordinary_overlay_file_an_error_naming_it() {
+    let trap = Trap::new();
+    let repo = trap.repo();
+    let staging = repo.join("apps/web/overlays/staging/kustomization.yaml");
+    let mut text = fs::read_to_string(&staging).expect("read");
+    text.push_str(&"# padding\n".repeat(200));
+    fs::write(&staging, text).expect("write");
+    fs::write(
+        repo.join("config.toml"),
+        "[source]\npath = \".\"\n\n[limits]\nmax_file_bytes = 1000\n",
+    )
+    .expect("write");
+    let state = tempfile::tempdir().expect("tempdir");
+    let state_dir = state.path().to_string_lossy().into_owned();
+    let (out, _, _) = run_bounded(
+        &repo,
+        &["check", "--state", &state_dir, "--format", "json"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    let errors = errors_of(&v, "web");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["env"], "staging");
+    assert_eq!(
+        errors[0]["message"],
+        "apps/web/overlays/staging/kustomization.yaml is larger than 1000 bytes (limits.max_file_bytes)"
+    );
+    // dev and production are still compared.
+    let replicas = findings_of(&v, "web");
+    assert!(
+        replicas
+            .iter()
+            .any(|f| f["envs"] == serde_json::json!(["dev", "production"])),
+        "{v:#}"
+    );
+
+    fs::write(repo.join("config.toml"), "[limits]\nmax_file_bytes = 0\n").expect("write");
+    let (out, _, _) = run_bounded(&repo, &["check"], Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config.toml:2: `limits.max_file_bytes` must be positive"),
+        "{stderr}"
+    );
+}
