@@ -71,13 +71,8 @@ pub struct Kustomize {
 impl Kustomize {
     /// Finds kustomize on PATH (the standalone binary first, then kubectl) and asks its version.
     pub fn detect(repo_root: &Path) -> Result<Kustomize, RenderError> {
-        let command = if let Some(program) = find_on_path("kustomize") {
-            KustomizeCommand::Standalone(program)
-        } else if let Some(program) = find_on_path("kubectl") {
-            KustomizeCommand::Kubectl(program)
-        } else {
-            return Err(RenderError::KustomizeNotFound);
-        };
+        let command = find_command(std::env::var_os("PATH").as_deref())
+            .ok_or(RenderError::KustomizeNotFound)?;
         Kustomize::with_command(command, repo_root)
     }
 
@@ -518,22 +513,12 @@ fn write_file(dir: &Path, content: &Value) -> Result<(), Failure> {
         .map_err(|err| Failure::Fatal(RenderError::io(&file, err)))
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.with_extension("exe").is_file() || path.is_file()
+/// `kustomize` if it is in one of the directories of `path` (a PATH value), else `kubectl`.
+fn find_command(path: Option<&std::ffi::OsStr>) -> Option<KustomizeCommand> {
+    let find = |name: &str| which::which_in_global(name, path).ok()?.next();
+    find("kustomize")
+        .map(KustomizeCommand::Standalone)
+        .or_else(|| find("kubectl").map(KustomizeCommand::Kubectl))
 }
 
 fn query_version(command: &KustomizeCommand) -> Result<String, RenderError> {
@@ -716,6 +701,36 @@ mod tests {
     use super::*;
 
     const KUBECTL_MULTILINE: &str = "E1125 11:51:21.323397    4355 run.go:72] \"command failed\" err=<\n\ttrouble configuring builtin PatchTransformer with config: `\n\tpath: missing.yaml\n\t`: failed to get the patch file from path(missing.yaml)\n >\n";
+
+    #[cfg(unix)]
+    #[test]
+    fn the_standalone_kustomize_is_preferred_over_kubectl_on_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dirs = tempfile::tempdir().expect("tempdir");
+        let (first, second) = (dirs.path().join("a"), dirs.path().join("b"));
+        let program = |dir: &Path, name: &str, mode: u32| {
+            std::fs::create_dir_all(dir).expect("dir");
+            let file = dir.join(name);
+            std::fs::write(&file, "#!/bin/sh\n").expect("write");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            file
+        };
+        let path = std::env::join_paths([&first, &second]).expect("PATH");
+        let kubectl = program(&first, "kubectl", 0o755);
+        assert_eq!(
+            find_command(Some(&path)),
+            Some(KustomizeCommand::Kubectl(kubectl))
+        );
+        // Not executable: skipped.
+        program(&first, "kustomize", 0o644);
+        let kustomize = program(&second, "kustomize", 0o755);
+        assert_eq!(
+            find_command(Some(&path)),
+            Some(KustomizeCommand::Standalone(kustomize))
+        );
+        assert_eq!(find_command(Some(std::ffi::OsStr::new(""))), None);
+        assert_eq!(find_command(None), None);
+    }
 
     #[test]
     fn klog_framing_is_removed() {
