@@ -407,12 +407,13 @@ fn run_bounded(
     // Its own process group, so a timeout stops kustomize and whatever it started (exec plugins).
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // shared_child waits with a deadline on SIGCHLD (through signal-hook, the registry tokio's signal
+    // handling uses too) instead of polling, and never reaps the child behind our back, so its process
+    // group id stays ours until `wait` below.
+    let child = shared_child::SharedChild::spawn(&mut command)?;
+    let mut stdout = child.take_stdout();
+    let mut stderr = child.take_stderr();
     let out = std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(s) = stdout.as_mut() {
@@ -427,22 +428,23 @@ fn run_bounded(
         }
         buf
     });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            kill_group(&mut child);
+    let waited = match Instant::now().checked_add(timeout) {
+        Some(deadline) => child.wait_deadline(deadline),
+        // A timeout too large for the clock: no deadline at all.
+        None => child.wait().map(Some),
+    };
+    let status = match waited {
+        Ok(Some(status)) => status,
+        Ok(None) | Err(_) => {
+            kill_group(&child);
             let _ = child.wait();
             // The readers end when the last process holding the pipes is gone; not waited for.
-            return Ok(None);
+            return waited.map(|_| None);
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
-    Ok(status.map(|status| std::process::Output {
+    Ok(Some(std::process::Output {
         status,
         stdout,
         stderr,
@@ -450,7 +452,8 @@ fn run_bounded(
 }
 
 #[cfg(unix)]
-fn kill_group(child: &mut std::process::Child) {
+fn kill_group(child: &shared_child::SharedChild) {
+    // Not reaped yet (only `wait` reaps), so the group id cannot have been reused.
     let group = i32::try_from(child.id())
         .ok()
         .and_then(rustix::process::Pid::from_raw);
@@ -465,7 +468,7 @@ fn kill_group(child: &mut std::process::Child) {
 }
 
 #[cfg(not(unix))]
-fn kill_group(child: &mut std::process::Child) {
+fn kill_group(child: &shared_child::SharedChild) {
     let _ = child.kill();
 }
 
@@ -730,6 +733,61 @@ mod tests {
         );
         assert_eq!(find_command(Some(std::ffi::OsStr::new(""))), None);
         assert_eq!(find_command(None), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_reads_both_pipes_while_it_runs() {
+        // 1 MiB on each pipe, far more than a pipe buffer: a run that read stdout to the end before stderr
+        // (or waited before reading) would stall here until the timeout.
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "head -c 1048576 /dev/zero >&2; head -c 1048576 /dev/zero; exit 3",
+        ]);
+        let output = run_bounded(command, std::time::Duration::from_secs(60))
+            .expect("spawn")
+            .expect("finished in time");
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(output.stdout.len(), 1 << 20);
+        assert_eq!(output.stderr.len(), 1 << 20);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("grandchild");
+        let mut command = Command::new("sh");
+        // A grandchild that holds the pipes, as an exec plugin would.
+        command
+            .arg("-c")
+            .arg("sleep 300 & echo $! > \"$1\"; wait")
+            .arg("sh")
+            .arg(&pid_file);
+        let started = Instant::now();
+        let output = run_bounded(command, std::time::Duration::from_millis(500)).expect("spawn");
+        assert!(output.is_none(), "not stopped: {output:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        let pid = std::fs::read_to_string(&pid_file).expect("pid");
+        let stat = format!("/proc/{}/stat", pid.trim());
+        // Gone, or a zombie waiting for its new parent: either way no longer running.
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let running = std::fs::read_to_string(&stat).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| !r.trim_start().starts_with('Z'))
+            });
+            if !running {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the grandchild survived the timeout"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     #[test]
