@@ -15,10 +15,10 @@
 //! - the marker does not change generated-name hashes (kustomize hashes a generated ConfigMap's data, not
 //!   its annotations).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -201,41 +201,42 @@ impl Kustomize {
             .collect())
     }
 
-    /// Runs every batch, splitting refused ones, on at most `available_parallelism` threads.
+    /// Runs every batch on rayon's pool, splitting refused ones. The parts of a split batch are spawned into
+    /// the same scope as they come (not recursed into: a long chain of peeled-off overlays must not grow the
+    /// stack). Each result carries its request index, so the order in which runs finish changes nothing.
     fn run_all(
         &self,
         batches: Vec<Batch>,
         slots: &[Slot],
         results: &mut [Option<Result<Rendered, RenderError>>],
     ) {
-        if batches.is_empty() {
-            return;
-        }
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let queue = Mutex::new(Queue {
-            outstanding: batches.len(),
-            jobs: batches.into(),
-        });
-        let wake = Condvar::new();
-        let done: Mutex<Settled> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while let Some(batch) = next_job(&queue, &wake) {
-                        let (finished, follow_ups) = self.settle(&batch, slots);
-                        lock(&done).extend(finished);
-                        let mut q = lock(&queue);
-                        q.outstanding = q.outstanding - 1 + follow_ups.len();
-                        q.jobs.extend(follow_ups);
-                        drop(q);
-                        wake.notify_all();
-                    }
-                });
+        let (tx, rx) = std::sync::mpsc::channel::<Settled>();
+        rayon::scope(|scope| {
+            for batch in batches {
+                self.spawn_settle(scope, batch, slots, tx.clone());
             }
         });
-        for (i, result) in done.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        for (i, result) in rx.try_iter().flatten() {
             results[i] = Some(result);
         }
+    }
+
+    /// Settles `batch` in a task of `scope`, and spawns its follow-ups the same way.
+    fn spawn_settle<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        batch: Batch,
+        slots: &'s [Slot],
+        tx: std::sync::mpsc::Sender<Settled>,
+    ) {
+        scope.spawn(move |scope| {
+            let (finished, follow_ups) = self.settle(&batch, slots);
+            // The receiver outlives the scope.
+            let _ = tx.send(finished);
+            for part in follow_ups {
+                self.spawn_settle(scope, part, slots, tx.clone());
+            }
+        });
     }
 
     /// Runs one batch: the results it settled, and the smaller batches to retry.
@@ -484,29 +485,6 @@ enum Failure {
     Unmarked,
     /// Nothing to retry: the process could not run, or the temp dir could not be written.
     Fatal(RenderError),
-}
-
-struct Queue {
-    jobs: VecDeque<Batch>,
-    /// Batches queued or running; the workers stop when it reaches zero.
-    outstanding: usize,
-}
-
-fn next_job(queue: &Mutex<Queue>, wake: &Condvar) -> Option<Batch> {
-    let mut q = lock(queue);
-    loop {
-        if let Some(batch) = q.jobs.pop_front() {
-            return Some(batch);
-        }
-        if q.outstanding == 0 {
-            return None;
-        }
-        q = wake.wait(q).unwrap_or_else(PoisonError::into_inner);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn write_file(dir: &Path, content: &Value) -> Result<(), Failure> {
