@@ -119,7 +119,7 @@ pub enum Command {
         /// Config, repo and state.
         #[command(flatten)]
         common: Common,
-        /// Only commits since this date (2026-05-01) or for this long (90d, 12w, 6m, 1y).
+        /// Only commits since this date (2026-05-01) or for this long (90d, 12w, 6m, 1y, `1y 6months`).
         #[arg(long, value_name = "DATE|DURATION")]
         since: Option<String>,
         /// Only the newest N commits.
@@ -632,7 +632,10 @@ fn load(common: &Common) -> anyhow::Result<Option<Context>> {
     }))
 }
 
-/// `--since`: a date (`2026-05-01`), an RFC 3339 time, or a duration back from `now` (`90d`, `12w`, `6m`, `1y`).
+/// `--since`: a date (`2026-05-01`), an RFC 3339 time, or a duration back from `now` as humantime reads
+/// it (`90d`, `12w`, `36h`, `1y 6months`). Two short forms keep the meaning this flag always gave them:
+/// `6m` is 6 × 30 days (humantime reads `m` as minutes: nobody backfills minutes) and `1y` is 365 days
+/// (humantime: 365.25).
 pub fn parse_since(
     s: &str,
     now: chrono::DateTime<chrono::Utc>,
@@ -643,18 +646,25 @@ pub fn parse_since(
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&chrono::Utc));
     }
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = n.parse().map_err(|_| {
-        format!("`{s}` is neither a date (2026-05-01) nor a duration (90d, 12w, 6m, 1y)")
-    })?;
-    let days = match unit {
-        "d" => n,
-        "w" => n * 7,
-        "m" => n * 30,
-        "y" => n * 365,
-        _ => return Err(format!("`{s}`: the unit must be d, w, m or y")),
+    let back = match s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len())) {
+        (n, unit @ ("m" | "y")) if !n.is_empty() => {
+            let days_per_unit = if unit == "m" { 30 } else { 365 };
+            n.parse::<i64>()
+                .ok()
+                .and_then(|n| n.checked_mul(days_per_unit))
+                .and_then(chrono::Duration::try_days)
+        }
+        _ => {
+            let d = humantime::parse_duration(s).map_err(|e| {
+                format!(
+                    "`{s}` is neither a date (2026-05-01) nor a duration (90d, 12w, 6m, 1y): {e}"
+                )
+            })?;
+            chrono::Duration::from_std(d).ok()
+        }
     };
-    Ok(now - chrono::Duration::days(days))
+    back.and_then(|back| now.checked_sub_signed(back))
+        .ok_or_else(|| format!("`{s}` reaches back further than any date"))
 }
 
 /// A counting progress bar on an interactive terminal; hidden in CI, cron and pipes.
@@ -705,7 +715,40 @@ mod tests {
             parse_since("2w", now).expect("w"),
             now - chrono::Duration::days(14)
         );
-        assert!(parse_since("soon", now).is_err());
-        assert!(parse_since("3x", now).is_err());
+        // The short forms keep their meaning: m is 30 days, y is 365.
+        assert_eq!(
+            parse_since("6m", now).expect("m"),
+            now - chrono::Duration::days(180)
+        );
+        assert_eq!(
+            parse_since("1y", now).expect("y"),
+            now - chrono::Duration::days(365)
+        );
+        assert_eq!(
+            parse_since("180d", now).expect("d"),
+            now - chrono::Duration::days(180)
+        );
+        // humantime's longer forms.
+        assert_eq!(
+            parse_since("12weeks", now).expect("weeks"),
+            now - chrono::Duration::days(84)
+        );
+        assert_eq!(
+            parse_since("1w 2d 12h", now).expect("compound"),
+            now - chrono::Duration::hours(9 * 24 + 12)
+        );
+        assert_eq!(
+            parse_since("2026-05-01T10:00:00+02:00", now)
+                .expect("rfc 3339")
+                .to_rfc3339(),
+            "2026-05-01T08:00:00+00:00"
+        );
+        for bad in ["soon", "3x", "5", "", "m", "-5d", "99999999999999999999d"] {
+            assert!(parse_since(bad, now).is_err(), "{bad:?}");
+        }
+        // Too far back for any date: an error, not a panic.
+        for far in ["9999999999999999m", "999999999999y", "99999999999999d"] {
+            assert!(parse_since(far, now).is_err(), "{far:?}");
+        }
     }
 }

@@ -72,7 +72,7 @@ fn pipeline_failure(e: pipeline::PipelineError) -> Failure {
     let what = match &e {
         E::Source(_) => "fetch",
         E::History(_) => "history",
-        E::Render(_) => "render",
+        E::Render(_) | E::Workers { .. } => "render",
         E::Live(_) | E::NoLiveSource => "cluster",
         E::NotGit { .. } | E::NoDir { .. } => "source",
         E::Report(_) => "report",

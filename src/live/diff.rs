@@ -1,7 +1,8 @@
 //! The drift between what Git declares and what runs, object by object, and who changed it.
 //!
 //! Only what Git sets is compared (a live object's defaults are not drift), with the normalisation parity
-//! uses: quantities (`500m` == `0.5`), int-or-string, empty == absent, and lists of named items matched by
+//! uses: quantities (`500m` == `0.5`), int-or-string, empty == absent, container images by their normalised
+//! reference (`nginx:1.25` == `docker.io/library/nginx:1.25`), and lists of named items matched by
 //! their key (containers, env, volumes by `name`, ports by `containerPort`), never by position. A field that
 //! is live but not in Git is drift only when `metadata.managedFields` says a manager other than the GitOps
 //! tool (and other than the cluster's own controllers) owns it: a `kubectl edit`, `kubectl scale`, a patch.
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::model::Image;
 use crate::quantity::Quantity;
 
 /// Which managers are the GitOps tool, and which are the cluster's own (neither counts as a hand edit).
@@ -286,10 +288,28 @@ fn is_quantity_path(path: &str) -> bool {
     matches!(parent, "limits" | "requests" | "capacity" | "hard") || last == "storage"
 }
 
-/// Equal after normalisation: quantities by value, int-or-string, lists element-wise.
+/// A container's image: `…containers[web].image` (also init and ephemeral containers).
+fn is_image_path(path: &str) -> bool {
+    let Some(container) = path.strip_suffix(".image") else {
+        return false;
+    };
+    let item = container.rsplit('.').next().unwrap_or("");
+    ["containers[", "initContainers[", "ephemeralContainers["]
+        .iter()
+        .any(|list| item.starts_with(list))
+}
+
+/// Equal after normalisation: quantities by value, images as parity compares them, int-or-string, lists
+/// element-wise.
 fn same(path: &str, git: &Value, live: &Value) -> bool {
     if git == live {
         return true;
+    }
+    // Git's `nginx:1.25` runs as the cluster's `docker.io/library/nginx:1.25`: the same image, not drift.
+    if is_image_path(path)
+        && let (Value::String(g), Value::String(l)) = (git, live)
+    {
+        return Image::parse(g) == Image::parse(l);
     }
     if is_quantity_path(path)
         && let (Ok(a), Ok(b)) = (Quantity::from_json(git), Quantity::from_json(live))
@@ -571,6 +591,43 @@ mod tests {
             d.owner.as_ref().map(|o| o.manager.as_str()),
             Some("kubectl-edit")
         );
+    }
+
+    #[test]
+    fn an_image_spelled_with_docker_hub_defaults_is_no_drift_but_another_tag_is() {
+        let container = "spec.template.spec.containers[web].image";
+        let mut git = deployment(3, "512Mi", json!([]));
+        git["spec"]["template"]["spec"]["containers"][0]["image"] = json!("nginx:1.25");
+        git["spec"]["template"]["spec"]["initContainers"] =
+            json!([{"name": "init", "image": "busybox"}]);
+        let mut live = git.clone();
+        live["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("docker.io/library/nginx:1.25");
+        live["spec"]["template"]["spec"]["initContainers"][0]["image"] =
+            json!("docker.io/library/busybox:latest");
+        assert_eq!(diff_object(&git, &live, &Managers::default()), vec![]);
+
+        live["spec"]["template"]["spec"]["containers"][0]["image"] =
+            json!("docker.io/library/nginx:1.26");
+        let drifts = diff_object(&git, &live, &Managers::default());
+        assert_eq!(drifts.len(), 1, "{drifts:#?}");
+        assert_eq!(drifts[0].path, container);
+        // Shown as written on each side.
+        assert_eq!(drifts[0].git.as_deref(), Some("nginx:1.25"));
+        assert_eq!(
+            drifts[0].live.as_deref(),
+            Some("docker.io/library/nginx:1.26")
+        );
+        // Only container images are normalised: another field named `image` is compared as written.
+        assert!(is_image_path(container));
+        assert!(is_image_path(
+            "spec.jobTemplate.spec.template.spec.initContainers[x].image"
+        ));
+        assert!(is_image_path("spec.ephemeralContainers[debug].image"));
+        assert!(!is_image_path("spec.image"));
+        assert!(!is_image_path(
+            "spec.template.spec.containers[web].image.name"
+        ));
     }
 
     #[test]

@@ -60,42 +60,58 @@ pub struct Resources {
     pub limits: BTreeMap<String, Quantity>,
 }
 
-/// A container image split into repository and reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A container image reference, normalised as the Docker CLI and the kubelet's container runtime read it.
+///
+/// `nginx:1.25`, `docker.io/nginx:1.25` and `docker.io/library/nginx:1.25` pull the same image, so they are
+/// equal. Equality looks at the normalised `repository` and `reference` only, never at `raw`.
+#[derive(Debug, Clone)]
 pub struct Image {
-    /// As written.
+    /// As written in the repo; what findings show.
     pub raw: String,
-    /// Registry and path, e.g. `ghcr.io/acme/checkout`.
+    /// Registry and path with Docker Hub's defaults filled in (`docker.io/library/nginx`,
+    /// `ghcr.io/acme/checkout`); `raw` itself when the reference does not parse.
     pub repository: String,
-    /// Tag and/or digest (`1.4.2`, `sha256:…`, `1.4.2@sha256:…`); `latest` when none is given.
+    /// Tag and/or digest (`1.4.2`, `sha256:…`, `1.4.2@sha256:…`); `latest` when neither is given; empty when
+    /// the reference does not parse.
     pub reference: String,
 }
 
 impl Image {
-    /// Splits `registry/path:tag@digest`.
+    /// Parses and normalises a reference with `oci-spec`'s port of Docker's distribution/reference
+    /// (`ParseNormalizedNamed` + `TagNameOnly`). A reference it rejects (upper case in the name, a digest
+    /// of the wrong length…) is kept whole, so it is still compared, as written.
     pub fn parse(raw: &str) -> Image {
-        let (name, digest) = match raw.split_once('@') {
-            Some((n, d)) => (n, Some(d)),
-            None => (raw, None),
-        };
-        let last_slash = name.rfind('/').map_or(0, |i| i + 1);
-        let (repository, tag) = match name[last_slash..].rfind(':') {
-            Some(i) => (&name[..last_slash + i], Some(&name[last_slash + i + 1..])),
-            None => (name, None),
-        };
-        let reference = match (tag, digest) {
-            (Some(t), Some(d)) => format!("{t}@{d}"),
-            (Some(t), None) => t.to_string(),
-            (None, Some(d)) => d.to_string(),
-            (None, None) => "latest".to_string(),
-        };
-        Image {
-            raw: raw.to_string(),
-            repository: repository.to_string(),
-            reference,
+        match oci_spec::distribution::Reference::try_from(raw) {
+            Ok(r) => {
+                let reference = match (r.tag(), r.digest()) {
+                    (Some(t), Some(d)) => format!("{t}@{d}"),
+                    (Some(t), None) => t.to_string(),
+                    (None, Some(d)) => d.to_string(),
+                    // TagNameOnly: the parser already gives a bare name `latest`.
+                    (None, None) => "latest".to_string(),
+                };
+                Image {
+                    raw: raw.to_string(),
+                    repository: format!("{}/{}", r.registry(), r.repository()),
+                    reference,
+                }
+            }
+            Err(_) => Image {
+                raw: raw.to_string(),
+                repository: raw.to_string(),
+                reference: String::new(),
+            },
         }
     }
 }
+
+impl PartialEq for Image {
+    fn eq(&self, other: &Image) -> bool {
+        self.repository == other.repository && self.reference == other.reference
+    }
+}
+
+impl Eq for Image {}
 
 /// A container (or init container) of a pod template.
 #[derive(Debug, Clone)]
@@ -612,16 +628,115 @@ mod tests {
         assert_eq!(n.normalize("dev-cfg-v2-9f2k5m7tbc"), "cfg");
     }
 
+    /// The parser must fill in Docker Hub's defaults exactly as the Docker CLI does before `Image` relies on it.
+    #[test]
+    fn reference_parser_fills_in_docker_hub_defaults_like_the_docker_cli() {
+        use oci_spec::distribution::Reference;
+        let whole = |s: &str| Reference::try_from(s).map(|r| r.whole());
+        let digest = format!("sha256:{}", "a".repeat(64));
+        for (input, expected) in [
+            ("nginx:1.25", "docker.io/library/nginx:1.25".to_string()),
+            ("nginx", "docker.io/library/nginx:latest".to_string()),
+            (
+                "library/nginx:1.25",
+                "docker.io/library/nginx:1.25".to_string(),
+            ),
+            (
+                "docker.io/nginx:1.25",
+                "docker.io/library/nginx:1.25".to_string(),
+            ),
+            (
+                "index.docker.io/library/nginx:1.25",
+                "docker.io/library/nginx:1.25".to_string(),
+            ),
+            ("user/app:1", "docker.io/user/app:1".to_string()),
+            (
+                &format!("ghcr.io/acme/app@{digest}"),
+                format!("ghcr.io/acme/app@{digest}"),
+            ),
+            (
+                &format!("nginx@{digest}"),
+                format!("docker.io/library/nginx@{digest}"),
+            ),
+            (
+                &format!("nginx:1.25@{digest}"),
+                format!("docker.io/library/nginx:1.25@{digest}"),
+            ),
+            ("localhost:5000/app:1", "localhost:5000/app:1".to_string()),
+            ("localhost/app", "localhost/app:latest".to_string()),
+            // A first component with a port is a registry; without `.`, `:` or `localhost` it is a path.
+            ("registry:5000/app", "registry:5000/app:latest".to_string()),
+            (
+                "registry/app:5000",
+                "docker.io/registry/app:5000".to_string(),
+            ),
+            // A lone name with a colon: the part after it is a tag, never a port.
+            (
+                "registry:5000",
+                "docker.io/library/registry:5000".to_string(),
+            ),
+        ] {
+            assert_eq!(whole(input).as_deref(), Ok(expected.as_str()), "{input}");
+        }
+        for invalid in [
+            "Nginx:1.25",
+            "nginx:1.25@sha256:abc",
+            "",
+            "nginx::1",
+            "-nginx",
+        ] {
+            assert!(Reference::try_from(invalid).is_err(), "{invalid:?} parsed");
+        }
+    }
+
     #[test]
     fn image_references() {
-        let i = Image::parse("registry:5000/acme/web:1.2@sha256:abc");
+        let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        let i = Image::parse(&format!("registry:5000/acme/web:1.2@{digest}"));
         assert_eq!(i.repository, "registry:5000/acme/web");
-        assert_eq!(i.reference, "1.2@sha256:abc");
+        assert_eq!(i.reference, format!("1.2@{digest}"));
         assert_eq!(Image::parse("nginx").reference, "latest");
         assert_eq!(
             Image::parse("registry:5000/nginx").repository,
             "registry:5000/nginx"
         );
+        // One image, spelled the ways people write it: equal, and each keeps its spelling.
+        let short = Image::parse("nginx:1.25");
+        for same in [
+            "docker.io/library/nginx:1.25",
+            "docker.io/nginx:1.25",
+            "index.docker.io/library/nginx:1.25",
+            "library/nginx:1.25",
+        ] {
+            let other = Image::parse(same);
+            assert_eq!(short, other, "{same}");
+            assert_eq!(other.raw, same);
+        }
+        assert_eq!(short.raw, "nginx:1.25");
+        assert_eq!(short.repository, "docker.io/library/nginx");
+        assert_eq!(
+            Image::parse("nginx"),
+            Image::parse("docker.io/library/nginx:latest")
+        );
+        assert_ne!(Image::parse("nginx:1.25"), Image::parse("nginx:1.26"));
+        assert_ne!(Image::parse("nginx:1.25"), Image::parse("user/nginx:1.25"));
+        assert_ne!(
+            Image::parse("nginx:1.25"),
+            Image::parse("ghcr.io/library/nginx:1.25")
+        );
+        assert_ne!(
+            Image::parse("nginx"),
+            Image::parse(&format!("nginx@{digest}"))
+        );
+        // Unparseable references are kept whole and compared as written, never dropped.
+        let bad = Image::parse("Registry.example.com/Shop/Web:1");
+        assert_eq!(bad.raw, "Registry.example.com/Shop/Web:1");
+        assert_eq!(bad.repository, bad.raw);
+        assert_eq!(bad, Image::parse("Registry.example.com/Shop/Web:1"));
+        assert_ne!(bad, Image::parse("Registry.example.com/Shop/Web:2"));
+        assert_ne!(bad, Image::parse("registry.example.com/shop/web:1"));
+        let long = "a".repeat(100_000);
+        assert_eq!(Image::parse(&long).raw, long);
     }
 
     #[test]

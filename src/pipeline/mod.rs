@@ -60,6 +60,12 @@ pub enum PipelineError {
     /// The digest could not be selected, built or recorded.
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    /// The threads that check commits in parallel could not be started.
+    #[error("could not start the backfill's worker threads: {source}")]
+    Workers {
+        /// Why.
+        source: rayon::ThreadPoolBuildError,
+    },
 }
 
 impl PipelineError {
@@ -69,6 +75,7 @@ impl PipelineError {
         match self {
             PipelineError::Source(_) => Some(ErrorKind::Fetch),
             PipelineError::Render(e) => Some(e.kind()),
+            PipelineError::Workers { .. } => Some(ErrorKind::Render),
             PipelineError::Live(e) => Some(e.kind()),
             PipelineError::NotGit { .. }
             | PipelineError::NoDir { .. }
@@ -715,21 +722,35 @@ pub fn backfill(
     // commits miss the render cache for one or two overlays only: one commit alone keeps one core busy.
     // Workers never render the same overlay twice (the cache waits for a render in flight). The runs are
     // recorded in commit order, oldest first, by this thread.
+    //
+    // The workers are one long-lived loop per thread of a rayon pool of their own (`spawn_broadcast`), not
+    // par_iter items or spawned tasks: a worker holding an in-flight claim waits inside rayon for its
+    // kustomize runs (run on this pool's threads too), and a waiting rayon thread runs whatever task it can
+    // steal. If that could be another commit, blocked on the claim held lower on the same stack, it would
+    // never return. Broadcast jobs cannot be stolen, and kustomize runs take no locks. A pool of their own
+    // also leaves the global pool free for a scan's renders, which the workers may be waiting for.
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(todo.len())
         .max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .thread_name(|i| format!("envparity-backfill-{i}"))
+        .build()
+        .map_err(|source| PipelineError::Workers { source })?;
     let next = std::sync::atomic::AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     let mirror = state.mirror(&spec.url);
     let cache = state.render_cache();
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Checked, PipelineError>)>();
     let mut failure: Option<PipelineError> = None;
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            let tx = tx.clone();
+    // In place: this thread records while the pool's threads check.
+    pool.in_place_scope(|scope| {
+        {
             let (todo, next, stop, mirror, cache) = (&todo, &next, &stop, &mirror, &cache);
-            scope.spawn(move || {
+            let tx = tx.clone();
+            scope.spawn_broadcast(move |_, _| {
+                let tx = tx.clone();
                 let setup = (|| -> Result<_, PipelineError> {
                     let repo = GitRepo::mirror(spec, mirror)?;
                     let snapshot = Snapshot::new()?;

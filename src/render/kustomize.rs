@@ -15,10 +15,10 @@
 //! - the marker does not change generated-name hashes (kustomize hashes a generated ConfigMap's data, not
 //!   its annotations).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -73,13 +73,8 @@ pub struct Kustomize {
 impl Kustomize {
     /// Finds kustomize on PATH (the standalone binary first, then kubectl) and asks its version.
     pub fn detect(repo_root: &Path) -> Result<Kustomize, RenderError> {
-        let command = if let Some(program) = find_on_path("kustomize") {
-            KustomizeCommand::Standalone(program)
-        } else if let Some(program) = find_on_path("kubectl") {
-            KustomizeCommand::Kubectl(program)
-        } else {
-            return Err(RenderError::KustomizeNotFound);
-        };
+        let command = find_command(std::env::var_os("PATH").as_deref())
+            .ok_or(RenderError::KustomizeNotFound)?;
         Kustomize::with_command(command, repo_root)
     }
 
@@ -216,41 +211,42 @@ impl Kustomize {
             .collect())
     }
 
-    /// Runs every batch, splitting refused ones, on at most `available_parallelism` threads.
+    /// Runs every batch on rayon's pool, splitting refused ones. The parts of a split batch are spawned into
+    /// the same scope as they come (not recursed into: a long chain of peeled-off overlays must not grow the
+    /// stack). Each result carries its request index, so the order in which runs finish changes nothing.
     fn run_all(
         &self,
         batches: Vec<Batch>,
         slots: &[Slot],
         results: &mut [Option<Result<Rendered, RenderError>>],
     ) {
-        if batches.is_empty() {
-            return;
-        }
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let queue = Mutex::new(Queue {
-            outstanding: batches.len(),
-            jobs: batches.into(),
-        });
-        let wake = Condvar::new();
-        let done: Mutex<Settled> = Mutex::new(Vec::new());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    while let Some(batch) = next_job(&queue, &wake) {
-                        let (finished, follow_ups) = self.settle(&batch, slots);
-                        lock(&done).extend(finished);
-                        let mut q = lock(&queue);
-                        q.outstanding = q.outstanding - 1 + follow_ups.len();
-                        q.jobs.extend(follow_ups);
-                        drop(q);
-                        wake.notify_all();
-                    }
-                });
+        let (tx, rx) = std::sync::mpsc::channel::<Settled>();
+        rayon::scope(|scope| {
+            for batch in batches {
+                self.spawn_settle(scope, batch, slots, tx.clone());
             }
         });
-        for (i, result) in done.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        for (i, result) in rx.try_iter().flatten() {
             results[i] = Some(result);
         }
+    }
+
+    /// Settles `batch` in a task of `scope`, and spawns its follow-ups the same way.
+    fn spawn_settle<'s>(
+        &'s self,
+        scope: &rayon::Scope<'s>,
+        batch: Batch,
+        slots: &'s [Slot],
+        tx: std::sync::mpsc::Sender<Settled>,
+    ) {
+        scope.spawn(move |scope| {
+            let (finished, follow_ups) = self.settle(&batch, slots);
+            // The receiver outlives the scope.
+            let _ = tx.send(finished);
+            for part in follow_ups {
+                self.spawn_settle(scope, part, slots, tx.clone());
+            }
+        });
     }
 
     /// Runs one batch: the results it settled, and the smaller batches to retry.
@@ -423,12 +419,13 @@ fn run_bounded(
     // Its own process group, so a timeout stops kustomize and whatever it started (exec plugins).
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // shared_child waits with a deadline on SIGCHLD (through signal-hook, the registry tokio's signal
+    // handling uses too) instead of polling, and never reaps the child behind our back, so its process
+    // group id stays ours until `wait` below.
+    let child = shared_child::SharedChild::spawn(&mut command)?;
+    let mut stdout = child.take_stdout();
+    let mut stderr = child.take_stderr();
     let out = std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(s) = stdout.as_mut() {
@@ -443,22 +440,23 @@ fn run_bounded(
         }
         buf
     });
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            kill_group(&mut child);
+    let waited = match Instant::now().checked_add(timeout) {
+        Some(deadline) => child.wait_deadline(deadline),
+        // A timeout too large for the clock: no deadline at all.
+        None => child.wait().map(Some),
+    };
+    let status = match waited {
+        Ok(Some(status)) => status,
+        Ok(None) | Err(_) => {
+            kill_group(&child);
             let _ = child.wait();
             // The readers end when the last process holding the pipes is gone; not waited for.
-            return Ok(None);
+            return waited.map(|_| None);
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
-    Ok(status.map(|status| std::process::Output {
+    Ok(Some(std::process::Output {
         status,
         stdout,
         stderr,
@@ -466,7 +464,8 @@ fn run_bounded(
 }
 
 #[cfg(unix)]
-fn kill_group(child: &mut std::process::Child) {
+fn kill_group(child: &shared_child::SharedChild) {
+    // Not reaped yet (only `wait` reaps), so the group id cannot have been reused.
     let group = i32::try_from(child.id())
         .ok()
         .and_then(rustix::process::Pid::from_raw);
@@ -481,7 +480,7 @@ fn kill_group(child: &mut std::process::Child) {
 }
 
 #[cfg(not(unix))]
-fn kill_group(child: &mut std::process::Child) {
+fn kill_group(child: &shared_child::SharedChild) {
     let _ = child.kill();
 }
 
@@ -499,29 +498,6 @@ enum Failure {
     Fatal(RenderError),
 }
 
-struct Queue {
-    jobs: VecDeque<Batch>,
-    /// Batches queued or running; the workers stop when it reaches zero.
-    outstanding: usize,
-}
-
-fn next_job(queue: &Mutex<Queue>, wake: &Condvar) -> Option<Batch> {
-    let mut q = lock(queue);
-    loop {
-        if let Some(batch) = q.jobs.pop_front() {
-            return Some(batch);
-        }
-        if q.outstanding == 0 {
-            return None;
-        }
-        q = wake.wait(q).unwrap_or_else(PoisonError::into_inner);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 fn write_file(dir: &Path, content: &Value) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|err| Failure::Fatal(RenderError::io(dir, err)))?;
     let file = dir.join("kustomization.yaml");
@@ -529,22 +505,12 @@ fn write_file(dir: &Path, content: &Value) -> Result<(), Failure> {
         .map_err(|err| Failure::Fatal(RenderError::io(&file, err)))
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
-    path.with_extension("exe").is_file() || path.is_file()
+/// `kustomize` if it is in one of the directories of `path` (a PATH value), else `kubectl`.
+fn find_command(path: Option<&std::ffi::OsStr>) -> Option<KustomizeCommand> {
+    let find = |name: &str| which::which_in_global(name, path).ok()?.next();
+    find("kustomize")
+        .map(KustomizeCommand::Standalone)
+        .or_else(|| find("kubectl").map(KustomizeCommand::Kubectl))
 }
 
 fn query_version(command: &KustomizeCommand) -> Result<String, RenderError> {
@@ -727,6 +693,91 @@ mod tests {
     use super::*;
 
     const KUBECTL_MULTILINE: &str = "E1125 11:51:21.323397    4355 run.go:72] \"command failed\" err=<\n\ttrouble configuring builtin PatchTransformer with config: `\n\tpath: missing.yaml\n\t`: failed to get the patch file from path(missing.yaml)\n >\n";
+
+    #[cfg(unix)]
+    #[test]
+    fn the_standalone_kustomize_is_preferred_over_kubectl_on_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dirs = tempfile::tempdir().expect("tempdir");
+        let (first, second) = (dirs.path().join("a"), dirs.path().join("b"));
+        let program = |dir: &Path, name: &str, mode: u32| {
+            std::fs::create_dir_all(dir).expect("dir");
+            let file = dir.join(name);
+            std::fs::write(&file, "#!/bin/sh\n").expect("write");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).expect("chmod");
+            file
+        };
+        let path = std::env::join_paths([&first, &second]).expect("PATH");
+        let kubectl = program(&first, "kubectl", 0o755);
+        assert_eq!(
+            find_command(Some(&path)),
+            Some(KustomizeCommand::Kubectl(kubectl))
+        );
+        // Not executable: skipped.
+        program(&first, "kustomize", 0o644);
+        let kustomize = program(&second, "kustomize", 0o755);
+        assert_eq!(
+            find_command(Some(&path)),
+            Some(KustomizeCommand::Standalone(kustomize))
+        );
+        assert_eq!(find_command(Some(std::ffi::OsStr::new(""))), None);
+        assert_eq!(find_command(None), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_reads_both_pipes_while_it_runs() {
+        // 1 MiB on each pipe, far more than a pipe buffer: a run that read stdout to the end before stderr
+        // (or waited before reading) would stall here until the timeout.
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            "head -c 1048576 /dev/zero >&2; head -c 1048576 /dev/zero; exit 3",
+        ]);
+        let output = run_bounded(command, std::time::Duration::from_secs(60))
+            .expect("spawn")
+            .expect("finished in time");
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(output.stdout.len(), 1 << 20);
+        assert_eq!(output.stderr.len(), 1 << 20);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("grandchild");
+        let mut command = Command::new("sh");
+        // A grandchild that holds the pipes, as an exec plugin would.
+        command
+            .arg("-c")
+            .arg("sleep 300 & echo $! > \"$1\"; wait")
+            .arg("sh")
+            .arg(&pid_file);
+        let started = Instant::now();
+        let output = run_bounded(command, std::time::Duration::from_millis(500)).expect("spawn");
+        assert!(output.is_none(), "not stopped: {output:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+        let pid = std::fs::read_to_string(&pid_file).expect("pid");
+        let stat = format!("/proc/{}/stat", pid.trim());
+        // Gone, or a zombie waiting for its new parent: either way no longer running.
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let running = std::fs::read_to_string(&stat).is_ok_and(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|r| !r.trim_start().starts_with('Z'))
+            });
+            if !running {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the grandchild survived the timeout"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 
     #[test]
     fn klog_framing_is_removed() {

@@ -192,40 +192,25 @@ impl CostTotals {
     }
 }
 
+/// Draws the charts on rayon's pool. The SVGs come back in `jobs` order, and so does the first error, so the
+/// site does not depend on which thread drew what. A chart that panics fails the report instead of
+/// unwinding through it.
 fn draw_all(jobs: Vec<(String, Chart)>) -> Result<Vec<(String, String)>, ReportError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    let chunk = jobs.len().div_ceil(workers).max(1);
-    let results: Vec<Result<Vec<(String, String)>, ReportError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(path, chart)| {
-                            Ok((path.clone(), charts::svg(chart, CHART_W, CHART_H)?))
-                        })
-                        .collect::<Result<Vec<_>, ReportError>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(ReportError::Panicked {
-                        what: "drawing charts",
-                    })
-                })
-            })
-            .collect()
-    });
-    let mut out = Vec::new();
-    for r in results {
-        out.extend(r?);
-    }
-    Ok(out)
+    use rayon::prelude::*;
+    let drawn: Vec<Result<(String, String), ReportError>> = jobs
+        .into_par_iter()
+        .map(|(path, chart)| {
+            // Nothing shared is mutated while drawing: the chart is read, the SVG is new.
+            let svg = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                charts::svg(&chart, CHART_W, CHART_H)
+            }))
+            .map_err(|_| ReportError::Panicked {
+                what: "drawing charts",
+            })??;
+            Ok((path, svg))
+        })
+        .collect();
+    drawn.into_iter().collect()
 }
 
 // ---------------------------------------------------------------------------------------------- index

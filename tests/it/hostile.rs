@@ -228,11 +228,11 @@ fn a_small_max_file_bytes_makes_an_ordinary_overlay_file_an_error_naming_it() {
     let repo = trap.repo();
     let staging = repo.join("apps/web/overlays/staging/kustomization.yaml");
     let mut text = fs::read_to_string(&staging).expect("read");
-    text.push_str(&"# padding\n".repeat(200));
+    text.push_str(&"# padding\n".repeat(400));
     fs::write(&staging, text).expect("write");
     fs::write(
         repo.join("config.toml"),
-        "[source]\npath = \".\"\n\n[limits]\nmax_file_bytes = 1000\n",
+        "[source]\npath = \".\"\n\n[limits]\nmax_file_bytes = 3000\n",
     )
     .expect("write");
     let state = tempfile::tempdir().expect("tempdir");
@@ -254,7 +254,7 @@ fn a_small_max_file_bytes_makes_an_ordinary_overlay_file_an_error_naming_it() {
     assert_eq!(errors[0]["env"], "staging");
     assert_eq!(
         errors[0]["message"],
-        "apps/web/overlays/staging/kustomization.yaml is larger than 1000 bytes (limits.max_file_bytes)"
+        "apps/web/overlays/staging/kustomization.yaml is larger than 3000 bytes (limits.max_file_bytes)"
     );
     // dev and production are still compared.
     let replicas = findings_of(&v, "web");
