@@ -1354,6 +1354,7 @@ fn staging_dirs(parent: &Path) -> BTreeSet<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_crash_while_publishing_leaves_the_previous_site() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
@@ -1400,13 +1401,16 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         .current_dir(&cwd)
         .env_remove("RUST_LOG")
         .env("CI", "1")
-        .env("ENVPARITY_TEST_CRASH_DURING_PUBLISH", "1")
+        .env(
+            "FAILPOINTS",
+            format!("{}=return", envparity::report::CRASH_BEFORE_SWAP),
+        )
         .output()
         .expect("run envparity");
     assert_eq!(
         crashed.status.code(),
         None,
-        "the test hook aborts the process (a signal, not an exit): {}\n{}",
+        "the fail point aborts the process (a signal, not an exit): {}\n{}",
         crashed.status,
         String::from_utf8_lossy(&crashed.stderr)
     );
