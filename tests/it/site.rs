@@ -173,8 +173,8 @@ struct BrowserRun {
 fn chromium(url: &str, extra: &[String]) -> BrowserRun {
     assert!(
         Path::new(CHROMIUM).exists(),
-        "headless Chromium is required at {CHROMIUM} for the report site test (CI installs it in .ci/run: \
-         apt-get install chromium); this test fails rather than skips without it"
+        "headless Chromium is required at {CHROMIUM} for the report site test (scripts/deps.sh \
+         installs it: apt-get install chromium); this test fails rather than skips without it"
     );
     let work = tempfile::tempdir().expect("tempdir");
     let profile = work.path().join("profile");
