@@ -3,11 +3,15 @@
 # commits telling the inventory OOM story), backfills it into a fresh state directory, and renders the report
 # site into reports/ (with live drift from the dumps in examples/live/). Open reports/index.html afterwards.
 #
-#   bash examples/demo.sh            # uses target/release/envparity, building it when missing
+# It first installs what it needs and is missing (scripts/deps.sh --demo: kubectl, git).
+#
+#   bash examples/demo.sh            # runs target/release/envparity, built (or brought up to date) first
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/deps.sh --demo
 bin=target/release/envparity
-[ -x "$bin" ] || cargo build --release --quiet
+# Always through cargo: a no-op when the binary is up to date, and never a stale binary from older sources.
+cargo build --release --locked --quiet
 work=.envparity/demo
 rm -rf "$work"
 mkdir -p "$work"

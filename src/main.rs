@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // Test builds only (`--features failpoints`): the fail points named in `FAILPOINTS` are armed for the
+    // whole run.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = envparity::cli::Cli::parse();
     // The daemon sets up its own logging once its config (log format) is read.
     if !matches!(cli.command, envparity::cli::Command::Daemon { .. }) {

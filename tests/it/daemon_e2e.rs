@@ -355,6 +355,7 @@ fn the_daemon_follows_a_served_repo_republishes_the_site_sends_one_digest_and_st
 }
 
 #[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn failed_jobs_are_recorded_and_backed_off_and_a_panicking_job_does_not_stop_the_daemon() {
     let dir = tempfile::tempdir().expect("tempdir");
     let http = free_port();
@@ -372,11 +373,11 @@ fn failed_jobs_are_recorded_and_backed_off_and_a_panicking_job_does_not_stop_the
     .expect("config");
     let config = path.to_str().expect("utf-8");
     let db = dir.path().join("state/history.sqlite");
-    let mut daemon = Running::start_with(
-        dir.path(),
-        config,
-        &[(envparity::daemon::jobs::PANIC_IN_JOB_ENV, "report")],
+    let failpoints = format!(
+        "{}report=panic",
+        envparity::daemon::jobs::PANIC_IN_JOB_PREFIX
     );
+    let mut daemon = Running::start_with(dir.path(), config, &[("FAILPOINTS", &failpoints)]);
 
     let job_runs = |job: &str| -> Vec<JobRun> {
         if !db.is_file() {

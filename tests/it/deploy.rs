@@ -25,7 +25,7 @@ fn kustomize(rel: &str) -> Vec<Value> {
         Ok(output) => output,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
             "kubectl is not on PATH: the deploy tests render deploy/ with `kubectl kustomize` \
-             (.ci/run installs it)"
+             (scripts/deps.sh installs it)"
         ),
         Err(e) => panic!("cannot run kubectl: {e}"),
     };

@@ -9,7 +9,7 @@ use envparity::codes::EventKind;
 use envparity::finding::CheckError;
 use envparity::finding::{Finding, Severity};
 use envparity::history::{
-    CRASH_AFTER_FIRST_WRITE_ENV, CommitRef, Durations, Event, History, HistoryError, Lifecycle,
+    CRASH_AFTER_FIRST_WRITE, CommitRef, Durations, Event, History, HistoryError, Lifecycle,
     Outcome, RunKind, RunRecord, schema,
 };
 use envparity::metrics::{Metric, MetricKind};
@@ -498,6 +498,7 @@ fn crash_child() {
     let Some(path) = std::env::var_os(CHILD_DB_ENV) else {
         return;
     };
+    let _failpoints = fail::FailScenario::setup();
     let mut h = open(Path::new(&path));
     let mut r = scan(3, vec![finding("web", "new", Severity::Block)]);
     r.metrics = vec![metric("web", MetricKind::Limit, 3.0)];
@@ -506,6 +507,7 @@ fn crash_child() {
 }
 
 #[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn crash_mid_run_leaves_only_complete_runs() {
     let (_dir, path) = temp_db();
     let f = finding("web", "web", Severity::Warn);
@@ -525,7 +527,7 @@ fn crash_mid_run_leaves_only_complete_runs() {
             "--nocapture",
         ])
         .env(CHILD_DB_ENV, &path)
-        .env(CRASH_AFTER_FIRST_WRITE_ENV, "1")
+        .env("FAILPOINTS", format!("{CRASH_AFTER_FIRST_WRITE}=return"))
         .output()
         .expect("run the child");
     let stderr = String::from_utf8_lossy(&out.stderr);

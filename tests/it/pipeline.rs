@@ -282,6 +282,7 @@ fn a_scan_that_finds_the_same_confirms_the_previous_run_instead_of_copying_it() 
 }
 
 #[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_scan_killed_mid_write_leaves_the_previous_complete_run() {
     let dir = tempfile::tempdir().expect("repo");
     let repo = WorkRepo::init(&dir.path().join("infra"));
@@ -303,12 +304,15 @@ fn a_scan_killed_mid_write_leaves_the_previous_complete_run() {
     let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
         .args(["scan", "--repo", path, "--state", st])
         .current_dir(state.path())
-        .env(envparity::history::CRASH_AFTER_FIRST_WRITE_ENV, "1")
+        .env(
+            "FAILPOINTS",
+            format!("{}=return", envparity::history::CRASH_AFTER_FIRST_WRITE),
+        )
         .output()
         .expect("run");
     assert!(
         !crashed.status.success(),
-        "the test hook aborts the process"
+        "the fail point aborts the process"
     );
     assert_eq!(
         crashed.status.code(),

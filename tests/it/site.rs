@@ -173,8 +173,8 @@ struct BrowserRun {
 fn chromium(url: &str, extra: &[String]) -> BrowserRun {
     assert!(
         Path::new(CHROMIUM).exists(),
-        "headless Chromium is required at {CHROMIUM} for the report site test (CI installs it in .ci/run: \
-         apt-get install chromium); this test fails rather than skips without it"
+        "headless Chromium is required at {CHROMIUM} for the report site test (scripts/deps.sh \
+         installs it: apt-get install chromium); this test fails rather than skips without it"
     );
     let work = tempfile::tempdir().expect("tempdir");
     let profile = work.path().join("profile");
@@ -1351,6 +1351,7 @@ fn staging_dirs(parent: &Path) -> BTreeSet<String> {
 }
 
 #[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_crash_while_publishing_leaves_the_previous_site() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state = dir.path().join("state");
@@ -1397,13 +1398,16 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         .current_dir(&cwd)
         .env_remove("RUST_LOG")
         .env("CI", "1")
-        .env("ENVPARITY_TEST_CRASH_DURING_PUBLISH", "1")
+        .env(
+            "FAILPOINTS",
+            format!("{}=return", envparity::report::CRASH_BEFORE_SWAP),
+        )
         .output()
         .expect("run envparity");
     assert_eq!(
         crashed.status.code(),
         None,
-        "the test hook aborts the process (a signal, not an exit): {}\n{}",
+        "the fail point aborts the process (a signal, not an exit): {}\n{}",
         crashed.status,
         String::from_utf8_lossy(&crashed.stderr)
     );
