@@ -7,13 +7,13 @@
 //! is live but not in Git is drift only when `metadata.managedFields` says a manager other than the GitOps
 //! tool (and other than the cluster's own controllers) owns it: a `kubectl edit`, `kubectl scale`, a patch.
 
-use crate::codes::RuleId;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::model::Image;
+use crate::codes::RuleId;
+use crate::model::{Image, keyed, list_key, list_name};
 use crate::quantity::Quantity;
 
 /// Which managers are the GitOps tool, and which are the cluster's own (neither counts as a hand edit).
@@ -205,10 +205,13 @@ impl Ctx<'_> {
                 }
             }
             (Value::Array(g), Some(Value::Array(l)))
-                if keyed(g).is_some() && keyed(l).is_some() =>
+                if !g.is_empty()
+                    && keyed(list_name(path), g).is_some()
+                    && keyed(list_name(path), l).is_some() =>
             {
-                let live_items: BTreeMap<String, &Value> = keyed(l).unwrap_or_default();
-                for (key, gv) in keyed(g).unwrap_or_default() {
+                let list = list_name(path);
+                let live_items: BTreeMap<String, &Value> = keyed(list, l).unwrap_or_default();
+                for (key, gv) in keyed(list, g).unwrap_or_default() {
                     let p = format!("{path}[{key}]");
                     match live_items.get(&key) {
                         Some(lv) => self.value(&p, gv, Some(lv)),
@@ -244,31 +247,6 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
-}
-
-/// The key a list item is matched by: its `name`, else its `containerPort`/`port` (with protocol).
-fn item_key(item: &Value) -> Option<String> {
-    if let Some(n) = item.get("name").and_then(Value::as_str) {
-        return Some(n.to_string());
-    }
-    for field in ["containerPort", "port"] {
-        if let Some(p) = item.get(field) {
-            let proto = item
-                .get("protocol")
-                .and_then(Value::as_str)
-                .unwrap_or("TCP");
-            return Some(format!("{field}={}/{proto}", crate::model::compact(p)));
-        }
-    }
-    None
-}
-
-/// A list of objects keyed by [`item_key`], or `None` when some item has no key (compared as a whole).
-fn keyed(items: &[Value]) -> Option<BTreeMap<String, &Value>> {
-    if items.is_empty() || !items.iter().all(Value::is_object) {
-        return None;
-    }
-    items.iter().map(|i| Some((item_key(i)?, i))).collect()
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -411,7 +389,7 @@ fn owner_of(owners: &[(Owner, Value)], path: &str, _: &Managers) -> Option<Owner
     best.map(|(o, _)| o.clone())
 }
 
-/// Every path a `fieldsV1` tree owns (items labelled as [`item_key`] labels them, from the `k:` keys).
+/// Every path a `fieldsV1` tree owns (items labelled by their list key, from the `k:` keys).
 fn walk_fields(fields: &Value, path: &str, f: &mut dyn FnMut(&str)) {
     let Some(map) = fields.as_object() else {
         return;
@@ -432,7 +410,7 @@ fn field_path(path: &str, key: &str) -> Option<String> {
     }
     if let Some(k) = key.strip_prefix("k:") {
         let item: Value = serde_json::from_str(k).ok()?;
-        return Some(format!("{path}[{}]", item_key(&item)?));
+        return Some(format!("{path}[{}]", list_key(list_name(path), &item)?));
     }
     if let Some(v) = key.strip_prefix("v:") {
         let value: Value = serde_json::from_str(v).ok()?;
@@ -466,12 +444,13 @@ fn walk_owned(
                 live.and_then(|l| l.get(name)),
             )
         } else if let Some(key) = k.strip_prefix("k:") {
+            let list = list_name(path);
             let label = serde_json::from_str::<Value>(key)
                 .ok()
-                .and_then(|v| item_key(&v));
+                .and_then(|v| list_key(list, &v));
             (
-                item(git, |i| item_key(i) == label),
-                item(live, |i| item_key(i) == label),
+                item(git, |i| list_key(list, i) == label),
+                item(live, |i| list_key(list, i) == label),
             )
         } else {
             // `v:` set members: present in Git when the list contains the value.
@@ -532,6 +511,34 @@ mod tests {
         live["metadata"]["uid"] = json!("abc");
         live["status"] = json!({"replicas": 3});
         assert_eq!(diff_object(&git, &live, &Managers::default()), vec![]);
+    }
+
+    #[test]
+    fn list_items_are_matched_as_parity_matches_them() {
+        // Two mounts of one volume (subPath), listed live in another order, and a named port the server
+        // gave its default protocol: the same items, no drift.
+        let mut git = deployment(3, "1Gi", json!([]));
+        let c = &mut git["spec"]["template"]["spec"]["containers"][0];
+        c["ports"] = json!([{"name": "http", "containerPort": 8080}]);
+        c["volumeMounts"] = json!([
+            {"name": "config", "mountPath": "/etc/app/a.yaml", "subPath": "a.yaml"},
+            {"name": "config", "mountPath": "/etc/app/b.yaml", "subPath": "b.yaml"}
+        ]);
+        let mut live = git.clone();
+        let c = &mut live["spec"]["template"]["spec"]["containers"][0];
+        c["ports"][0]["protocol"] = json!("TCP");
+        let mounts = c["volumeMounts"].as_array_mut().expect("mounts");
+        mounts.reverse();
+        assert_eq!(diff_object(&git, &live, &Managers::default()), vec![]);
+        // One mount made writable by hand is named by its mountPath.
+        live["spec"]["template"]["spec"]["containers"][0]["volumeMounts"][0]["subPath"] =
+            json!("c.yaml");
+        let drifts = diff_object(&git, &live, &Managers::default());
+        let paths: Vec<&str> = drifts.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["spec.template.spec.containers[web].volumeMounts[/etc/app/b.yaml].subPath"]
+        );
     }
 
     #[test]

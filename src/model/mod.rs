@@ -11,8 +11,11 @@ use serde_json::{Map, Value};
 
 use crate::quantity::Quantity;
 
+mod diff;
 mod ingress;
 mod service;
+
+pub use diff::{diff_paths, diff_paths_all, keyed, list_key, list_name, show_paths, value_at};
 
 pub use crate::kustomization::{Naming, strip_generated_hash};
 
@@ -484,113 +487,6 @@ pub fn mask_hosts(value: &Value) -> Value {
     canonical(&walk(value, false))
 }
 
-/// Paths (`a.b[0].c`) at which two values differ; lists of objects with a `name` are matched by name.
-pub fn diff_paths(a: &Value, b: &Value) -> Vec<String> {
-    fn named(items: &[Value]) -> Option<BTreeMap<&str, &Value>> {
-        let map: BTreeMap<&str, &Value> = items
-            .iter()
-            .map(|i| Some((i.get("name")?.as_str()?, i)))
-            .collect::<Option<_>>()?;
-        (map.len() == items.len()).then_some(map)
-    }
-    fn walk(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
-        let join = |k: &str| {
-            if path.is_empty() {
-                k.to_string()
-            } else {
-                format!("{path}.{k}")
-            }
-        };
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-                for k in keys {
-                    match (x.get(k), y.get(k)) {
-                        (Some(va), Some(vb)) => walk(va, vb, &join(k), out),
-                        _ => out.push(join(k)),
-                    }
-                }
-            }
-            (Value::Array(x), Value::Array(y)) => match (named(x), named(y)) {
-                (Some(nx), Some(ny)) => {
-                    let keys: BTreeSet<&&str> = nx.keys().chain(ny.keys()).collect();
-                    for k in keys {
-                        let p = format!("{path}[{k}]");
-                        match (nx.get(*k), ny.get(*k)) {
-                            (Some(va), Some(vb)) => walk(va, vb, &p, out),
-                            _ => out.push(p),
-                        }
-                    }
-                }
-                _ if x.len() == y.len() => {
-                    for (i, (va, vb)) in x.iter().zip(y).enumerate() {
-                        walk(va, vb, &format!("{path}[{i}]"), out);
-                    }
-                }
-                _ => out.push(path.to_string()),
-            },
-            _ if a == b => {}
-            _ => out.push(path.to_string()),
-        }
-    }
-    let mut out = Vec::new();
-    walk(a, b, "", &mut out);
-    out
-}
-
-/// Every path at which any of `values` differs from `reference`, in first-seen order.
-pub fn diff_paths_all<'a>(
-    values: impl IntoIterator<Item = &'a Value>,
-    reference: &Value,
-) -> Vec<String> {
-    let mut paths: Vec<String> = Vec::new();
-    for value in values {
-        for p in diff_paths(value, reference) {
-            if !paths.contains(&p) {
-                paths.push(p);
-            }
-        }
-    }
-    paths
-}
-
-/// The value at a path produced by [`diff_paths`] (`a.b[name].c`, `a[0]`).
-pub fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    let mut current = value;
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let (key, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if !key.is_empty() {
-            current = current.get(key)?;
-        }
-        for index in indexes.split('[').filter(|i| !i.is_empty()) {
-            let index = index.trim_end_matches(']');
-            let items = current.as_array()?;
-            current = match index.parse::<usize>() {
-                Ok(i) if items.iter().all(|x| x.get("name").is_none()) => items.get(i)?,
-                _ => items
-                    .iter()
-                    .find(|x| x.get("name").and_then(Value::as_str) == Some(index))?,
-            };
-        }
-    }
-    Some(current)
-}
-
-/// The values at `paths` in `value`, as `path: value; …` (`(absent)` where a path does not exist).
-pub fn show_paths(value: &Value, paths: &[String]) -> String {
-    paths
-        .iter()
-        .map(|p| {
-            let v = value_at(value, p).map_or_else(|| "(absent)".to_string(), compact);
-            if p.is_empty() { v } else { format!("{p}: {v}") }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// A compact one-line rendering of a value for messages and tables.
 pub fn compact(value: &Value) -> String {
     match value {
@@ -752,24 +648,6 @@ mod tests {
         );
         assert_eq!(a, b);
         assert_eq!(a.to_string(), b.to_string());
-    }
-
-    #[test]
-    fn diff_matches_named_items_by_name() {
-        let a = json!({"c": [{"name": "x", "v": 1}, {"name": "y", "v": 2}]});
-        let b = json!({"c": [{"name": "y", "v": 2}, {"name": "x", "v": 3}]});
-        assert_eq!(diff_paths(&a, &b), vec!["c[x].v"]);
-    }
-
-    #[test]
-    fn values_at_diff_paths() {
-        let a = json!({"c": [{"name": "x", "v": 1}], "l": [5, 6]});
-        assert_eq!(value_at(&a, "c[x].v"), Some(&json!(1)));
-        assert_eq!(value_at(&a, "l[1]"), Some(&json!(6)));
-        assert_eq!(
-            show_paths(&a, &["c[x].v".into(), "nope".into()]),
-            "c[x].v: 1; nope: (absent)"
-        );
     }
 
     #[test]
