@@ -95,6 +95,11 @@ pub struct LayoutConfig {
     /// Pattern of a service's base directory, e.g. `apps/{service}/base`. Default: the `base` directory next to
     /// the overlays' parent, when it exists.
     pub base: Option<String>,
+    /// Overlay directories to leave out, as globs relative to the repo (`apps/legacy-helm/**`); an overlay is
+    /// left out when the glob matches its directory or one of its parents. For overlays envparity cannot
+    /// render (Helm charts, remote bases), so they do not fail every check. Default: none.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// `[environments]`.
@@ -683,10 +688,16 @@ impl<'a> Parser<'a> {
                 }
                 "layout" => {
                     let span = locate(&value, &["overlays".into()]).unwrap_or_else(|| value.span());
+                    let exclude = locate(&value, &["exclude".into()]).unwrap_or_else(|| value.span());
                     config.layout = self.section(value, name).unwrap_or_default();
                     for pattern in &config.layout.overlays {
                         if !pattern.contains("{env}") {
                             self.error(&span, format!("layout pattern `{pattern}` has no `{{env}}` placeholder"));
+                        }
+                    }
+                    for glob in &config.layout.exclude {
+                        if let Err(e) = globset::Glob::new(glob) {
+                            self.error(&exclude, format!("`layout.exclude` entry `{glob}` is not a glob: {}", e.kind()));
                         }
                     }
                 }
@@ -1190,6 +1201,20 @@ mod tests {
         };
         let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
         assert_eq!(lines, [4, 6], "{diagnostics:?}");
+    }
+
+    #[test]
+    fn an_exclude_entry_that_is_not_a_glob_is_located() {
+        let text = "[layout]\noverlays = [\"apps/{service}/overlays/{env}\"]\nexclude = [\"apps/helm/**\", \"apps/[x\"]\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].line, 3);
+        assert!(
+            diagnostics[0].message.contains("apps/[x"),
+            "{diagnostics:?}"
+        );
     }
 
     #[test]

@@ -77,6 +77,8 @@ pub struct Discovery {
     pub order_source: OrderSource,
     /// Problems to report as errors.
     pub problems: Vec<Problem>,
+    /// Overlay directories `layout.exclude` left out.
+    pub excluded: Vec<PathBuf>,
 }
 
 /// Discovery settings (from config).
@@ -90,6 +92,16 @@ pub struct Options {
     pub order: Vec<String>,
     /// Environments left out.
     pub ignore: Vec<String>,
+    /// Globs of overlay directories left out (`layout.exclude`).
+    pub exclude: Vec<String>,
+}
+
+/// Whether `dir` (repo-relative) or one of its parents matches one of `globs`.
+fn excluded(globs: &globset::GlobSet, dir: &Path) -> bool {
+    !globs.is_empty()
+        && dir
+            .ancestors()
+            .any(|d| !d.as_os_str().is_empty() && globs.is_match(d))
 }
 
 /// Finds services and environments under `root`.
@@ -109,6 +121,17 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     let mut services: IndexMap<String, Service> = IndexMap::new();
     let mut layouts = Vec::new();
     let mut problems = Vec::new();
+    let mut globs = globset::GlobSetBuilder::new();
+    // Config validated every glob; one that still does not compile excludes nothing.
+    for glob in options
+        .exclude
+        .iter()
+        .filter_map(|g| globset::Glob::new(g).ok())
+    {
+        globs.add(glob);
+    }
+    let globs = globs.build().unwrap_or_else(|_| globset::GlobSet::empty());
+    let mut excluded_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     for pattern in &patterns {
         let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
         let mut matches = Vec::new();
@@ -133,6 +156,10 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 continue;
             }
             if options.ignore.contains(&caps.env) {
+                continue;
+            }
+            if excluded(&globs, &dir) {
+                excluded_dirs.insert(dir);
                 continue;
             }
             used = true;
@@ -244,6 +271,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         envs,
         order_source,
         problems,
+        excluded: excluded_dirs.into_iter().collect(),
     }
 }
 
@@ -431,6 +459,38 @@ mod tests {
     }
 
     #[test]
+    fn excluded_overlays_are_left_out_and_listed() {
+        let t = repo(&[
+            "apps/a/base",
+            "apps/a/overlays/dev",
+            "apps/a/overlays/production",
+            "apps/helm/base",
+            "apps/helm/overlays/dev",
+            "apps/helm/overlays/production",
+            "apps/b/base",
+            "apps/b/overlays/dev",
+            "apps/b/overlays/production",
+        ]);
+        let options = Options {
+            exclude: vec!["apps/helm".into(), "apps/b/overlays/prod*".into()],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        let names: Vec<&str> = d.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(d.services[1].overlays.len(), 1, "b keeps dev only");
+        assert_eq!(
+            d.excluded,
+            [
+                Path::new("apps/b/overlays/production"),
+                Path::new("apps/helm/overlays/dev"),
+                Path::new("apps/helm/overlays/production"),
+            ]
+        );
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+    }
+
+    #[test]
     fn single_service_layouts_are_named_after_the_repo() {
         let t = repo(&["base", "envs/dev", "envs/prod"]);
         let d = discover(t.path(), &Options::default());
@@ -479,6 +539,7 @@ mod tests {
                 base: Some("base/{service}".into()),
                 order: vec!["qa".into(), "live".into()],
                 ignore: vec![],
+                exclude: vec![],
             },
         );
         assert_eq!(d.envs, ["qa", "live"]);

@@ -294,7 +294,7 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
             .collect();
         let problems: Vec<&str> = d.problems.iter().map(|p| p.message.as_str()).collect();
         let v = json!({"layouts": d.layouts, "environments": d.envs, "order": d.order_source,
-            "services": services, "problems": problems});
+            "services": services, "excluded": d.excluded, "problems": problems});
         serde_json::to_writer_pretty(&mut out, &v)?;
         return writeln!(out);
     }
@@ -319,6 +319,9 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
         for (env, dir) in &s.overlays {
             writeln!(out, "    {env:<12} {}", dir.display())?;
         }
+    }
+    for dir in &d.excluded {
+        writeln!(out, "excluded      {} (layout.exclude)", dir.display())?;
     }
     for p in &d.problems {
         writeln!(out, "problem: {}", p.message)?;

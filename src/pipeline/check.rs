@@ -85,6 +85,7 @@ pub fn discover_options(config: &Config) -> discover::Options {
         base: config.layout.base.clone(),
         order: config.environments.order.clone(),
         ignore: config.environments.ignore.clone(),
+        exclude: config.layout.exclude.clone(),
     }
 }
 

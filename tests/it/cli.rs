@@ -418,3 +418,47 @@ fn drift_from_the_demo_dumps_finds_exactly_the_hand_changes() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("value not shown"), "{text}");
 }
+
+#[test]
+fn an_unsupported_overlay_blocks_until_layout_exclude_leaves_it_out() {
+    let repo = fixture_copy(CLEAN);
+    for (dir, text) in [
+        ("apps/charts/base", "resources: [cm.yaml]\n"),
+        (
+            "apps/charts/overlays/staging",
+            "resources: [../../base]\nhelmCharts:\n- name: redis\n  repo: https://charts.example.com\n",
+        ),
+        (
+            "apps/charts/overlays/production",
+            "resources: [../../base]\n",
+        ),
+    ] {
+        fs::create_dir_all(repo.path().join(dir)).expect("mkdir");
+        fs::write(repo.path().join(dir).join("kustomization.yaml"), text).expect("write");
+    }
+    fs::write(
+        repo.path().join("apps/charts/base/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: charts}\ndata: {A: \"1\"}\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["errors"][0]["kind"], "unsupported", "{v:#}");
+    assert_eq!(v["errors"][0]["env"], "staging", "{v:#}");
+
+    fs::write(
+        repo.path().join("config.toml"),
+        "[source]\npath = \".\"\n[layout]\nexclude = [\"apps/charts/overlays/staging\"]\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(json(&out)["errors"], serde_json::json!([]));
+    let out = envparity(repo.path(), &["discover"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("excluded      apps/charts/overlays/staging (layout.exclude)"),
+        "{text}"
+    );
+}
