@@ -2,8 +2,11 @@
 //! environment with the real kustomize and checks that what matters (images, resource ratios, env var names,
 //! probes, ingress structure, mesh config) is the same from dev to production.
 //!
-//! The flow is a chain of plain data types (DESIGN.md): [`discover`] → [`render`] → [`model`] → [`rules`] →
-//! [`policy`], driven by [`engine`]; [`cli`] renders the resulting [`engine::Report`].
+//! The flow is a chain of plain data types (DESIGN.md): [`discover`] → [`render`] → [`model`] → the parity
+//! stage ([`rules`]) and the drift stage ([`live`]) → [`rules::policy`], orchestrated by [`pipeline`] (the one
+//! module that does I/O across stages, called by [`cli`] and [`daemon`] alike). Dependencies between
+//! top-level modules point one way (docs/architecture.md; a test keeps it so); [`codes`] is the leaf every
+//! module may use.
 
 pub mod cli;
 pub mod codes;
