@@ -137,7 +137,8 @@ pub struct Container {
     pub probes: BTreeMap<&'static str, Value>,
 }
 
-/// A pod-template owner: Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob.
+/// A pod-template owner, by shape ([`pod_template`]): Deployment, StatefulSet, DaemonSet, Job, CronJob,
+/// Rollout, Knative Service, DeploymentConfig, ….
 #[derive(Debug, Clone)]
 pub struct Workload {
     /// The owning object's key.
@@ -177,14 +178,16 @@ pub struct EnvModel {
     pub workloads: Vec<Workload>,
 }
 
-const WORKLOAD_KINDS: [&str; 6] = [
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Job",
-    "CronJob",
-];
+/// The pod template of a workload, recognised by shape rather than by kind: `spec.jobTemplate.spec.template`
+/// (CronJob) or `spec.template` (Deployment, StatefulSet, DaemonSet, Job, Argo Rollouts `Rollout`, Knative
+/// `Service`, OpenShift `DeploymentConfig`, …) holding a pod spec with a `containers` list. An object whose
+/// `spec.template` is something else (an ApplicationSet's Application template) is not a workload.
+pub fn pod_template(object: &Value) -> Option<&Value> {
+    ["/spec/jobTemplate/spec/template", "/spec/template"]
+        .into_iter()
+        .filter_map(|p| object.pointer(p))
+        .find(|t| t.pointer("/spec/containers").is_some_and(Value::is_array))
+}
 
 impl EnvModel {
     /// Builds the model of one rendered overlay. Problems with single fields are returned beside it.
@@ -227,7 +230,7 @@ impl EnvModel {
         let workloads = model
             .objects
             .iter()
-            .filter(|o| WORKLOAD_KINDS.contains(&o.key.kind.as_str()))
+            .filter(|o| pod_template(&o.value).is_some())
             .map(|o| model.workload(o, &mut errors))
             .collect();
         model.workloads = workloads;
@@ -257,11 +260,7 @@ impl EnvModel {
     }
 
     fn workload(&self, object: &Object, errors: &mut Vec<ModelError>) -> Workload {
-        let template = if object.key.kind == "CronJob" {
-            object.value.pointer("/spec/jobTemplate/spec/template")
-        } else {
-            object.value.pointer("/spec/template")
-        };
+        let template = pod_template(&object.value);
         let empty = Value::Null;
         let template = template.unwrap_or(&empty);
         let pod = template.get("spec").unwrap_or(&empty);
@@ -583,6 +582,40 @@ mod tests {
         ] {
             assert!(Reference::try_from(invalid).is_err(), "{invalid:?} parsed");
         }
+    }
+
+    #[test]
+    fn workloads_are_recognised_by_the_shape_of_their_pod_template() {
+        let pod = json!({"spec": {"containers": [{"name": "app", "image": "app:1"}]}});
+        let objects = [
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "checkout"}, "spec": {"template": pod}}),
+            json!({"apiVersion": "serving.knative.dev/v1", "kind": "Service",
+                "metadata": {"name": "hello"}, "spec": {"template": pod}}),
+            json!({"apiVersion": "batch/v1", "kind": "CronJob",
+                "metadata": {"name": "nightly"}, "spec": {"jobTemplate": {"spec": {"template": pod}}}}),
+            // An ApplicationSet's template is an Application, not a pod.
+            json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
+                "metadata": {"name": "apps"}, "spec": {"template": {"spec": {"project": "default"}}}}),
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                "spec": {"ports": [{"port": 80}]}}),
+        ];
+        let rendered = objects
+            .into_iter()
+            .map(|value| crate::render::RenderedObject {
+                value,
+                origin: None,
+                transformed_by: Vec::new(),
+            })
+            .collect();
+        let (model, errors) = EnvModel::build("prod", Naming::default(), rendered);
+        assert!(errors.is_empty(), "{errors:?}");
+        let workloads: Vec<String> = model.workloads.iter().map(|w| w.key.to_string()).collect();
+        assert_eq!(
+            workloads,
+            ["Rollout/checkout", "Service/hello", "CronJob/nightly"]
+        );
+        assert_eq!(model.workloads[0].containers[0].name, "app");
     }
 
     #[test]
