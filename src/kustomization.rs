@@ -61,6 +61,19 @@ pub fn strip_generated_hash(name: &str) -> &str {
     }
 }
 
+/// Whether a `resources`-style entry names something kustomize would fetch over the network.
+pub fn is_remote(entry: &str) -> bool {
+    let entry = entry.trim();
+    entry.contains("://")
+        || entry.contains("?ref=")
+        || entry.contains("?version=")
+        || entry.starts_with("git@")
+        || entry.starts_with("git::")
+        || ["github.com/", "gitlab.com/", "bitbucket.org/"]
+            .iter()
+            .any(|host| entry.starts_with(host))
+}
+
 /// A kustomization that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum KustomizationError {
@@ -112,6 +125,12 @@ pub struct Kustomization {
     pub sets_images: bool,
     /// Whether it has a `replicas:` transformer.
     pub sets_replicas: bool,
+    /// Whether it is a `kind: Component` (mixed into other kustomizations, never deployed alone).
+    pub component: bool,
+    /// Its `resources`, `bases` and `components` entries, as written.
+    pub references: Vec<String>,
+    /// Whether it inflates Helm charts (`helmCharts`, `helmChartInflationGenerator`).
+    pub helm: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -130,6 +149,19 @@ struct Raw {
     images: Vec<Value>,
     #[serde(default)]
     replicas: Vec<Value>,
+    // The fields below are only looked at, never required to have a shape: kustomize reports a malformed one.
+    #[serde(default)]
+    kind: Value,
+    #[serde(default)]
+    resources: Value,
+    #[serde(default)]
+    bases: Value,
+    #[serde(default)]
+    components: Value,
+    #[serde(default)]
+    helm_charts: Value,
+    #[serde(default)]
+    helm_chart_inflation_generator: Value,
 }
 
 impl Kustomization {
@@ -182,6 +214,17 @@ impl Kustomization {
             patches,
             sets_images: !raw.images.is_empty(),
             sets_replicas: !raw.replicas.is_empty(),
+            component: raw.kind.as_str() == Some("Component"),
+            references: [&raw.resources, &raw.bases, &raw.components]
+                .into_iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            helm: [&raw.helm_charts, &raw.helm_chart_inflation_generator]
+                .into_iter()
+                .any(|v| !v.is_null()),
         })
     }
 

@@ -290,11 +290,17 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
         let services: Vec<serde_json::Value> = d
             .services
             .iter()
-            .map(|s| json!({"name": s.name, "base": s.base, "overlays": s.overlays}))
+            .map(|s| json!({"name": s.name, "base": s.base, "overlays": s.overlays, "reasons": s.reasons}))
             .collect();
         let problems: Vec<&str> = d.problems.iter().map(|p| p.message.as_str()).collect();
+        let left_out: Vec<serde_json::Value> = d
+            .left_out
+            .iter()
+            .map(|(dir, reason)| json!({"dir": dir, "reason": reason}))
+            .collect();
         let v = json!({"layouts": d.layouts, "environments": d.envs, "order": d.order_source,
-            "services": services, "excluded": d.excluded, "problems": problems});
+            "kustomizations": d.kustomizations, "roots": d.roots,
+            "services": services, "excluded": d.excluded, "left_out": left_out, "problems": problems});
         serde_json::to_writer_pretty(&mut out, &v)?;
         return writeln!(out);
     }
@@ -317,8 +323,16 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
             .map_or_else(|| "(no base)".into(), |b| b.display().to_string());
         writeln!(out, "  {BOLD}{}{BOLD:#}  base: {base}", s.name)?;
         for (env, dir) in &s.overlays {
-            writeln!(out, "    {env:<12} {}", dir.display())?;
+            let reason = s.reasons.get(env).map(String::as_str).unwrap_or("");
+            writeln!(
+                out,
+                "    {env:<12} {:<40} {DIM}{reason}{DIM:#}",
+                dir.display()
+            )?;
         }
+    }
+    for (dir, reason) in &d.left_out {
+        writeln!(out, "left out      {} ({reason})", dir.display())?;
     }
     for dir in &d.excluded {
         writeln!(out, "excluded      {} (layout.exclude)", dir.display())?;

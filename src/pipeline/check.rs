@@ -86,6 +86,7 @@ pub fn discover_options(config: &Config) -> discover::Options {
         order: config.environments.order.clone(),
         ignore: config.environments.ignore.clone(),
         exclude: config.layout.exclude.clone(),
+        max_file_bytes: config.limits.max_file_bytes(),
     }
 }
 

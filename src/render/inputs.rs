@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::RenderError;
 use super::paths::{canonical_dir, display_path, normalize, repo_relative, slash};
 use crate::input::{DEFAULT_MAX_BYTES, Reader};
-use crate::kustomization::kustomization_file;
+use crate::kustomization::{is_remote, kustomization_file};
 
 /// Hex SHA-256 over every input file of an overlay: the cache key's main part.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -165,19 +165,6 @@ fn load_kustomization(file: &Path, reader: &Reader) -> Result<Map<String, Value>
             file: display_path(file, repo_root),
         }),
     }
-}
-
-/// Whether a `resources`-style entry names something kustomize would fetch over the network.
-pub(crate) fn is_remote(entry: &str) -> bool {
-    let entry = entry.trim();
-    entry.contains("://")
-        || entry.contains("?ref=")
-        || entry.contains("?version=")
-        || entry.starts_with("git@")
-        || entry.starts_with("git::")
-        || ["github.com/", "gitlab.com/", "bitbucket.org/"]
-            .iter()
-            .any(|host| entry.starts_with(host))
 }
 
 /// How an entry of a kustomization field is loaded.

@@ -161,11 +161,11 @@ fn a_syntax_error_in_a_resource_file_names_the_file() {
 }
 
 #[test]
-fn a_service_without_base_is_reported() {
+fn a_service_without_a_base_is_checked_not_an_error() {
     let repo = fixture_copy(CLEAN);
     fs::create_dir_all(repo.path().join("apps/orphan/overlays/dev")).expect("mkdir");
     fs::create_dir_all(repo.path().join("apps/orphan/overlays/production")).expect("mkdir");
-    for env in ["dev", "production"] {
+    for (env, value) in [("dev", "1"), ("production", "2")] {
         fs::write(
             repo.path()
                 .join(format!("apps/orphan/overlays/{env}/kustomization.yaml")),
@@ -175,24 +175,30 @@ fn a_service_without_base_is_reported() {
         fs::write(
             repo.path()
                 .join(format!("apps/orphan/overlays/{env}/cm.yaml")),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: orphan}\ndata: {A: \"1\"}\n",
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: orphan}}\ndata: {{A: \"{value}\"}}\n"),
         )
         .expect("write");
     }
     let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json(&out);
-    let e = v["errors"]
-        .as_array()
-        .expect("errors")
-        .iter()
-        .find(|e| e["service"] == "orphan")
-        .expect("orphan error");
-    assert!(
-        e["message"].as_str().expect("msg").contains("no base"),
-        "{e}"
+    assert_eq!(v["errors"], serde_json::json!([]), "{v:#}");
+    let out = envparity(
+        repo.path(),
+        &["discover", "--repo", ".", "--format", "json"],
     );
-    assert_eq!(e["kind"], "config", "{e}");
+    let d = json(&out);
+    let orphan = d["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .find(|s| s["name"] == "orphan")
+        .expect("orphan placed");
+    assert_eq!(orphan["base"], serde_json::Value::Null);
+    assert_eq!(
+        orphan["reasons"]["production"],
+        "path pattern \"apps/{service}/overlays/{env}\""
+    );
 }
 
 #[test]

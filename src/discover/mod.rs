@@ -1,14 +1,23 @@
-//! Which services and environments a repo holds, from layout patterns, and their promotion order.
+//! Which services and environments a repo holds — the deployment map — and their promotion order.
+//!
+//! With `layout.overlays` configured, only those patterns place overlays. Otherwise the well-known layout
+//! patterns ([`COMMON_LAYOUTS`]) place what they match first (so every service and environment keeps the
+//! name it always had), and the roots of the kustomization graph ([`graph`]) that no pattern claimed are
+//! placed by their paths ([`place`]): an environment segment names the environment, the rest the service.
 //!
 //! A pattern is a path with `{service}`, `{env}` and `*` segments, e.g. `apps/{service}/overlays/{env}`. A
 //! directory matches when it holds a kustomization file. A service is identified by its directory (the
 //! `{service}` segment, else the `*` segments, else the repo's name), never by the names of its objects.
+
+pub mod graph;
+pub mod place;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
+use crate::input::Reader;
 use crate::kustomization::kustomization_file;
 
 /// Layouts detected when config names none, most specific first.
@@ -41,6 +50,9 @@ pub struct Service {
     pub base: Option<PathBuf>,
     /// Overlay directory per environment, in promotion order.
     pub overlays: IndexMap<String, PathBuf>,
+    /// Why each environment's overlay was placed here (`path pattern "apps/{service}/overlays/{env}"`,
+    /// `path segment "prod-eu"`, `config`).
+    pub reasons: IndexMap<String, String>,
 }
 
 /// How the promotion order was decided.
@@ -79,10 +91,16 @@ pub struct Discovery {
     pub problems: Vec<Problem>,
     /// Overlay directories `layout.exclude` left out.
     pub excluded: Vec<PathBuf>,
+    /// Kustomizations found in the repo (when the graph was built: no `layout.overlays` configured).
+    pub kustomizations: usize,
+    /// Of those, the roots (referenced by no other kustomization).
+    pub roots: usize,
+    /// Kustomizations not placed in the map, and why (a single environment, a component, …).
+    pub left_out: Vec<(PathBuf, String)>,
 }
 
 /// Discovery settings (from config).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Overlay patterns; empty detects [`COMMON_LAYOUTS`].
     pub overlays: Vec<String>,
@@ -94,6 +112,21 @@ pub struct Options {
     pub ignore: Vec<String>,
     /// Globs of overlay directories left out (`layout.exclude`).
     pub exclude: Vec<String>,
+    /// The most bytes read from one kustomization file (`limits.max_file_bytes`).
+    pub max_file_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            overlays: Vec::new(),
+            base: None,
+            order: Vec::new(),
+            ignore: Vec::new(),
+            exclude: Vec::new(),
+            max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
+        }
+    }
 }
 
 /// Whether `dir` (repo-relative) or one of its parents matches one of `globs`.
@@ -173,6 +206,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 name: name.clone(),
                 base: None,
                 overlays: IndexMap::new(),
+                reasons: IndexMap::new(),
             });
             if service.base.is_none() {
                 service.base = find_base(root, &dir, &caps, options.base.as_deref());
@@ -181,9 +215,66 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 }
             }
             service.overlays.insert(caps.env.clone(), dir);
+            let reason = if detect {
+                format!("path pattern \"{pattern}\"")
+            } else {
+                format!("config: layout.overlays \"{pattern}\"")
+            };
+            service.reasons.insert(caps.env.clone(), reason);
         }
         if used {
             layouts.push(pattern.clone());
+        }
+    }
+
+    // The kustomization graph places the roots no pattern claimed (only when config names no layout).
+    let mut left_out = Vec::new();
+    let (mut kustomizations, mut roots) = (0, 0);
+    if detect {
+        let graph = graph::Graph::build(&Reader::new(root, options.max_file_bytes));
+        kustomizations = graph.nodes.len();
+        roots = graph.roots().count();
+        let unclaimed: Vec<&graph::Node> = graph
+            .roots()
+            .filter(|n| !claimed.contains(&n.dir))
+            .filter(|n| {
+                let out = excluded(&globs, &n.dir);
+                if out {
+                    excluded_dirs.insert(n.dir.clone());
+                }
+                !out
+            })
+            .collect();
+        let (placed, left) = place::place(&graph, &unclaimed, &repo_name);
+        left_out = left;
+        for p in placed {
+            let mut name = p.name.clone();
+            if services.contains_key(&name) {
+                // A pattern already named a service so: this one is named by its overlays' parent path.
+                name = p
+                    .envs
+                    .first()
+                    .and_then(|e| e.dir.parent())
+                    .map_or_else(|| name.clone(), |d| d.display().to_string());
+            }
+            let service = services.entry(name.clone()).or_insert_with(|| Service {
+                name: name.clone(),
+                base: p.base.clone(),
+                overlays: IndexMap::new(),
+                reasons: IndexMap::new(),
+            });
+            for e in p.envs {
+                if options.ignore.contains(&e.env) {
+                    continue;
+                }
+                service.reasons.insert(e.env.clone(), e.reason);
+                service.overlays.insert(e.env, e.dir);
+            }
+        }
+        for n in graph.nodes.values() {
+            if n.component {
+                left_out.push((n.dir.clone(), "component (mixed into overlays)".into()));
+            }
         }
     }
 
@@ -225,36 +316,26 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         .into_values()
         .map(|mut s| {
             let mut ordered = IndexMap::new();
+            let mut reasons = IndexMap::new();
             for env in &envs {
                 if let Some(dir) = s.overlays.shift_remove(env) {
                     ordered.insert(env.clone(), dir);
                 }
+                if let Some(reason) = s.reasons.shift_remove(env) {
+                    reasons.insert(env.clone(), reason);
+                }
             }
             s.overlays = ordered;
+            s.reasons = reasons;
             s
         })
         .filter(|s| !s.overlays.is_empty())
         .collect();
     services.sort_by(|a, b| a.name.cmp(&b.name));
 
-    for s in &services {
-        if s.base.is_none() && layouts_expect_base(&layouts, options) {
-            let example = s
-                .overlays
-                .values()
-                .next()
-                .map(|d| d.display().to_string())
-                .unwrap_or_default();
-            problems.push(Problem {
-                service: Some(s.name.clone()),
-                message: format!(
-                    "service `{}` has overlays ({example}, …) but no base directory with a kustomization.yaml",
-                    s.name
-                ),
-            });
-        }
-    }
-    if services.is_empty() {
+    // An empty map is an error only when the repo holds no kustomization at all (a wrong path, most
+    // likely); kustomizations that are single deployments are listed as left out, not as an error.
+    if services.is_empty() && (kustomizations == 0 || !detect) {
         problems.push(Problem {
             service: None,
             message: format!(
@@ -272,14 +353,10 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         order_source,
         problems,
         excluded: excluded_dirs.into_iter().collect(),
+        kustomizations,
+        roots,
+        left_out,
     }
-}
-
-fn layouts_expect_base(layouts: &[String], options: &Options) -> bool {
-    options.base.is_some()
-        || layouts
-            .iter()
-            .any(|l| l.contains("overlays") || l.contains("envs"))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -483,6 +560,8 @@ mod tests {
             d.excluded,
             [
                 Path::new("apps/b/overlays/production"),
+                // This test's bases reference nothing and nothing references them: roots of the graph.
+                Path::new("apps/helm/base"),
                 Path::new("apps/helm/overlays/dev"),
                 Path::new("apps/helm/overlays/production"),
             ]
@@ -511,15 +590,12 @@ mod tests {
     }
 
     #[test]
-    fn missing_base_and_empty_repo_are_problems() {
-        let t = repo(&["apps/a/overlays/dev"]);
+    fn a_missing_base_is_no_problem_but_an_empty_repo_is() {
+        let t = repo(&["apps/a/overlays/dev", "apps/a/overlays/prod"]);
         let d = discover(t.path(), &Options::default());
-        assert_eq!(d.problems.len(), 1);
-        assert!(
-            d.problems[0].message.contains("no base"),
-            "{:?}",
-            d.problems
-        );
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.services[0].base, None);
+        assert_eq!(d.services[0].overlays.len(), 2);
         let empty = tempfile::tempdir().expect("tempdir");
         let d = discover(empty.path(), &Options::default());
         assert!(
@@ -540,12 +616,22 @@ mod tests {
                 order: vec!["qa".into(), "live".into()],
                 ignore: vec![],
                 exclude: vec![],
+                max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
             },
         );
         assert_eq!(d.envs, ["qa", "live"]);
         let web = d.services.iter().find(|s| s.name == "web").expect("web");
         assert_eq!(web.base.as_deref(), Some(Path::new("base/web")));
         assert_eq!(web.overlays.len(), 2);
-        assert_eq!(d.problems.len(), 1, "api has no base: {:?}", d.problems);
+        assert!(
+            d.problems.is_empty(),
+            "api has no base, and needs none: {:?}",
+            d.problems
+        );
+        let api = d.services.iter().find(|s| s.name == "api").expect("api");
+        assert_eq!(
+            api.reasons["qa"],
+            "config: layout.overlays \"envs/{env}/{service}\""
+        );
     }
 }

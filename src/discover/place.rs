@@ -1,0 +1,308 @@
+//! Placing the roots of the kustomization graph that no layout pattern claimed: which environment a root
+//! is (a path segment from the environment vocabulary), and which service (the rest of its path).
+//!
+//! A segment that *is* an environment word (`prod`, `staging`) names the environment. A segment that only
+//! *contains* one as a token joined to a region or cluster part (`prod-eu`, `eu-prod`, `staging-us-east-1`)
+//! names it only when sibling roots — the same path but for that segment — share a base, so `load-balancer`,
+//! `test-utils` or `live-chat` are not environments. Roots whose paths differ only in the environment
+//! segment are one service.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::graph::{Graph, Node};
+use super::tier;
+
+/// Path segments that describe a layout, not a service (`apps/web/overlays/dev` is the service `web`).
+const LAYOUT_WORDS: &[&str] = &[
+    "overlays",
+    "overlay",
+    "envs",
+    "env",
+    "environments",
+    "environment",
+    "variants",
+    "stages",
+    "kustomize",
+    "kustomization",
+    "deploy",
+    "deployment",
+    "deployments",
+    "k8s",
+    "kube",
+    "kubernetes",
+    "manifests",
+    "apps",
+    "services",
+    "clusters",
+    "base",
+    "bases",
+];
+
+/// One root placed in the deployment map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The service's name.
+    pub service: String,
+    /// The environment.
+    pub env: String,
+    /// The root's directory.
+    pub dir: PathBuf,
+    /// Why it was placed so.
+    pub reason: String,
+}
+
+/// A graph-placed service: its name, base and environments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedService {
+    /// Name.
+    pub name: String,
+    /// The base every environment pulls in, when there is one.
+    pub base: Option<PathBuf>,
+    /// Each environment's root.
+    pub envs: Vec<Placed>,
+}
+
+/// Roots left out of the map, and why.
+pub type LeftOut = Vec<(PathBuf, String)>;
+
+fn tokens(segment: &str) -> impl Iterator<Item = String> + '_ {
+    segment
+        .split(['-', '_', '.'])
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// Whether the whole segment is an environment word.
+fn is_env_word(segment: &str) -> bool {
+    tier(&segment.to_ascii_lowercase()).is_some()
+}
+
+/// Whether one of the segment's tokens is an environment word (and the segment is more than that word).
+fn has_env_token(segment: &str) -> bool {
+    !is_env_word(segment) && tokens(segment).any(|t| tier(&t).is_some())
+}
+
+/// The index of the segment that names the environment: the last whole environment word, else the last
+/// segment with an environment token (`strong` = false).
+fn env_segment(segments: &[String]) -> Option<(usize, bool)> {
+    if let Some(i) = segments.iter().rposition(|s| is_env_word(s)) {
+        return Some((i, true));
+    }
+    segments
+        .iter()
+        .rposition(|s| has_env_token(s))
+        .map(|i| (i, false))
+}
+
+fn segments(dir: &Path) -> Vec<String> {
+    dir.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The service a path names once its environment segment is gone: its last segment that is not a layout
+/// word, else the repo's name.
+fn service_name(rest: &[String], repo_name: &str) -> String {
+    rest.iter()
+        .rev()
+        .find(|s| !LAYOUT_WORDS.contains(&s.to_ascii_lowercase().as_str()))
+        .cloned()
+        .unwrap_or_else(|| repo_name.to_string())
+}
+
+/// Places `roots` (of `graph`) by their paths. Returns the services, and the roots left out with why.
+pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedService>, LeftOut) {
+    // Candidate service path (the root's path without its environment segment) → its roots.
+    let mut groups: BTreeMap<Vec<String>, Vec<(&Node, String, bool)>> = BTreeMap::new();
+    let mut left_out: LeftOut = Vec::new();
+    for root in roots {
+        let segs = segments(&root.dir);
+        match env_segment(&segs) {
+            Some((i, strong)) => {
+                let mut rest = segs.clone();
+                let env = rest.remove(i);
+                groups.entry(rest).or_default().push((root, env, strong));
+            }
+            None => left_out.push((
+                root.dir.clone(),
+                "no environment in its path (a single deployment: nothing to compare)".into(),
+            )),
+        }
+    }
+    let mut services: Vec<(Vec<String>, PlacedService)> = Vec::new();
+    for (rest, members) in groups {
+        let dirs: Vec<&Path> = members.iter().map(|(n, _, _)| n.dir.as_path()).collect();
+        let base = graph.shared_base(&dirs);
+        let weak = members.iter().any(|(_, _, strong)| !strong);
+        if members.len() < 2 || (weak && base.is_none()) {
+            let why = if members.len() < 2 {
+                "a single environment (nothing to compare)"
+            } else {
+                "its environment-like segment is not an environment: the sibling roots share no base"
+            };
+            left_out.extend(members.iter().map(|(n, _, _)| (n.dir.clone(), why.into())));
+            continue;
+        }
+        let envs = members
+            .iter()
+            .map(|(n, env, _)| Placed {
+                service: String::new(),
+                env: env.clone(),
+                dir: n.dir.clone(),
+                reason: format!("path segment \"{env}\""),
+            })
+            .collect();
+        services.push((
+            rest.clone(),
+            PlacedService {
+                name: service_name(&rest, repo_name),
+                base,
+                envs,
+            },
+        ));
+    }
+    // Two services that would share a name are named by their paths instead.
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, s) in &services {
+        *count.entry(s.name.clone()).or_default() += 1;
+    }
+    let mut out: Vec<PlacedService> = services
+        .into_iter()
+        .map(|(rest, mut s)| {
+            if count.get(&s.name).is_some_and(|n| *n > 1) {
+                s.name = rest.join("/");
+            }
+            for e in &mut s.envs {
+                e.service = s.name.clone();
+            }
+            s
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, left_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Reader;
+
+    fn graph(dirs: &[(&str, &str)]) -> (tempfile::TempDir, Graph) {
+        let t = tempfile::tempdir().expect("tempdir");
+        for (dir, text) in dirs {
+            let d = t.path().join(dir);
+            std::fs::create_dir_all(&d).expect("mkdir");
+            std::fs::write(d.join("kustomization.yaml"), text).expect("write");
+        }
+        let g = Graph::build(&Reader::new(t.path(), 1 << 20));
+        (t, g)
+    }
+
+    /// A placed service as (name, environments, base).
+    type Summary = (String, Vec<String>, Option<String>);
+
+    fn placed(g: &Graph) -> (Vec<Summary>, LeftOut) {
+        let roots: Vec<&Node> = g.roots().collect();
+        let (services, left) = place(g, &roots, "infra");
+        let services = services
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name,
+                    s.envs.into_iter().map(|e| e.env).collect(),
+                    s.base.map(|b| b.display().to_string()),
+                )
+            })
+            .collect();
+        (services, left)
+    }
+
+    #[test]
+    fn nested_apps_shared_bases_and_regional_peers() {
+        let (_t, g) = graph(&[
+            ("examples/shop/base", ""),
+            ("examples/shop/overlays/dev", "resources: [../../base]\n"),
+            (
+                "examples/shop/overlays/production",
+                "resources: [../../base]\n",
+            ),
+            ("deploy/bases/frontend", ""),
+            ("deploy/bases/backend", ""),
+            (
+                "deploy/overlays/staging",
+                "resources: [../../bases/frontend, ../../bases/backend]\n",
+            ),
+            (
+                "deploy/overlays/prod",
+                "resources: [../../bases/frontend, ../../bases/backend]\n",
+            ),
+            ("regions/base", ""),
+            ("regions/prod-eu", "resources: [../base]\n"),
+            ("regions/prod-us", "resources: [../base]\n"),
+            ("regions/staging-asia", "resources: [../base]\n"),
+        ]);
+        let (services, left) = placed(&g);
+        assert_eq!(
+            services,
+            [
+                (
+                    "infra".to_string(),
+                    vec!["prod".to_string(), "staging".into()],
+                    Some("deploy/bases/backend".to_string())
+                ),
+                (
+                    "regions".to_string(),
+                    vec!["prod-eu".into(), "prod-us".into(), "staging-asia".into()],
+                    Some("regions/base".into())
+                ),
+                (
+                    "shop".to_string(),
+                    vec!["dev".into(), "production".into()],
+                    Some("examples/shop/base".into())
+                ),
+            ]
+        );
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn words_that_only_look_like_environments_are_not() {
+        let (_t, g) = graph(&[
+            ("tools/load-balancer", ""),
+            ("tools/test-utils", ""),
+            ("chat/live-chat", ""),
+            ("single/prod", ""),
+        ]);
+        let (services, left) = placed(&g);
+        assert!(services.is_empty(), "{services:?}");
+        let reasons: BTreeMap<String, String> = left
+            .into_iter()
+            .map(|(d, r)| (d.display().to_string(), r))
+            .collect();
+        assert!(
+            reasons["tools/load-balancer"].contains("share no base"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons["chat/live-chat"].contains("single environment"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons["single/prod"].contains("single environment"),
+            "{reasons:?}"
+        );
+    }
+
+    #[test]
+    fn two_services_with_one_name_are_named_by_their_paths() {
+        let (_t, g) = graph(&[
+            ("team-a/web/dev", ""),
+            ("team-a/web/prod", ""),
+            ("team-b/web/dev", ""),
+            ("team-b/web/prod", ""),
+        ]);
+        let names: Vec<String> = placed(&g).0.into_iter().map(|s| s.0).collect();
+        assert_eq!(names, ["team-a/web", "team-b/web"]);
+    }
+}
