@@ -30,6 +30,8 @@ mod probes;
 mod replicas;
 mod request_limit_ratio;
 mod resource_set;
+#[cfg(test)]
+mod testing;
 
 /// Settings a rule reads (after per-service overrides were merged).
 #[derive(Debug, Clone, Copy, Default)]

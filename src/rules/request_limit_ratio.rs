@@ -70,3 +70,158 @@ pub(crate) fn service_order(service: &ServiceModel, envs: &[&str]) -> Vec<String
     v.dedup();
     v.into_iter().map(str::to_string).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use serde_json::{Value, json};
+
+    use super::RequestLimitRatio;
+    use crate::rules::Settings;
+    use crate::rules::testing::{Workload, check, check_with, draft, service, web};
+
+    fn resources(requests: Value, limits: Value) -> Workload {
+        web(|c| c.requests(requests).limits(limits))
+    }
+
+    fn memory(request: &str, limit: &str) -> Workload {
+        resources(json!({ "memory": request }), json!({ "memory": limit }))
+    }
+
+    fn cpu(request: &str, limit: &str) -> Workload {
+        resources(json!({ "cpu": request }), json!({ "cpu": limit }))
+    }
+
+    fn threshold(t: Decimal) -> Settings {
+        Settings { threshold: Some(t) }
+    }
+
+    #[test]
+    fn ratios_more_than_one_and_a_half_times_apart_fire() {
+        let model = service("web")
+            .env("dev", [memory("256Mi", "1Gi")])
+            .env("staging", [memory("128Mi", "1Gi")])
+            .env("production", [memory("1Gi", "1Gi")])
+            .build();
+        assert_eq!(
+            check(&RequestLimitRatio, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.requests.memory/resources.limits.memory")
+                .envs(["staging", "production"])
+                .values([
+                    ("dev", "256Mi / 1Gi = 0.25"),
+                    ("staging", "128Mi / 1Gi = 0.12"),
+                    ("production", "1Gi / 1Gi = 1"),
+                ])
+                .message(
+                    "memory request÷limit is 1 in production but 0.12 in staging (8× apart, tolerance 1.5)"
+                )]
+        );
+    }
+
+    #[test]
+    fn proportional_scaling_in_any_spelling_is_silent() {
+        let model = service("web")
+            .env(
+                "dev",
+                [resources(
+                    json!({"cpu": "100m", "memory": "256Mi"}),
+                    json!({"cpu": "200m", "memory": "512Mi"}),
+                )
+                .replicas(1)],
+            )
+            .env(
+                "staging",
+                [resources(
+                    json!({"cpu": "500m", "memory": "1024Mi"}),
+                    json!({"cpu": 1, "memory": "2Gi"}),
+                )
+                .replicas(2)],
+            )
+            .env(
+                "production",
+                [resources(
+                    json!({"cpu": 0.5, "memory": "1Gi"}),
+                    json!({"cpu": "1000m", "memory": "2048Mi"}),
+                )
+                .replicas(10)],
+            )
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &model), []);
+    }
+
+    #[test]
+    fn a_spread_of_exactly_the_tolerance_is_silent() {
+        let model = service("web")
+            .env("staging", [memory("512Mi", "1Gi")])
+            .env("production", [memory("768Mi", "1Gi")])
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &model), []);
+    }
+
+    #[test]
+    fn a_configured_tolerance_replaces_one_and_a_half() {
+        let eight_apart = service("web")
+            .env("staging", [memory("128Mi", "1Gi")])
+            .env("production", [memory("1Gi", "1Gi")])
+            .build();
+        assert_eq!(
+            check_with(
+                &RequestLimitRatio,
+                &eight_apart,
+                threshold(Decimal::from(8))
+            ),
+            []
+        );
+        let one_and_a_half_apart = service("web")
+            .env("staging", [cpu("500m", "1")])
+            .env("production", [cpu("750m", "1")])
+            .build();
+        assert_eq!(
+            check_with(
+                &RequestLimitRatio,
+                &one_and_a_half_apart,
+                threshold(Decimal::new(12, 1))
+            )
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect::<Vec<_>>(),
+            [
+                "cpu request÷limit is 0.75 in production but 0.5 in staging (1.5× apart, tolerance 1.2)"
+            ]
+        );
+    }
+
+    /// Without both a request and a limit there is no ratio; limits-presence reports the missing one.
+    #[test]
+    fn an_environment_without_a_request_or_limit_is_left_out() {
+        let model = service("web")
+            .env("dev", [web(|c| c.limits(json!({"memory": "1Gi"})))])
+            .env("staging", [web(|c| c.requests(json!({"memory": "128Mi"})))])
+            .env("production", [memory("1Gi", "1Gi")])
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &model), []);
+    }
+
+    #[test]
+    fn only_cpu_and_memory_are_compared() {
+        let model = service("web")
+            .env(
+                "staging",
+                [resources(
+                    json!({"ephemeral-storage": "100Mi"}),
+                    json!({"ephemeral-storage": "1Gi"}),
+                )],
+            )
+            .env(
+                "production",
+                [resources(
+                    json!({"ephemeral-storage": "1Gi"}),
+                    json!({"ephemeral-storage": "1Gi"}),
+                )],
+            )
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &model), []);
+    }
+}
