@@ -132,6 +132,8 @@ pub(crate) fn workload(kind: &str, name: &str) -> Workload {
         replicas: None,
         containers: Vec::new(),
         init_containers: Vec::new(),
+        annotations: Map::new(),
+        labels: Map::new(),
     }
 }
 
@@ -142,6 +144,8 @@ pub(crate) struct Workload {
     replicas: Option<i64>,
     containers: Vec<Value>,
     init_containers: Vec<Value>,
+    annotations: Map<String, Value>,
+    labels: Map<String, Value>,
 }
 
 impl Workload {
@@ -167,15 +171,34 @@ impl Workload {
             .push(f(Container::named(name)).0.into());
         self
     }
+
+    /// A pod-template annotation.
+    pub(crate) fn pod_annotation(mut self, key: &str, value: &str) -> Self {
+        self.annotations.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// A pod-template label.
+    pub(crate) fn pod_label(mut self, key: &str, value: &str) -> Self {
+        self.labels.insert(key.to_string(), value.into());
+        self
+    }
 }
 
 impl From<Workload> for Value {
     fn from(w: Workload) -> Value {
+        let mut metadata = Map::new();
+        if !w.annotations.is_empty() {
+            metadata.insert("annotations".into(), w.annotations.into());
+        }
+        if !w.labels.is_empty() {
+            metadata.insert("labels".into(), w.labels.into());
+        }
         let mut pod = json!({"containers": w.containers});
         if !w.init_containers.is_empty() {
             pod["initContainers"] = w.init_containers.into();
         }
-        let template = json!({ "spec": pod });
+        let template = json!({"metadata": metadata, "spec": pod});
         let mut spec = if w.kind == "CronJob" {
             json!({"schedule": "@daily", "jobTemplate": {"spec": {"template": template}}})
         } else {
