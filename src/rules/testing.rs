@@ -21,18 +21,22 @@ use crate::finding::Draft;
 use crate::model::{EnvModel, Naming};
 use crate::render::RenderedObject;
 
-/// Starts a service called `name`, with no environments.
+/// Starts a service called `name`, with no environments and no base.
 pub(crate) fn service(name: &str) -> ServiceBuilder {
     ServiceBuilder {
         name: name.to_string(),
+        base: None,
         envs: Vec::new(),
+        patches: IndexMap::new(),
     }
 }
 
 /// A service under construction; see [`service`].
 pub(crate) struct ServiceBuilder {
     name: String,
+    base: Option<Vec<Value>>,
     envs: Vec<(String, Naming, Vec<Value>)>,
+    patches: IndexMap<String, usize>,
 }
 
 impl ServiceBuilder {
@@ -58,10 +62,23 @@ impl ServiceBuilder {
         self
     }
 
-    /// Builds every environment with [`EnvModel::build`].
+    /// The service's rendered base.
+    pub(crate) fn base(mut self, objects: impl IntoIterator<Item = impl Into<Value>>) -> Self {
+        self.base = Some(objects.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The number of patches `env`'s overlay declares (0 unless set).
+    pub(crate) fn patches(mut self, env: &str, count: usize) -> Self {
+        self.patches.insert(env.to_string(), count);
+        self
+    }
+
+    /// Builds every environment (and the base) with [`EnvModel::build`].
     ///
     /// # Panics
-    /// When the model reports a problem with an object (a test's objects are meant to be valid).
+    /// When the model reports a problem with an object (a test's objects are meant to be valid), or when a
+    /// patch count names an environment the service does not have.
     pub(crate) fn build(self) -> ServiceModel {
         let build = |env: &str, naming: Naming, objects: Vec<Value>| {
             let rendered = objects
@@ -76,20 +93,28 @@ impl ServiceBuilder {
             assert!(errors.is_empty(), "{env}: {errors:?}");
             model
         };
+        for env in self.patches.keys() {
+            assert!(
+                self.envs.iter().any(|(e, _, _)| e == env),
+                "patch count for `{env}`, which is no environment of the service"
+            );
+        }
+        // Like the pipeline, every overlay has a patch count, in promotion order.
         let patch_counts = self
             .envs
             .iter()
-            .map(|(env, _, _)| (env.clone(), 0))
+            .map(|(env, _, _)| (env.clone(), self.patches.get(env).copied().unwrap_or(0)))
             .collect();
         ServiceModel {
             service: self.name,
-            base: None,
+            base: self
+                .base
+                .map(|objects| build("base", Naming::default(), objects)),
             envs: self
                 .envs
                 .into_iter()
                 .map(|(env, naming, objects)| build(&env, naming, objects))
                 .collect(),
-            // Like the pipeline's, every overlay has a patch count.
             patch_counts,
         }
     }
