@@ -34,7 +34,13 @@ impl Rule for RequestLimitRatio {
                 ) else {
                     continue;
                 };
-                if min.1.is_zero() || max.1 / min.1 <= tolerance {
+                // A zero request is infinitely far from any other ratio; only all-zero ratios agree.
+                let spread = max.1.checked_div(min.1);
+                let apart = match spread {
+                    Some(s) => s > tolerance,
+                    None => !max.1.is_zero(),
+                };
+                if !apart {
                     continue;
                 }
                 let values: IndexMap<String, String> = ratios
@@ -42,12 +48,15 @@ impl Rule for RequestLimitRatio {
                     .map(|(e, _, s)| (e.to_string(), s.clone()))
                     .collect();
                 let message = format!(
-                    "{resource} request÷limit is {} in {} but {} in {} ({}× apart, tolerance {})",
+                    "{resource} request÷limit is {} in {} but {} in {} ({}, tolerance {})",
                     show_ratio(max.1),
                     max.0,
                     show_ratio(min.1),
                     min.0,
-                    show_ratio(max.1 / min.1),
+                    spread.map_or_else(
+                        || "infinitely apart".to_string(),
+                        |s| format!("{}× apart", show_ratio(s))
+                    ),
                     show_ratio(tolerance)
                 );
                 let envs = service_order(service, &[min.0, max.0]);
@@ -191,6 +200,31 @@ mod tests {
                 "cpu request÷limit is 0.75 in production but 0.5 in staging (1.5× apart, tolerance 1.2)"
             ]
         );
+    }
+
+    /// A request of zero is the farthest a ratio can be from one: the pod reserves nothing.
+    #[test]
+    fn a_zero_request_against_a_full_one_fires() {
+        let model = service("web")
+            .env("staging", [cpu("0", "1")])
+            .env("production", [cpu("1", "1")])
+            .build();
+        assert_eq!(
+            check(&RequestLimitRatio, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.requests.cpu/resources.limits.cpu")
+                .envs(["staging", "production"])
+                .values([("staging", "0 / 1 = 0"), ("production", "1 / 1 = 1")])
+                .message(
+                    "cpu request÷limit is 1 in production but 0 in staging (infinitely apart, tolerance 1.5)"
+                )]
+        );
+        let all_zero = service("web")
+            .env("staging", [cpu("0", "1")])
+            .env("production", [cpu("0", "2")])
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &all_zero), []);
     }
 
     /// Without both a request and a limit there is no ratio; limits-presence reports the missing one.
