@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use super::{Rule, ServiceModel, Settings, container_draft, show_ratio};
 use crate::codes::RuleId;
 use crate::finding::Draft;
+use crate::quantity::Quantity;
 
 #[doc = include_str!("docs/request-limit-ratio.md")]
 pub struct RequestLimitRatio;
@@ -18,48 +19,50 @@ impl Rule for RequestLimitRatio {
         let tolerance = settings.threshold_or(Decimal::new(15, 1));
         for c in service.containers() {
             for resource in ["cpu", "memory"] {
-                let ratios: Vec<(&str, Decimal, String)> = c
+                let shares: Vec<Share<'_>> = c
                     .per_env
                     .iter()
                     .filter_map(|(env, ct)| {
-                        let req = ct.resources.requests.get(resource)?;
-                        let lim = ct.resources.limits.get(resource)?;
-                        let r = req.ratio(lim)?;
-                        Some((*env, r, format!("{req} / {lim} = {}", show_ratio(r))))
+                        let request = ct.resources.requests.get(resource)?;
+                        let limit = ct.resources.limits.get(resource)?;
+                        Some(Share {
+                            env,
+                            request,
+                            limit,
+                            ratio: request.ratio(limit)?,
+                        })
                     })
                     .collect();
                 let (Some(min), Some(max)) = (
-                    ratios.iter().min_by_key(|r| r.1),
-                    ratios.iter().max_by_key(|r| r.1),
+                    shares.iter().min_by_key(|s| s.ratio),
+                    shares.iter().max_by_key(|s| s.ratio),
                 ) else {
                     continue;
                 };
-                // A zero request is infinitely far from any other ratio; only all-zero ratios agree.
-                let spread = max.1.checked_div(min.1);
-                let apart = match spread {
-                    Some(s) => s > tolerance,
-                    None => !max.1.is_zero(),
-                };
-                if !apart {
+                if !max.exceeds(min, tolerance) {
                     continue;
                 }
-                let values: IndexMap<String, String> = ratios
+                let values: IndexMap<String, String> = shares
                     .iter()
-                    .map(|(e, _, s)| (e.to_string(), s.clone()))
+                    .map(|s| {
+                        let shown =
+                            format!("{} / {} = {}", s.request, s.limit, show_ratio(s.ratio));
+                        (s.env.to_string(), shown)
+                    })
                     .collect();
                 let message = format!(
                     "{resource} request÷limit is {} in {} but {} in {} ({}, tolerance {})",
-                    show_ratio(max.1),
-                    max.0,
-                    show_ratio(min.1),
-                    min.0,
-                    spread.map_or_else(
+                    show_ratio(max.ratio),
+                    max.env,
+                    show_ratio(min.ratio),
+                    min.env,
+                    max.ratio.checked_div(min.ratio).map_or_else(
                         || "infinitely apart".to_string(),
                         |s| format!("{}× apart", show_ratio(s))
                     ),
                     show_ratio(tolerance)
                 );
-                let envs = service_order(service, &[min.0, max.0]);
+                let envs = service_order(service, &[min.env, max.env]);
                 out.push(container_draft(
                     &c,
                     format!("resources.requests.{resource}/resources.limits.{resource}"),
@@ -68,6 +71,39 @@ impl Rule for RequestLimitRatio {
                     message,
                 ));
             }
+        }
+    }
+}
+
+/// One environment's request and limit of a resource (the limit is not zero), and their ratio.
+struct Share<'a> {
+    env: &'a str,
+    request: &'a Quantity,
+    limit: &'a Quantity,
+    ratio: Decimal,
+}
+
+impl Share<'_> {
+    /// Whether this ratio is more than `tolerance` times `other`'s.
+    ///
+    /// Compared crosswise, `request × other.limit > tolerance × other.request × limit`, not by dividing
+    /// the two ratios: a ratio such as 100m/300m has no exact decimal, and the quotient of two rounded
+    /// ratios put an exact 1.5× spread above a tolerance of 1.5. A zero ratio is infinitely far from any
+    /// other, and all-zero ratios agree.
+    fn exceeds(&self, other: &Share<'_>, tolerance: Decimal) -> bool {
+        let this = self.request.value().checked_mul(other.limit.value());
+        let that = other
+            .request
+            .value()
+            .checked_mul(self.limit.value())
+            .and_then(|v| v.checked_mul(tolerance));
+        match (this, that) {
+            (Some(this), Some(that)) => this > that,
+            // Products beyond Decimal's range (exabytes squared): the rounded ratios are all there is.
+            _ => match self.ratio.checked_div(other.ratio) {
+                Some(spread) => spread > tolerance,
+                None => !self.ratio.is_zero(),
+            },
         }
     }
 }
@@ -167,6 +203,39 @@ mod tests {
             .env("production", [memory("768Mi", "1Gi")])
             .build();
         assert_eq!(check(&RequestLimitRatio, &model), []);
+    }
+
+    /// 1/3 is no finite decimal; the spread between 1/3 and 1/2 is still exactly 1.5.
+    #[test]
+    fn a_spread_of_exactly_the_tolerance_between_repeating_ratios_is_silent() {
+        let model = service("web")
+            .env("staging", [cpu("100m", "300m")])
+            .env("production", [cpu("150m", "300m")])
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &model), []);
+    }
+
+    /// Exabytes times exabytes leave Decimal's range; such ratios are compared as divided.
+    #[test]
+    fn quantities_too_large_to_multiply_are_still_compared() {
+        let proportional = service("web")
+            .env("staging", [memory("1Ei", "2Ei")])
+            .env("production", [memory("2Ei", "4Ei")])
+            .build();
+        assert_eq!(check(&RequestLimitRatio, &proportional), []);
+        let apart = service("web")
+            .env("staging", [memory("1Ei", "4Ei")])
+            .env("production", [memory("4Ei", "4Ei")])
+            .build();
+        assert_eq!(
+            check(&RequestLimitRatio, &apart)
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "memory request÷limit is 1 in production but 0.25 in staging (4× apart, tolerance 1.5)"
+            ]
+        );
     }
 
     #[test]
