@@ -43,12 +43,29 @@ impl Rule for Probes {
                         (e.to_string(), v)
                     })
                     .collect();
-                let detail = if paths.is_empty() {
-                    "is missing in some".to_string()
+                // An environment without the probe does not differ in the reference's paths; it lacks it.
+                let (missing, present): (Vec<&String>, Vec<&String>) = differing
+                    .iter()
+                    .partition(|e| probes.iter().any(|(pe, p)| pe == e && p.is_none()));
+                let message = if paths.is_empty() {
+                    format!(
+                        "{kind} is missing in some: {} vs {ref_env}",
+                        and_list(&differing)
+                    )
+                } else if missing.is_empty() {
+                    format!(
+                        "{kind} differs in {}: {} vs {ref_env}",
+                        paths.join(", "),
+                        and_list(&differing)
+                    )
                 } else {
-                    format!("differs in {}", paths.join(", "))
+                    format!(
+                        "{kind} differs in {}: {} vs {ref_env}, and is missing in {}",
+                        paths.join(", "),
+                        and_list(&present),
+                        and_list(&missing)
+                    )
                 };
-                let message = format!("{kind} {detail}: {} vs {ref_env}", and_list(&differing));
                 let mut envs = differing;
                 envs.push(ref_env);
                 out.push(container_draft(&c, kind.into(), envs, values, message));
@@ -189,6 +206,41 @@ mod tests {
                 ])
                 .message(
                     "readinessProbe differs in periodSeconds, timeoutSeconds: dev and staging vs production"
+                )]
+        );
+    }
+
+    /// An environment without the probe does not differ in the reference's paths: it lacks the probe.
+    #[test]
+    fn a_missing_probe_beside_a_differing_one_is_called_missing() {
+        let model = service("web")
+            .env("dev", [web(|c| c.port("http", 8080))])
+            .env(
+                "staging",
+                [readiness(
+                    json!({"httpGet": {"path": "/healthz", "port": 8080}}),
+                )],
+            )
+            .env(
+                "production",
+                [readiness(
+                    json!({"httpGet": {"path": "/ready", "port": 8080}}),
+                )],
+            )
+            .build();
+        assert_eq!(
+            check(&Probes, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("readinessProbe")
+                .envs(["dev", "staging", "production"])
+                .values([
+                    ("dev", "(none)"),
+                    ("staging", "httpGet.path: /healthz"),
+                    ("production", "httpGet.path: /ready")
+                ])
+                .message(
+                    "readinessProbe differs in httpGet.path: staging vs production, and is missing in dev"
                 )]
         );
     }
