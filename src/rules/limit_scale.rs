@@ -55,3 +55,114 @@ impl Rule for LimitScale {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use serde_json::{Value, json};
+
+    use super::LimitScale;
+    use crate::rules::Settings;
+    use crate::rules::testing::{Workload, check, check_with, draft, service, web};
+
+    fn limits(limits: Value) -> Workload {
+        web(|c| c.limits(limits))
+    }
+
+    fn memory(limit: &str) -> Workload {
+        limits(json!({ "memory": limit }))
+    }
+
+    fn threshold(t: Decimal) -> Settings {
+        Settings { threshold: Some(t) }
+    }
+
+    #[test]
+    fn limits_more_than_four_times_apart_fire() {
+        let model = service("web")
+            .env("dev", [memory("256Mi")])
+            .env("staging", [memory("1Gi")])
+            .env("production", [memory("2Gi")])
+            .build();
+        assert_eq!(
+            check(&LimitScale, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.limits.memory")
+                .envs(["dev", "production"])
+                .values([("dev", "256Mi"), ("staging", "1Gi"), ("production", "2Gi")])
+                .message(
+                    "memory limit is 2Gi in production but 256Mi in dev: 8× apart (more than 4×)"
+                )]
+        );
+    }
+
+    #[test]
+    fn the_largest_and_smallest_are_named_whichever_comes_first() {
+        let model = service("web")
+            .env("dev", [limits(json!({"cpu": 4}))])
+            .env("production", [limits(json!({"cpu": "500m"}))])
+            .build();
+        assert_eq!(
+            check(&LimitScale, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.limits.cpu")
+                .envs(["dev", "production"])
+                .values([("dev", "4"), ("production", "500m")])
+                .message("cpu limit is 4 in dev but 500m in production: 8× apart (more than 4×)")]
+        );
+    }
+
+    #[test]
+    fn exactly_four_times_apart_in_any_spelling_is_silent() {
+        let model = service("web")
+            .env(
+                "dev",
+                [limits(json!({"cpu": "250m", "memory": "512Mi"})).replicas(1)],
+            )
+            .env(
+                "staging",
+                [limits(json!({"cpu": 0.5, "memory": "1024Mi"})).replicas(3)],
+            )
+            .env(
+                "production",
+                [limits(json!({"cpu": "1", "memory": "2Gi"})).replicas(20)],
+            )
+            .build();
+        assert_eq!(check(&LimitScale, &model), []);
+    }
+
+    #[test]
+    fn a_configured_threshold_replaces_four() {
+        let eight_apart = service("web")
+            .env("dev", [memory("256Mi")])
+            .env("production", [memory("2Gi")])
+            .build();
+        assert_eq!(
+            check_with(&LimitScale, &eight_apart, threshold(Decimal::from(8))),
+            []
+        );
+        let three_apart = service("web")
+            .env("dev", [memory("1Gi")])
+            .env("production", [memory("3Gi")])
+            .build();
+        assert_eq!(check(&LimitScale, &three_apart), []);
+        assert_eq!(
+            check_with(&LimitScale, &three_apart, threshold(Decimal::new(25, 1)))
+                .iter()
+                .map(|d| d.message.as_str())
+                .collect::<Vec<_>>(),
+            ["memory limit is 3Gi in production but 1Gi in dev: 3× apart (more than 2.5×)"]
+        );
+    }
+
+    #[test]
+    fn an_environment_without_the_limit_is_left_out() {
+        let model = service("web")
+            .env("dev", [web(|c| c)])
+            .env("production", [memory("2Gi")])
+            .build();
+        assert_eq!(check(&LimitScale, &model), []);
+    }
+}

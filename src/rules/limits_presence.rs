@@ -65,3 +65,111 @@ impl Rule for LimitsPresence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::LimitsPresence;
+    use crate::rules::testing::{check, draft, service, web};
+
+    #[test]
+    fn a_limit_missing_in_one_environment_fires() {
+        let model = service("web")
+            .env("dev", [web(|c| c)])
+            .env("staging", [web(|c| c.limits(json!({"memory": "512Mi"})))])
+            .env("production", [web(|c| c.limits(json!({"memory": "1Gi"})))])
+            .build();
+        assert_eq!(
+            check(&LimitsPresence, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.limits.memory")
+                .envs(["dev", "staging", "production"])
+                .values([
+                    ("dev", "(not set)"),
+                    ("staging", "512Mi"),
+                    ("production", "1Gi")
+                ])
+                .message("memory limit is not set in dev but is elsewhere")]
+        );
+    }
+
+    #[test]
+    fn requests_and_extended_resources_count_too() {
+        let model = service("web")
+            .env("dev", [web(|c| c.requests(json!({"cpu": "100m"})))])
+            .env("staging", [web(|c| c)])
+            .env(
+                "production",
+                [web(|c| {
+                    c.requests(json!({"cpu": "1"}))
+                        .limits(json!({"nvidia.com/gpu": 1}))
+                })],
+            )
+            .build();
+        assert_eq!(
+            check(&LimitsPresence, &model),
+            [
+                draft("Deployment/web")
+                    .container("web")
+                    .field("resources.requests.cpu")
+                    .envs(["dev", "staging", "production"])
+                    .values([
+                        ("dev", "100m"),
+                        ("staging", "(not set)"),
+                        ("production", "1")
+                    ])
+                    .message("cpu request is not set in staging but is elsewhere"),
+                draft("Deployment/web")
+                    .container("web")
+                    .field("resources.limits.nvidia.com/gpu")
+                    .envs(["dev", "staging", "production"])
+                    .values([
+                        ("dev", "(not set)"),
+                        ("staging", "(not set)"),
+                        ("production", "1")
+                    ])
+                    .message("nvidia.com/gpu limit is not set in dev and staging but is elsewhere"),
+            ]
+        );
+    }
+
+    /// Only presence counts: the numbers (and how they are spelled) are other rules' business.
+    #[test]
+    fn set_everywhere_with_other_values_or_spellings_is_silent() {
+        let model = service("web")
+            .env(
+                "dev",
+                [web(|c| {
+                    c.requests(json!({"cpu": "100m", "memory": "1024Mi"}))
+                        .limits(json!({"cpu": 0.5, "memory": "1Gi"}))
+                })
+                .replicas(1)],
+            )
+            .env(
+                "production",
+                [web(|c| {
+                    c.limits(json!({"memory": "4Gi", "cpu": "2"}))
+                        .requests(json!({"memory": "2Gi", "cpu": 1}))
+                })
+                .replicas(8)],
+            )
+            .build();
+        assert_eq!(check(&LimitsPresence, &model), []);
+    }
+
+    /// A container that only some environments run is resource-set's or image's business, not a missing limit.
+    #[test]
+    fn a_container_absent_from_an_environment_is_silent() {
+        let model = service("web")
+            .env("staging", [web(|c| c.limits(json!({"memory": "1Gi"})))])
+            .env(
+                "production",
+                [web(|c| c.limits(json!({"memory": "1Gi"})))
+                    .container("proxy", |c| c.limits(json!({"memory": "128Mi"})))],
+            )
+            .build();
+        assert_eq!(check(&LimitsPresence, &model), []);
+    }
+}

@@ -96,3 +96,193 @@ impl Rule for Mesh {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::Mesh;
+    use crate::rules::testing::{check, deployment, draft, object, service, web};
+
+    fn destination_rule(spec: Value) -> Value {
+        object(
+            "networking.istio.io/v1",
+            "DestinationRule",
+            "web",
+            json!({ "spec": spec }),
+        )
+    }
+
+    #[test]
+    fn a_traffic_policy_only_production_has_fires_at_its_path() {
+        let model = service("web")
+            .env(
+                "staging",
+                [destination_rule(json!({
+                    "host": "web.staging.svc.cluster.local",
+                    "trafficPolicy": {"connectionPool": {"tcp": {"maxConnections": 100}}},
+                }))],
+            )
+            .env(
+                "production",
+                [destination_rule(json!({
+                    "host": "web.production.svc.cluster.local",
+                    "trafficPolicy": {
+                        "connectionPool": {"tcp": {"maxConnections": 100}},
+                        "outlierDetection": {"consecutive5xxErrors": 5},
+                    },
+                }))],
+            )
+            .build();
+        assert_eq!(
+            check(&Mesh, &model),
+            [draft("DestinationRule/web")
+                .field("spec.trafficPolicy.outlierDetection")
+                .envs(["staging", "production"])
+                .values([
+                    ("staging", "trafficPolicy.outlierDetection: (absent)"),
+                    (
+                        "production",
+                        r#"trafficPolicy.outlierDetection: {"consecutive5xxErrors":5}"#
+                    ),
+                ])
+                .message(
+                    "DestinationRule/web differs in staging from production at \
+                     spec.trafficPolicy.outlierDetection"
+                )]
+        );
+    }
+
+    #[test]
+    fn every_differing_path_of_any_mesh_group_is_named() {
+        let server = |port: i64, proxy_protocol: &str| {
+            object(
+                "policy.linkerd.io/v1beta1",
+                "Server",
+                "web",
+                json!({"spec": {"port": port, "proxyProtocol": proxy_protocol}}),
+            )
+        };
+        let model = service("web")
+            .env("dev", [server(8080, "HTTP/1")])
+            .env("production", [server(8443, "HTTP/2")])
+            .build();
+        assert_eq!(
+            check(&Mesh, &model),
+            [draft("Server/web")
+                .field("spec.port")
+                .envs(["dev", "production"])
+                .values([
+                    ("dev", "port: 8080; proxyProtocol: HTTP/1"),
+                    ("production", "port: 8443; proxyProtocol: HTTP/2"),
+                ])
+                .message(
+                    "Server/web differs in dev from production at spec.port, spec.proxyProtocol"
+                )]
+        );
+    }
+
+    #[test]
+    fn sidecar_annotations_and_mesh_labels_that_differ_fire() {
+        let model = service("web")
+            .env(
+                "staging",
+                [web(|c| c).pod_annotation("sidecar.istio.io/inject", "false")],
+            )
+            .env(
+                "production",
+                [web(|c| c)
+                    .pod_annotation("sidecar.istio.io/inject", "true")
+                    .pod_label("istio.io/rev", "1-22")],
+            )
+            .build();
+        assert_eq!(
+            check(&Mesh, &model),
+            [
+                draft("Deployment/web")
+                    .field("spec.template.metadata.annotations")
+                    .envs(["staging", "production"])
+                    .values([
+                        ("staging", "sidecar.istio.io/inject=false"),
+                        ("production", "sidecar.istio.io/inject=true"),
+                    ])
+                    .message(
+                        "mesh pod annotations of Deployment/web differ in staging from production"
+                    ),
+                draft("Deployment/web")
+                    .field("spec.template.metadata.labels")
+                    .envs(["staging", "production"])
+                    .values([("staging", "(none)"), ("production", "istio.io/rev=1-22")])
+                    .message("mesh pod labels of Deployment/web differ in staging from production"),
+            ]
+        );
+    }
+
+    /// Hostnames (hosts, destination hosts, gateways' hosts), key order, non-mesh pod metadata, non-mesh
+    /// objects and replica counts may all differ.
+    #[test]
+    fn hosts_key_order_and_non_mesh_differences_are_silent() {
+        let virtual_service = |spec: Value| {
+            object(
+                "networking.istio.io/v1beta1",
+                "VirtualService",
+                "web",
+                json!({ "spec": spec }),
+            )
+        };
+        let network_policy = |port: i64| {
+            object(
+                "networking.k8s.io/v1",
+                "NetworkPolicy",
+                "web",
+                json!({"spec": {"ingress": [{"ports": [{"port": port}]}]}}),
+            )
+        };
+        let staging = [
+            virtual_service(json!({
+                "hosts": ["web.staging.example.com"],
+                "http": [{"route": [{"destination": {"host": "web.staging.svc.cluster.local"}}],
+                          "retries": {"attempts": 3, "perTryTimeout": "2s"}}],
+            })),
+            deployment("web")
+                .replicas(1)
+                .pod_annotation("sidecar.istio.io/inject", "true")
+                .pod_annotation("prometheus.io/scrape", "false")
+                .pod_label("app", "web-staging")
+                .into(),
+            network_policy(8080),
+        ];
+        let production = [
+            virtual_service(json!({
+                "http": [{"retries": {"perTryTimeout": "2s", "attempts": 3},
+                          "route": [{"destination": {"host": "web.production.svc.cluster.local"}}]}],
+                "hosts": ["shop.example.com"],
+            })),
+            deployment("web")
+                .replicas(10)
+                .pod_annotation("prometheus.io/scrape", "true")
+                .pod_annotation("sidecar.istio.io/inject", "true")
+                .pod_label("app", "web")
+                .into(),
+            network_policy(9090),
+        ];
+        let model = service("web")
+            .env("staging", staging)
+            .env("production", production)
+            .build();
+        assert_eq!(check(&Mesh, &model), []);
+    }
+
+    /// A mesh object only one environment renders is resource-set's finding.
+    #[test]
+    fn a_mesh_object_in_one_environment_only_is_silent() {
+        let model = service("web")
+            .env("staging", [web(|c| c)])
+            .env(
+                "production",
+                [destination_rule(json!({"host": "web"})), web(|c| c).into()],
+            )
+            .build();
+        assert_eq!(check(&Mesh, &model), []);
+    }
+}

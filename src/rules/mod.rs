@@ -30,6 +30,8 @@ mod probes;
 mod replicas;
 mod request_limit_ratio;
 mod resource_set;
+#[cfg(test)]
+mod testing;
 
 /// Settings a rule reads (after per-service overrides were merged).
 #[derive(Debug, Clone, Copy, Default)]
@@ -169,5 +171,123 @@ mod tests {
         let registered: Vec<RuleId> = RULES.iter().map(|r| r.id()).collect();
         let parity: Vec<RuleId> = RuleId::parity().collect();
         assert_eq!(registered, parity);
+    }
+
+    /// Everything parity allows to differ, at once: quantity spellings with proportional scaling, replica
+    /// counts and autoscaler bounds, env values, hostnames, image and probe spellings, ports by name or
+    /// number, name prefixes and generated hashes. Every rule stays silent but `replicas`, which records
+    /// the counts.
+    #[test]
+    fn environments_that_differ_only_where_parity_allows_give_only_replica_records() {
+        use serde_json::{Value, json};
+
+        use testing::{naming, object, service, web};
+
+        /// What one environment renders: `scale` times dev's resources, objects named with `prefix`.
+        fn rendered(prefix: &str, scale: u32, image: &str, host: &str) -> Vec<Value> {
+            let name = |n: &str| format!("{prefix}{n}");
+            // dev names its ports, the others give numbers.
+            let (probe_port, backend_port) = if scale == 1 {
+                (json!("http"), json!({"name": "http"}))
+            } else {
+                (json!(8080), json!({"number": 80}))
+            };
+            let deployment = web(|c| {
+                c.image(image)
+                    .port("http", 8080)
+                    .env("DB_URL", &format!("postgres://db.{host}"))
+                    .env_from(json!({"configMapRef": {"name": name("web-config-7g8m2kd4hb")}}))
+                    .requests(json!({
+                        "cpu": format!("{}m", 250 * scale),
+                        "memory": format!("{}Mi", 256 * scale),
+                    }))
+                    .limits(json!({
+                        "cpu": f64::from(scale) / 2.0,
+                        "memory": format!("{}Ki", 512 * 1024 * scale),
+                    }))
+                    .probe(
+                        "readinessProbe",
+                        json!({"httpGet": {"port": probe_port, "path": "/ready"}}),
+                    )
+            })
+            .replicas(i64::from(scale))
+            .pod_annotation("sidecar.istio.io/inject", "true")
+            .pod_annotation("checksum/config", host);
+            let ingress_rule = json!({"host": host, "http": {"paths": [{
+                "path": "/",
+                "pathType": "Prefix",
+                "backend": {"service": {"name": name("web"), "port": backend_port}},
+            }]}});
+            vec![
+                deployment.into(),
+                object(
+                    "v1",
+                    "ConfigMap",
+                    &name("web-config-7g8m2kd4hb"),
+                    json!({"data": {"LOG_LEVEL": host}}),
+                ),
+                object(
+                    "v1",
+                    "Service",
+                    &name("web"),
+                    json!({"spec": {"ports": [{"name": "http", "port": 80}]}}),
+                ),
+                object(
+                    "networking.k8s.io/v1",
+                    "Ingress",
+                    &name("web"),
+                    json!({"spec": {"rules": [ingress_rule]}}),
+                ),
+                object(
+                    "networking.istio.io/v1",
+                    "VirtualService",
+                    &name("web"),
+                    json!({"spec": {
+                        "hosts": [host],
+                        "http": [{"route": [{"destination": {"host": name("web")}}]}],
+                    }}),
+                ),
+                object(
+                    "autoscaling/v2",
+                    "HorizontalPodAutoscaler",
+                    &name("web"),
+                    json!({"spec": {"minReplicas": scale, "maxReplicas": 3 * scale}}),
+                ),
+            ]
+        }
+
+        let model = service("web")
+            .base(rendered("", 1, "nginx:1.25", "example.com"))
+            .env_named(
+                "dev",
+                naming("dev-", ""),
+                rendered("dev-", 1, "nginx:1.25", "dev.example.com"),
+            )
+            .env(
+                "staging",
+                rendered("", 2, "docker.io/nginx:1.25", "staging.example.com"),
+            )
+            .env(
+                "production",
+                rendered("", 4, "docker.io/library/nginx:1.25", "example.com"),
+            )
+            .patches("production", 10)
+            .build();
+        let mut recorded = Vec::new();
+        for rule in RULES {
+            let mut drafts = Vec::new();
+            rule.check(&model, Settings::default(), &mut drafts);
+            recorded.extend(drafts.into_iter().map(|d| (rule.id(), d.kind, d.field)));
+        }
+        let only_replicas = [
+            (RuleId::Replicas, "Deployment", "spec.replicas"),
+            (
+                RuleId::Replicas,
+                "HorizontalPodAutoscaler",
+                "spec.minReplicas..maxReplicas",
+            ),
+        ]
+        .map(|(id, kind, field)| (id, kind.to_string(), field.to_string()));
+        assert_eq!(recorded, only_replicas);
     }
 }

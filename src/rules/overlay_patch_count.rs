@@ -46,3 +46,71 @@ impl Rule for OverlayPatchCount {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::OverlayPatchCount;
+    use crate::rules::Settings;
+    use crate::rules::testing::{ServiceBuilder, check, check_with, deployment, draft, service};
+
+    /// A service in dev, staging and production.
+    fn three_envs() -> ServiceBuilder {
+        service("web")
+            .env("dev", [deployment("web")])
+            .env("staging", [deployment("web")])
+            .env("production", [deployment("web")])
+    }
+
+    fn threshold(t: Decimal) -> Settings {
+        Settings { threshold: Some(t) }
+    }
+
+    #[test]
+    fn more_than_ten_patches_fire() {
+        let model = three_envs()
+            .patches("dev", 2)
+            .patches("production", 11)
+            .build();
+        assert_eq!(
+            check(&OverlayPatchCount, &model),
+            [draft("Kustomization/web")
+                .field("patches")
+                .envs(["production"])
+                .values([("dev", "2"), ("staging", "0"), ("production", "11")])
+                .message("the production overlay has more than 10 patches")]
+        );
+    }
+
+    #[test]
+    fn exactly_ten_patches_are_silent() {
+        let model = three_envs()
+            .patches("staging", 10)
+            .patches("production", 10)
+            .build();
+        assert_eq!(check(&OverlayPatchCount, &model), []);
+    }
+
+    #[test]
+    fn a_configured_threshold_replaces_ten() {
+        let model = three_envs()
+            .patches("dev", 3)
+            .patches("staging", 4)
+            .patches("production", 5)
+            .build();
+        assert_eq!(check(&OverlayPatchCount, &model), []);
+        assert_eq!(
+            check_with(&OverlayPatchCount, &model, threshold(Decimal::from(3))),
+            [draft("Kustomization/web")
+                .field("patches")
+                .envs(["staging", "production"])
+                .values([("dev", "3"), ("staging", "4"), ("production", "5")])
+                .message("the staging and production overlays have more than 3 patches")]
+        );
+        assert_eq!(
+            check_with(&OverlayPatchCount, &model, threshold(Decimal::from(5))),
+            []
+        );
+    }
+}

@@ -43,16 +43,258 @@ impl Rule for Probes {
                         (e.to_string(), v)
                     })
                     .collect();
-                let detail = if paths.is_empty() {
-                    "is missing in some".to_string()
+                // An environment without the probe does not differ in the reference's paths; it lacks it.
+                let (missing, present): (Vec<&String>, Vec<&String>) = differing
+                    .iter()
+                    .partition(|e| probes.iter().any(|(pe, p)| pe == e && p.is_none()));
+                let message = if paths.is_empty() {
+                    format!(
+                        "{kind} is missing in some: {} vs {ref_env}",
+                        and_list(&differing)
+                    )
+                } else if missing.is_empty() {
+                    format!(
+                        "{kind} differs in {}: {} vs {ref_env}",
+                        paths.join(", "),
+                        and_list(&differing)
+                    )
                 } else {
-                    format!("differs in {}", paths.join(", "))
+                    format!(
+                        "{kind} differs in {}: {} vs {ref_env}, and is missing in {}",
+                        paths.join(", "),
+                        and_list(&present),
+                        and_list(&missing)
+                    )
                 };
-                let message = format!("{kind} {detail}: {} vs {ref_env}", and_list(&differing));
                 let mut envs = differing;
                 envs.push(ref_env);
                 out.push(container_draft(&c, kind.into(), envs, values, message));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::Probes;
+    use crate::rules::testing::{Workload, check, draft, service, web};
+
+    fn readiness(probe: Value) -> Workload {
+        web(|c| c.port("http", 8080).probe("readinessProbe", probe))
+    }
+
+    #[test]
+    fn another_path_fires_showing_only_what_differs() {
+        let model = service("web")
+            .env(
+                "staging",
+                [readiness(
+                    json!({"httpGet": {"path": "/healthz", "port": 8080}}),
+                )],
+            )
+            .env(
+                "production",
+                [readiness(
+                    json!({"httpGet": {"path": "/ready", "port": 8080}}),
+                )],
+            )
+            .build();
+        assert_eq!(
+            check(&Probes, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("readinessProbe")
+                .envs(["staging", "production"])
+                .values([
+                    ("staging", "httpGet.path: /healthz"),
+                    ("production", "httpGet.path: /ready")
+                ])
+                .message("readinessProbe differs in httpGet.path: staging vs production")]
+        );
+    }
+
+    #[test]
+    fn a_probe_missing_in_some_environments_fires_showing_it_whole() {
+        let live = || {
+            web(|c| {
+                c.probe(
+                    "livenessProbe",
+                    json!({"httpGet": {"path": "/live", "port": 8080}, "timeoutSeconds": 3}),
+                )
+            })
+        };
+        let model = service("web")
+            .env("dev", [web(|c| c)])
+            .env("staging", [live()])
+            .env("production", [live()])
+            .build();
+        assert_eq!(
+            check(&Probes, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("livenessProbe")
+                .envs(["dev", "production"])
+                .values([
+                    ("dev", "(none)"),
+                    (
+                        "staging",
+                        r#"{"failureThreshold":3,"httpGet":{"path":"/live","port":8080,"scheme":"HTTP"},"initialDelaySeconds":0,"periodSeconds":10,"successThreshold":1,"timeoutSeconds":3}"#
+                    ),
+                    (
+                        "production",
+                        r#"{"failureThreshold":3,"httpGet":{"path":"/live","port":8080,"scheme":"HTTP"},"initialDelaySeconds":0,"periodSeconds":10,"successThreshold":1,"timeoutSeconds":3}"#
+                    ),
+                ])
+                .message("livenessProbe is missing in some: dev vs production")]
+        );
+    }
+
+    #[test]
+    fn a_probe_the_reference_lacks_fires() {
+        let model = service("web")
+            .env(
+                "staging",
+                [web(|c| {
+                    c.probe("startupProbe", json!({"exec": {"command": ["true"]}}))
+                })],
+            )
+            .env("production", [web(|c| c)])
+            .build();
+        let drafts = check(&Probes, &model);
+        assert_eq!(drafts.len(), 1, "{drafts:?}");
+        assert_eq!(drafts[0].field, "startupProbe");
+        assert_eq!(drafts[0].envs, ["staging", "production"]);
+        assert_eq!(drafts[0].values["production"], "(none)");
+        assert_eq!(
+            drafts[0].message,
+            "startupProbe is missing in some: staging vs production"
+        );
+    }
+
+    #[test]
+    fn every_differing_path_is_named() {
+        let model = service("web")
+            .env(
+                "dev",
+                [readiness(
+                    json!({"tcpSocket": {"port": 8080}, "periodSeconds": 30}),
+                )],
+            )
+            .env(
+                "staging",
+                [readiness(
+                    json!({"tcpSocket": {"port": 8080}, "timeoutSeconds": 5}),
+                )],
+            )
+            .env(
+                "production",
+                [readiness(json!({"tcpSocket": {"port": 8080}}))],
+            )
+            .build();
+        assert_eq!(
+            check(&Probes, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("readinessProbe")
+                .envs(["dev", "staging", "production"])
+                .values([
+                    ("dev", "periodSeconds: 30; timeoutSeconds: 1"),
+                    ("staging", "periodSeconds: 10; timeoutSeconds: 5"),
+                    ("production", "periodSeconds: 10; timeoutSeconds: 1"),
+                ])
+                .message(
+                    "readinessProbe differs in periodSeconds, timeoutSeconds: dev and staging vs production"
+                )]
+        );
+    }
+
+    /// An environment without the probe does not differ in the reference's paths: it lacks the probe.
+    #[test]
+    fn a_missing_probe_beside_a_differing_one_is_called_missing() {
+        let model = service("web")
+            .env("dev", [web(|c| c.port("http", 8080))])
+            .env(
+                "staging",
+                [readiness(
+                    json!({"httpGet": {"path": "/healthz", "port": 8080}}),
+                )],
+            )
+            .env(
+                "production",
+                [readiness(
+                    json!({"httpGet": {"path": "/ready", "port": 8080}}),
+                )],
+            )
+            .build();
+        assert_eq!(
+            check(&Probes, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("readinessProbe")
+                .envs(["dev", "staging", "production"])
+                .values([
+                    ("dev", "(none)"),
+                    ("staging", "httpGet.path: /healthz"),
+                    ("production", "httpGet.path: /ready")
+                ])
+                .message(
+                    "readinessProbe differs in httpGet.path: staging vs production, and is missing in dev"
+                )]
+        );
+    }
+
+    /// Key order, a port by name or as a string (int-or-string), and spelled-out defaults are one probe.
+    #[test]
+    fn equal_probes_in_other_spellings_are_silent() {
+        let model = service("web")
+            .env(
+                "dev",
+                [readiness(json!({"httpGet": {"path": "/ready", "port": 8080}})).replicas(1)],
+            )
+            .env(
+                "staging",
+                [readiness(json!({
+                    "periodSeconds": 10,
+                    "httpGet": {"port": "http", "scheme": "HTTP", "path": "/ready"},
+                    "timeoutSeconds": 1,
+                }))
+                .replicas(2)],
+            )
+            .env(
+                "production",
+                [readiness(json!({
+                    "httpGet": {"path": "/ready", "port": "8080"},
+                    "failureThreshold": 3,
+                    "successThreshold": 1,
+                    "initialDelaySeconds": 0,
+                }))
+                .replicas(6)],
+            )
+            .build();
+        assert_eq!(check(&Probes, &model), []);
+    }
+
+    /// A port name is resolved through the container's own ports, so two names for 8080 are one port.
+    #[test]
+    fn two_port_names_for_one_number_are_silent() {
+        let model = service("web")
+            .env(
+                "staging",
+                [web(|c| {
+                    c.port("http", 8080)
+                        .probe("livenessProbe", json!({"tcpSocket": {"port": "http"}}))
+                })],
+            )
+            .env(
+                "production",
+                [web(|c| {
+                    c.port("web", 8080)
+                        .probe("livenessProbe", json!({"tcpSocket": {"port": "web"}}))
+                })],
+            )
+            .build();
+        assert_eq!(check(&Probes, &model), []);
     }
 }

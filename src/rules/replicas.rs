@@ -84,3 +84,129 @@ fn push_if_different(
     let envs = values.keys().cloned().collect();
     out.push(object_draft(key, field, envs, values, message));
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::Replicas;
+    use crate::rules::testing::{check, deployment, draft, object, service, web, workload};
+
+    fn hpa(spec: Value) -> Value {
+        object(
+            "autoscaling/v2",
+            "HorizontalPodAutoscaler",
+            "web",
+            json!({ "spec": spec }),
+        )
+    }
+
+    fn pdb(spec: Value) -> Value {
+        object(
+            "policy/v1",
+            "PodDisruptionBudget",
+            "web",
+            json!({ "spec": spec }),
+        )
+    }
+
+    #[test]
+    fn replica_counts_that_differ_are_recorded() {
+        let model = service("web")
+            .env("dev", [deployment("web").replicas(1)])
+            .env("staging", [deployment("web").replicas(2)])
+            .env("production", [deployment("web").replicas(6)])
+            .build();
+        assert_eq!(
+            check(&Replicas, &model),
+            [draft("Deployment/web")
+                .field("spec.replicas")
+                .envs(["dev", "staging", "production"])
+                .values([("dev", "1"), ("staging", "2"), ("production", "6")])
+                .message("replica count differs: dev 1, staging 2, production 6")]
+        );
+    }
+
+    /// An autoscaled workload leaves `spec.replicas` unset; the autoscaler's range is recorded instead.
+    #[test]
+    fn autoscaling_ranges_and_unset_replicas_are_recorded() {
+        let model = service("web")
+            .env(
+                "staging",
+                [
+                    workload("StatefulSet", "web").replicas(2).into(),
+                    hpa(json!({"maxReplicas": 4})),
+                ],
+            )
+            .env(
+                "production",
+                [
+                    workload("StatefulSet", "web").into(),
+                    hpa(json!({"minReplicas": 3, "maxReplicas": 10})),
+                ],
+            )
+            .build();
+        assert_eq!(
+            check(&Replicas, &model),
+            [
+                draft("StatefulSet/web")
+                    .field("spec.replicas")
+                    .envs(["staging", "production"])
+                    .values([("staging", "2"), ("production", "(unset)")])
+                    .message("replica count differs: staging 2, production (unset)"),
+                draft("HorizontalPodAutoscaler/web")
+                    .field("spec.minReplicas..maxReplicas")
+                    .envs(["staging", "production"])
+                    .values([("staging", "1..4"), ("production", "3..10")])
+                    .message("autoscaling range differs: staging 1..4, production 3..10"),
+            ]
+        );
+    }
+
+    #[test]
+    fn disruption_budgets_that_differ_are_recorded() {
+        let model = service("web")
+            .env("staging", [pdb(json!({"maxUnavailable": 1}))])
+            .env("production", [pdb(json!({"minAvailable": "50%"}))])
+            .build();
+        assert_eq!(
+            check(&Replicas, &model),
+            [draft("PodDisruptionBudget/web")
+                .field("spec.minAvailable/maxUnavailable")
+                .envs(["staging", "production"])
+                .values([
+                    ("staging", "maxUnavailable 1"),
+                    ("production", "minAvailable 50%")
+                ])
+                .message("disruption budget differs: staging maxUnavailable 1, production minAvailable 50%")]
+        );
+    }
+
+    /// Only the counts are this rule's: other differences, and counts that agree, record nothing.
+    #[test]
+    fn equal_counts_are_silent_whatever_else_differs() {
+        let model = service("web")
+            .env(
+                "staging",
+                [
+                    web(|c| c.env("MODE", "staging").limits(json!({"memory": "1Gi"})))
+                        .replicas(3)
+                        .into(),
+                    hpa(json!({"minReplicas": 3, "maxReplicas": 6, "metrics": []})),
+                    pdb(json!({"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}})),
+                ],
+            )
+            .env(
+                "production",
+                [
+                    web(|c| c.limits(json!({"memory": "4Gi"})))
+                        .replicas(3)
+                        .into(),
+                    hpa(json!({"maxReplicas": 6, "minReplicas": 3})),
+                    pdb(json!({"minAvailable": 1})),
+                ],
+            )
+            .build();
+        assert_eq!(check(&Replicas, &model), []);
+    }
+}
