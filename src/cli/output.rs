@@ -520,7 +520,10 @@ pub fn print_scan(
         if let Some(obj) = v.as_object_mut() {
             obj.insert("run".into(), json!(outcome.run));
             obj.insert("unchanged".into(), json!(outcome.confirmed));
-            obj.insert("fetch_error".into(), json!(outcome.fetch_error));
+            obj.insert(
+                "fetch_error".into(),
+                json!(outcome.fetch_error.as_ref().map(|e| e.to_string())),
+            );
         }
         serde_json::to_writer_pretty(&mut out, &v)?;
         return writeln!(out);

@@ -472,7 +472,7 @@ pub struct ScanOutcome {
     /// The commit scanned (none for a plain directory).
     pub commit: Option<CommitInfo>,
     /// Why fetching failed, when it did (the last fetched commit was scanned).
-    pub fetch_error: Option<String>,
+    pub fetch_error: Option<std::sync::Arc<SourceError>>,
     /// The run's id in history.
     pub run: i64,
     /// The scan found exactly what run `run` found, and confirmed it instead of recording a copy.
@@ -552,7 +552,7 @@ pub fn scan(
                 Ok(head) => (head, None),
                 Err(e) => {
                     tracing::warn!(error = %e, "fetch failed; scanning the last fetched commit");
-                    (repo.head()?, Some(e.to_string()))
+                    (repo.head()?, Some(std::sync::Arc::new(e)))
                 }
             };
             let fetch_ms = Some(millis(t));
@@ -580,7 +580,7 @@ pub fn scan(
             kind: EventKind::FetchFailed,
             service: None,
             env: None,
-            message: e.clone(),
+            message: e.to_string(),
             data: serde_json::Value::Null,
         });
     }
@@ -595,7 +595,7 @@ pub fn scan(
             render_ms: None,
             check_ms,
         },
-        fetch_error: fetch_error.clone(),
+        fetch_error: fetch_error.as_ref().map(|e| e.to_string()),
         errors: report.errors.clone(),
         findings: report.findings.clone(),
         metrics: report.metrics.clone(),
@@ -659,7 +659,7 @@ pub struct BackfillOutcome {
     /// What rendering every overlay at every recorded commit would have taken.
     pub naive_renders: u64,
     /// Why fetching failed, when it did (the last fetched history was walked).
-    pub fetch_error: Option<String>,
+    pub fetch_error: Option<std::sync::Arc<SourceError>>,
 }
 
 impl BackfillOutcome {
@@ -697,7 +697,7 @@ pub fn backfill(
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "fetch failed; backfilling the last fetched history");
-            outcome.fetch_error = Some(e.to_string());
+            outcome.fetch_error = Some(std::sync::Arc::new(e));
             repo.head()?
         }
     };
