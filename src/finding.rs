@@ -58,6 +58,9 @@ pub struct Draft {
     pub values: IndexMap<String, String>,
     /// One-line explanation.
     pub message: String,
+    /// The most this finding may weigh, whatever config sets for its rule (`overlay-adds-resource` is `info`
+    /// when every environment adds the object: parity holds). The policy applies it.
+    pub at_most: Option<Severity>,
 }
 
 /// Something that could not be checked: it makes `check` exit 2, and the rest is still checked.

@@ -303,6 +303,7 @@ pub fn service_drift(
                         field,
                         values,
                         message,
+                        at_most: None,
                     },
                     file: o.origin.clone(),
                 }
@@ -432,6 +433,7 @@ pub fn service_drift(
                     by.map(|m| format!(" — created by {m}")).unwrap_or_default()
                 ),
                 values,
+                at_most: None,
             },
             file: None,
         });

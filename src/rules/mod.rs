@@ -124,6 +124,7 @@ pub(crate) fn object_draft(
         field: field.into(),
         values,
         message,
+        at_most: None,
     }
 }
 
@@ -143,6 +144,7 @@ pub(crate) fn container_draft(
         field,
         values,
         message,
+        at_most: None,
     }
 }
 

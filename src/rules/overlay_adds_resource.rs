@@ -39,13 +39,23 @@ impl Rule for OverlayAddsResource {
                     (e.env.clone(), v.to_string())
                 })
                 .collect();
-            let message = format!(
-                "{key} is not in the base; the {} overlay{} add{} it",
-                and_list(&envs),
-                if envs.len() == 1 { "" } else { "s" },
-                if envs.len() == 1 { "s" } else { "" }
-            );
-            out.push(object_draft(key, "(object)", envs, values, message));
+            // Every environment adds it the same way: parity holds, only the base could carry it.
+            let everywhere = envs.len() == service.envs.len() && envs.len() > 1;
+            let message = if everywhere {
+                format!("{key} is not in the base, but every overlay adds it: move it to the base")
+            } else {
+                format!(
+                    "{key} is not in the base; the {} overlay{} add{} it",
+                    and_list(&envs),
+                    if envs.len() == 1 { "" } else { "s" },
+                    if envs.len() == 1 { "s" } else { "" }
+                )
+            };
+            let mut draft = object_draft(key, "(object)", envs, values, message);
+            if everywhere {
+                draft.at_most = Some(crate::finding::Severity::Info);
+            }
+            out.push(draft);
         }
     }
 }
@@ -97,9 +107,10 @@ mod tests {
         );
     }
 
-    /// Even an object every environment has is an overlay's addition when the base lacks it.
+    /// An object every overlay adds the same way is still reported once, capped at info: parity holds, the
+    /// hint is to move it to the base.
     #[test]
-    fn an_object_every_overlay_adds_fires_once() {
+    fn an_object_every_overlay_adds_is_info_once() {
         let model = service("web")
             .base([deployment("web")])
             .env("dev", [deployment("web").into(), hpa()])
@@ -117,9 +128,10 @@ mod tests {
                     ("production", "added by overlay"),
                 ])
                 .message(
-                    "HorizontalPodAutoscaler/web is not in the base; the dev, staging and production \
-                     overlays add it"
-                )]
+                    "HorizontalPodAutoscaler/web is not in the base, but every overlay adds it: move it \
+                     to the base"
+                )
+                .at_most(crate::finding::Severity::Info)]
         );
     }
 

@@ -43,6 +43,7 @@ impl Rule for OverlayPatchCount {
             envs: over,
             field: "patches".into(),
             values,
+            at_most: None,
         });
     }
 }

@@ -70,6 +70,7 @@ impl<'a> Policy<'a> {
         severity: Severity,
         draft: Draft,
     ) -> Result<Finding, Box<Suppressed>> {
+        let severity = draft.at_most.map_or(severity, |cap| severity.min(cap));
         let finding = Finding {
             rule,
             severity,

@@ -340,6 +340,7 @@ pub(crate) fn draft(object: &str) -> Draft {
         field: String::new(),
         values: IndexMap::new(),
         message: String::new(),
+        at_most: None,
     }
 }
 
@@ -373,6 +374,11 @@ impl Draft {
     }
 
     /// The message.
+    pub(crate) fn at_most(mut self, severity: crate::finding::Severity) -> Self {
+        self.at_most = Some(severity);
+        self
+    }
+
     pub(crate) fn message(mut self, message: &str) -> Self {
         self.message = message.to_string();
         self
