@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod discover;
 pub mod finding;
+pub mod gitops;
 pub mod history;
 pub mod input;
 pub mod kustomization;
