@@ -228,12 +228,26 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     }
 
     // The kustomization graph places the roots no pattern claimed (only when config names no layout).
-    let mut left_out = Vec::new();
+    let mut left_out: Vec<(PathBuf, String)> = Vec::new();
     let (mut kustomizations, mut roots) = (0, 0);
     if detect {
-        let graph = graph::Graph::build(&Reader::new(root, options.max_file_bytes));
+        let reader = Reader::new(root, options.max_file_bytes);
+        let graph = graph::Graph::build(&reader);
         kustomizations = graph.nodes.len();
         roots = graph.roots().count();
+        // The repo's own Argo CD and Flux objects place what they deploy, before path conventions do.
+        let identity = crate::gitops::RepoIdentity::unknown();
+        let objects = crate::gitops::scan(root, &reader, &identity);
+        let targets: Vec<crate::gitops::LocalTarget> = crate::gitops::targets(&objects, &identity)
+            .local
+            .into_iter()
+            .filter(|t| {
+                !claimed.contains(Path::new(&t.path)) && !excluded(&globs, Path::new(&t.path))
+            })
+            .collect();
+        let (by_gitops, left, taken) = place::place_targets(&graph, &objects, &targets, &repo_name);
+        left_out.extend(left);
+        claimed.extend(taken);
         let unclaimed: Vec<&graph::Node> = graph
             .roots()
             .filter(|n| !claimed.contains(&n.dir))
@@ -246,8 +260,8 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             })
             .collect();
         let (placed, left) = place::place(&graph, &unclaimed, &repo_name);
-        left_out = left;
-        for p in placed {
+        left_out.extend(left);
+        for p in by_gitops.into_iter().chain(placed) {
             let mut name = p.name.clone();
             if services.contains_key(&name) {
                 // A pattern already named a service so: this one is named by its overlays' parent path.
@@ -567,6 +581,73 @@ mod tests {
             ]
         );
         assert!(d.problems.is_empty(), "{:?}", d.problems);
+    }
+
+    #[test]
+    fn argo_cd_applications_place_what_they_deploy() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let write = |path: &str, text: &str| {
+            let p = t.path().join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        };
+        for dir in ["deploy/catalog-a", "deploy/catalog-b", "web/overlay"] {
+            write(&format!("{dir}/kustomization.yaml"), "resources: []\n");
+        }
+        let app = |name: &str, path: &str, namespace: &str| {
+            format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\n\
+                 spec:\n  project: default\n  source:\n    repoURL: https://git.example.com/infra.git\n    path: {path}\n\
+                 \x20   targetRevision: main\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {namespace}\n"
+            )
+        };
+        write(
+            "argocd/apps.yaml",
+            &[
+                app("catalog-dev", "deploy/catalog-a", "shop"),
+                app("catalog-prod", "deploy/catalog-b", "shop"),
+                app("web-east", "web/overlay", "web-staging"),
+                app("web-west", "web/overlay", "web-prod"),
+            ]
+            .join("---\n"),
+        );
+        let d = discover(t.path(), &Options::default());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        let summary: Vec<(String, Vec<(String, String)>)> = d
+            .services
+            .iter()
+            .map(|s| {
+                let envs = s
+                    .overlays
+                    .iter()
+                    .map(|(e, dir)| (e.clone(), dir.display().to_string()))
+                    .collect();
+                (s.name.clone(), envs)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "catalog".to_string(),
+                    vec![
+                        ("dev".to_string(), "deploy/catalog-a".to_string()),
+                        ("prod".into(), "deploy/catalog-b".into())
+                    ]
+                ),
+                (
+                    "web".to_string(),
+                    vec![
+                        ("staging".to_string(), "web/overlay".to_string()),
+                        ("prod".into(), "web/overlay".into())
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(
+            d.services[0].reasons["dev"],
+            "argo-cd Application argocd/catalog-dev"
+        );
     }
 
     #[test]

@@ -183,6 +183,127 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
     (out, left_out)
 }
 
+/// The environment word among the tokens of a name (`catalog-prod` → `prod`, `shop-staging` → `staging`).
+fn env_token(name: &str) -> Option<String> {
+    if is_env_word(name) {
+        return Some(name.to_string());
+    }
+    tokens(name).find(|t| tier(t).is_some())
+}
+
+/// Places the directories the repo's own Argo CD Applications and Flux Kustomizations deploy (those that
+/// hold a kustomization and no pattern claimed). The environment is the first of: the environment segment of
+/// the path, the environment token of the object's name, of its destination namespace, of its destination
+/// cluster's name; the service is the path without that segment. Directories that GitOps objects deploy
+/// but that name no environment, or that are the only environment of their service, are left out.
+pub fn place_targets(
+    graph: &Graph,
+    objects: &crate::gitops::GitOpsObjects,
+    targets: &[crate::gitops::LocalTarget],
+    repo_name: &str,
+) -> (Vec<PlacedService>, LeftOut, Vec<PathBuf>) {
+    use crate::gitops::Owner;
+    let mut groups: BTreeMap<Vec<String>, Vec<Placed>> = BTreeMap::new();
+    let mut left_out: LeftOut = Vec::new();
+    let mut taken: Vec<PathBuf> = Vec::new();
+    for target in targets.iter().filter(|t| t.exists) {
+        let dir = if target.path == "." {
+            PathBuf::new()
+        } else {
+            PathBuf::from(&target.path)
+        };
+        if !graph.nodes.contains_key(&dir) {
+            continue;
+        }
+        let (what, name, namespace, destination) = match &target.owner {
+            Owner::Application {
+                name, namespace, ..
+            } => {
+                let app = objects
+                    .applications
+                    .iter()
+                    .find(|a| &a.name == name && &a.namespace == namespace);
+                let dest = app.map(|a| a.destination.clone()).unwrap_or_default();
+                ("argo-cd Application", name, namespace, Some(dest))
+            }
+            Owner::FluxKustomization { name, namespace } => {
+                ("flux Kustomization", name, namespace, None)
+            }
+        };
+        let reason = format!(
+            "{what} {}{name}",
+            namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default()
+        );
+        let segs = segments(&dir);
+        // (the key that groups one service's environments, the environment)
+        let placed: Option<(Vec<String>, String)> = match env_segment(&segs) {
+            Some((i, _)) => {
+                let mut rest = segs.clone();
+                let env = rest.remove(i);
+                Some((rest, env))
+            }
+            None => match env_token(name) {
+                // `catalog-prod` and `catalog-staging` are one service, wherever their paths are.
+                Some(env) => {
+                    let service: Vec<String> = tokens(name).filter(|t| *t != env).collect();
+                    Some((vec![format!("@{}", service.join("-"))], env))
+                }
+                // One directory sent to several namespaces or clusters: one environment each.
+                None => destination
+                    .as_ref()
+                    .and_then(|d| {
+                        d.namespace
+                            .as_deref()
+                            .and_then(env_token)
+                            .or_else(|| d.name.as_deref().and_then(env_token))
+                    })
+                    .map(|env| (segs.clone(), env)),
+            },
+        };
+        if !taken.contains(&dir) {
+            taken.push(dir.clone());
+        }
+        match placed {
+            Some((rest, env)) => groups.entry(rest).or_default().push(Placed {
+                service: String::new(),
+                env,
+                dir,
+                reason,
+            }),
+            None => left_out.push((dir, format!("{reason} names no environment"))),
+        }
+    }
+    let mut services = Vec::new();
+    for (rest, mut envs) in groups {
+        envs.sort_by(|a, b| a.env.cmp(&b.env));
+        envs.dedup_by(|a, b| a.env == b.env);
+        if envs.len() < 2 {
+            left_out.extend(envs.into_iter().map(|e| {
+                (
+                    e.dir,
+                    format!("{}: a single environment (nothing to compare)", e.reason),
+                )
+            }));
+            continue;
+        }
+        let dirs: Vec<&Path> = envs.iter().map(|e| e.dir.as_path()).collect();
+        let base = graph.shared_base(&dirs);
+        let name = match rest.first().and_then(|k| k.strip_prefix('@')) {
+            Some(from_object) if !from_object.is_empty() => from_object.to_string(),
+            _ => service_name(&rest, repo_name),
+        };
+        for e in &mut envs {
+            e.service = name.clone();
+        }
+        services.push(PlacedService { name, base, envs });
+    }
+    services.sort_by(|a, b| a.name.cmp(&b.name));
+    (services, left_out, taken)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
