@@ -1266,3 +1266,54 @@ data: {tls.crt: eA==, tls.key: eA==}
     // alone; f (vars), i (a prefix below its root) and j (its own configurations) alone from the start.
     assert_eq!(kubectl.builds(), 6);
 }
+
+#[test]
+fn a_broken_overlay_is_found_by_bisection() {
+    let repo = Repo::new();
+    repo.base("web");
+    let services: Vec<String> = (0..16).map(|i| format!("s{i:02}")).collect();
+    for service in &services {
+        // The same names in every service.
+        copy_dir(&repo.dir("web", "base"), &repo.dir(service, "base"));
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            "resources: [../../base]\nnamespace: dev\n",
+        );
+    }
+    let requests: Vec<RenderRequest> = services.iter().map(|s| repo.request(s, "dev")).collect();
+    // Valid inputs that only kustomize can refuse: a patch that targets no object.
+    let break_overlay = |service: &str| {
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            "resources: [../../base]\nnamespace: dev\npatches:\n- path: nope.yaml\n",
+        );
+        repo.write(
+            &format!("apps/{service}/overlays/dev/nope.yaml"),
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nope}\nspec: {replicas: 2}\n",
+        );
+    };
+    let runs = |broken: &[usize]| -> usize {
+        let kubectl = CountingKubectl::new();
+        let results = kubectl.kustomize(&repo).render(&requests);
+        for (i, result) in results.iter().enumerate() {
+            if broken.contains(&i) {
+                assert!(
+                    matches!(result, Err(RenderError::KustomizeFailed { .. })),
+                    "{i}: {result:?}"
+                );
+            } else {
+                assert_eq!(values(ok(result)), plain_kustomize(&requests[i].dir));
+            }
+        }
+        kubectl.builds()
+    };
+    break_overlay("s05");
+    // The failed run, s05 alone, and the other 15 in two halves.
+    assert_eq!(runs(&[5]), 4);
+    break_overlay("s11");
+    break_overlay("s13");
+    // 16 fail (naming s05); s05 alone, s00-s07 fine, s08-s15 fail (naming s11); s11 alone, s08-s10
+    // fine, s12-s15 fail (naming s13); s13 alone, s12 and s14-s15 fine. However many overlays are broken,
+    // no chain of retries is deeper than the halvings of the batch.
+    assert_eq!(runs(&[5, 11, 13]), 10);
+}
