@@ -74,6 +74,20 @@ pub(crate) struct Inputs {
     /// Values of the secretGenerators' literals and env files: kustomize quotes some of them in errors
     /// ("invalid literal source ..."), so they are cut from its messages.
     pub secret_values: Vec<String>,
+    /// What decides which other overlays this one may share a kustomize run with.
+    pub batching: Batching,
+}
+
+/// What the kustomization tree of an overlay says about rendering it in one kustomize run with others (see
+/// the batch renderer in `kustomize.rs` for why each matters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Batching {
+    /// The `configurations` files of the tree: kustomize merges them into the top kustomization's
+    /// configuration and applies that to every overlay of a run, so only overlays with the same files share
+    /// one.
+    pub shared_settings: BTreeSet<PathBuf>,
+    /// Why the overlay must be rendered in a run of its own, when it must.
+    pub alone: Option<&'static str>,
 }
 
 /// Walks the kustomization in `dir`, reading and checking files with `reader`, whose root is the canonical
@@ -96,8 +110,20 @@ pub(crate) fn walk(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
         files: BTreeSet::new(),
         visited: HashSet::new(),
         secret_values: BTreeSet::new(),
+        batching: Batching::default(),
+        root_prefix: false,
+        inner_prefix: false,
     };
     let root = walker.kustomization(&dir, None)?;
+    let mut batching = walker.batching;
+    if walker.inner_prefix && !walker.root_prefix {
+        // kustomize compares the prefix lists of a reference and its candidates, and an empty list only
+        // matches an empty one: the shared run's marker makes every list non-empty, so such an overlay
+        // would be refused there ("found multiple possible referrals") and bisected out.
+        batching.alone = batching.alone.or(Some(
+            "a namePrefix or transformer below the root but none at the root",
+        ));
+    }
     Ok(Inputs {
         dir,
         files: walker.files,
@@ -108,6 +134,7 @@ pub(crate) fn walk(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
             values.sort_by_key(|v| std::cmp::Reverse(v.len()));
             values
         },
+        batching,
     })
 }
 
@@ -182,7 +209,17 @@ struct Walker<'a> {
     files: BTreeSet<PathBuf>,
     visited: HashSet<PathBuf>,
     secret_values: BTreeSet<String>,
+    batching: Batching,
+    /// The root kustomization sets a non-empty `namePrefix`.
+    root_prefix: bool,
+    /// A kustomization below the root sets a non-empty `namePrefix`, or one has `transformers` (which may
+    /// hold a PrefixTransformer for some kinds only).
+    inner_prefix: bool,
 }
+
+/// The kinds kustomize's `namePrefix` leaves alone (`prefixFieldSpecsToSkip` in kustomize v5.5).
+pub(crate) const UNPREFIXED_KINDS: [&str; 3] =
+    ["Namespace", "CustomResourceDefinition", "APIService"];
 
 /// Shorter values are not cut from messages: replacing every `1` or `true` would garble them more than
 /// it protects.
@@ -208,6 +245,7 @@ impl Walker<'_> {
             return Ok(k);
         }
         self.files.insert(file.clone());
+        self.note_batching(&file, &k, referenced_from.is_none());
 
         for field in ["helmCharts", "helmChartInflationGenerator"] {
             if k.get(field).is_some_and(is_non_empty) {
@@ -287,6 +325,55 @@ impl Walker<'_> {
             }
         }
         Ok(k)
+    }
+
+    /// Notes what in the kustomization `k` (read from `file`) limits which overlays it can be rendered with.
+    fn note_batching(&mut self, file: &Path, k: &Map<String, Value>, is_root: bool) {
+        let set = |field: &str| k.get(field).is_some_and(is_non_empty);
+        let alone = &mut self.batching.alone;
+        // kustomize's OpenAPI schema is global to the process: the first overlay that sets one sets it for
+        // every overlay of the run.
+        if set("openapi") {
+            *alone = alone.or(Some("openapi"));
+        }
+        // Vars are resolved over the whole run: one overlay's var would fill `$(NAME)` in another's
+        // commands.
+        if set("vars") {
+            *alone = alone.or(Some("vars"));
+        }
+        // Name references read from CRD schemas can name any kind, the unprefixed ones too.
+        if set("crds") {
+            *alone = alone.or(Some("crds"));
+        }
+        if set("transformers") {
+            self.inner_prefix = true;
+        }
+        if k.get("namePrefix")
+            .and_then(Value::as_str)
+            .is_some_and(|p| !p.is_empty())
+        {
+            if is_root {
+                self.root_prefix = true;
+            } else {
+                self.inner_prefix = true;
+            }
+        }
+        let dir = file.parent().unwrap_or(file);
+        for entry in strings(k.get("configurations")) {
+            let path = normalize(&dir.join(entry.trim()));
+            // A missing or unreadable file is reported by the walk itself.
+            let Ok(text) = self.reader.read_to_string(&path) else {
+                continue;
+            };
+            // Name references from or to a kind `namePrefix` leaves alone would resolve differently in a
+            // shared run (a coarse test: the word anywhere in the file).
+            if UNPREFIXED_KINDS.iter().any(|kind| text.contains(kind)) {
+                self.batching.alone = self.batching.alone.or(Some(
+                    "configurations naming Namespace, CustomResourceDefinition or APIService",
+                ));
+            }
+            self.batching.shared_settings.insert(path);
+        }
     }
 
     /// Records the file or kustomization `entry` (relative to `dir`) that `file` refers to.

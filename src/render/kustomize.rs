@@ -4,18 +4,47 @@
 //! rendered together: a temporary directory holds one wrapper kustomization per overlay
 //! (`resources: [<relative path to the overlay>]` plus a `commonAnnotations` marker naming it) and a top
 //! kustomization listing the wrappers and asking for `buildMetadata`. The output is split back by the
-//! marker. When kustomize refuses a batch (two overlays declare the same object id, or one overlay is
-//! broken), the batch is split and retried until each broken overlay stands alone with its own error.
+//! marker.
+//!
+//! # Shared runs, collision-free by construction
+//! Overlays of different services often declare the same object ids (`Deployment/web` in every app, the
+//! same `Namespace`), which kustomize refuses in one run. So in a run of several overlays each wrapper also
+//! puts a marker unique to its overlay, `ep<nonce>x<index>-`, in front of every object name: `namePrefix`
+//! for every kind but those it leaves alone (`Namespace`, `CustomResourceDefinition`, `APIService`), a
+//! `replacement` for those. The nonce is random per render call, so no input can contain a marker, and the
+//! split removes the overlay's marker from every string of its objects. That is exact because kustomize
+//! treats the wrapper's prefix like any other: it rewrites every name reference it knows (and only those)
+//! to the prefixed name, outermost, so removing it gives what the overlay alone renders; generated-name
+//! hashes do not cover the name (kustomize v5.5 looks the name up under a path that never matches).
+//!
+//! Kustomize resolves name references, vars and its OpenAPI schema once for the whole run, so what one
+//! overlay sets can reach into another's objects. Hence:
+//! - overlays share a run only with overlays of the same environment, the same `sortOptions` (only the top
+//!   kustomization's count) and the same `configurations` files (merged into the top's configuration);
+//! - an overlay whose tree has `vars`, `crds`, `openapi`, `configurations` naming an unprefixed kind, or a
+//!   `namePrefix` (or `transformers`) below its root but none at its root is rendered in a run of its own;
+//!   the last because kustomize then compares name prefixes where one side is empty, which the marker
+//!   makes non-empty: in a shared run such an overlay fails with "found multiple possible referrals";
+//! - after a shared run, an overlay whose objects still hold a marker (a reference kustomize resolved to
+//!   another overlay's object, which alone it would have left as it is) or hold an `APIService` (which
+//!   names its Service by reference but is itself never prefixed, so other overlays' Services make
+//!   kustomize give up the rewrite) is rendered again in a run of its own.
+//!
+//! A run of one overlay has no name marker at all. A refused shared run is split in two halves, with the
+//! overlay kustomize named in its error on its own, and the parts retried the same way, until each
+//! broken overlay stands alone with its own error: O(log n) runs deep.
 //!
 //! Facts checked against kustomize v5.5 (`kubectl kustomize`), which the tests pin down:
 //! - a wrapper may name an overlay through `..` segments: the load restrictor only confines the files of
 //!   a kustomization to its own root, and each overlay is its own root;
 //! - `buildMetadata` and `sortOptions` only take effect in the top kustomization, so they go there
 //!   (the overlay's own `sortOptions` too: overlays with different ones are never batched together);
-//! - the marker does not change generated-name hashes (kustomize hashes a generated ConfigMap's data, not
-//!   its annotations).
+//! - neither marker changes generated-name hashes (kustomize hashes a generated ConfigMap's data, not its
+//!   annotations or its name);
+//! - every overlay and fixture of this repository renders in shared runs exactly as `kubectl kustomize`
+//!   renders it alone (`render::shared_runs_render_every_example_and_fixture_overlay_as_kustomize_alone_does`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -117,8 +146,10 @@ impl Kustomize {
         &self.command
     }
 
-    /// Renders one batch in one kustomize process.
-    fn run_batch(&self, batch: &Batch, slots: &[Slot]) -> Result<Vec<(usize, Rendered)>, Failure> {
+    /// Renders one batch in one kustomize process. A batch of several overlays is a shared run (see the
+    /// module docs): the markers are removed again here, and the overlays whose objects a shared run may
+    /// have rendered differently from a run of their own are returned in `alone`, not rendered.
+    fn run_batch(&self, batch: &Batch, slots: &[Slot], markers: Markers) -> Result<Ran, Failure> {
         let started = Instant::now();
         let tmp = tempfile::Builder::new()
             .prefix("envparity-kustomize-")
@@ -126,19 +157,28 @@ impl Kustomize {
             .map_err(|err| Failure::Fatal(RenderError::io(&std::env::temp_dir(), err)))?;
         // Canonical: relative paths from it must be computed the way the kernel resolves them.
         let top = canonical_dir(tmp.path()).map_err(Failure::Fatal)?;
+        let shared = batch.indices.len() > 1;
         let mut wrappers = Vec::with_capacity(batch.indices.len());
         for &i in &batch.indices {
             let name = format!("w{i}");
             let wrapper = top.join(&name);
             let rel = relative(&wrapper, &slots[i].dir);
-            let content = json!({
-                "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                "kind": "Kustomization",
-                "resources": [slash(&rel)],
-                "commonAnnotations": {MARKER_ANNOTATION: i.to_string()},
-            });
             // JSON is YAML, and serde_json quotes any path safely.
-            write_file(&wrapper, &content)?;
+            if shared {
+                let token = markers.token(i);
+                write_file(
+                    &wrapper,
+                    "kustomization.yaml",
+                    &shared_wrapper(&slash(&rel), i, &token),
+                )?;
+                write_file(&wrapper, MARKER_SOURCE_FILE, &marker_source(&token))?;
+            } else {
+                write_file(
+                    &wrapper,
+                    "kustomization.yaml",
+                    &lone_wrapper(&slash(&rel), i),
+                )?;
+            }
             wrappers.push(Wrapper {
                 index: i,
                 dir: wrapper,
@@ -154,7 +194,7 @@ impl Kustomize {
         if let Some(sort) = &batch.sort_options {
             top_kustomization["sortOptions"] = sort.clone();
         }
-        write_file(&top, &top_kustomization)?;
+        write_file(&top, "kustomization.yaml", &top_kustomization)?;
 
         let output = run_bounded(self.command.build(&top), self.timeout)
             .map_err(|err| {
@@ -187,43 +227,55 @@ impl Kustomize {
             .map_err(|err| Failure::Unreadable { line: err.line })?;
 
         let mut per_overlay: HashMap<usize, Vec<RenderedObject>> = HashMap::new();
+        let mut alone: BTreeSet<usize> = BTreeSet::new();
         let members: HashSet<usize> = batch.indices.iter().copied().collect();
-        for document in documents {
+        for mut document in documents {
             if document.is_null() {
                 continue;
             }
             let index = marker(&document)
                 .filter(|i| members.contains(i))
                 .ok_or(Failure::Unmarked)?;
+            if shared {
+                replace_text(&mut document, &format!("{}-", markers.token(index)), "");
+                if contains_text(&document, &markers.stem()) || refers_unprefixed(&document) {
+                    alone.insert(index);
+                }
+            }
             per_overlay.entry(index).or_default().push(finish_object(
                 document,
                 &top,
                 &self.repo_root,
             ));
         }
-        Ok(batch
-            .indices
-            .iter()
-            .map(|&i| {
-                let objects = per_overlay.remove(&i).unwrap_or_default();
-                (i, Rendered { objects })
-            })
-            .collect())
+        Ok(Ran {
+            rendered: batch
+                .indices
+                .iter()
+                .filter(|i| !alone.contains(i))
+                .map(|&i| {
+                    let objects = per_overlay.remove(&i).unwrap_or_default();
+                    (i, Rendered { objects })
+                })
+                .collect(),
+            alone: alone.into_iter().collect(),
+        })
     }
 
     /// Runs every batch on rayon's pool, splitting refused ones. The parts of a split batch are spawned into
-    /// the same scope as they come (not recursed into: a long chain of peeled-off overlays must not grow the
-    /// stack). Each result carries its request index, so the order in which runs finish changes nothing.
+    /// the same scope as they come (not recursed into, so the stack does not grow with the splits). Each
+    /// result carries its request index, so the order in which runs finish changes nothing.
     fn run_all(
         &self,
         batches: Vec<Batch>,
         slots: &[Slot],
+        markers: Markers,
         results: &mut [Option<Result<Rendered, RenderError>>],
     ) {
         let (tx, rx) = std::sync::mpsc::channel::<Settled>();
         rayon::scope(|scope| {
             for batch in batches {
-                self.spawn_settle(scope, batch, slots, tx.clone());
+                self.spawn_settle(scope, batch, slots, markers, tx.clone());
             }
         });
         for (i, result) in rx.try_iter().flatten() {
@@ -237,25 +289,39 @@ impl Kustomize {
         scope: &rayon::Scope<'s>,
         batch: Batch,
         slots: &'s [Slot],
+        markers: Markers,
         tx: std::sync::mpsc::Sender<Settled>,
     ) {
         scope.spawn(move |scope| {
-            let (finished, follow_ups) = self.settle(&batch, slots);
+            let (finished, follow_ups) = self.settle(&batch, slots, markers);
             // The receiver outlives the scope.
             let _ = tx.send(finished);
             for part in follow_ups {
-                self.spawn_settle(scope, part, slots, tx.clone());
+                self.spawn_settle(scope, part, slots, markers, tx.clone());
             }
         });
     }
 
-    /// Runs one batch: the results it settled, and the smaller batches to retry.
-    fn settle(&self, batch: &Batch, slots: &[Slot]) -> (Settled, Vec<Batch>) {
-        match self.run_batch(batch, slots) {
-            Ok(rendered) => (
-                rendered.into_iter().map(|(i, r)| (i, Ok(r))).collect(),
-                Vec::new(),
-            ),
+    /// Runs one batch: the results it settled, and the smaller batches to run next.
+    fn settle(&self, batch: &Batch, slots: &[Slot], markers: Markers) -> (Settled, Vec<Batch>) {
+        match self.run_batch(batch, slots, markers) {
+            Ok(ran) => {
+                let again: Vec<Batch> = ran
+                    .alone
+                    .into_iter()
+                    .map(|i| {
+                        tracing::debug!(
+                            dir = %display_path(&slots[i].dir, &self.repo_root).display(),
+                            "a shared run may have rendered this overlay differently; rendering it alone"
+                        );
+                        batch.only(i)
+                    })
+                    .collect();
+                (
+                    ran.rendered.into_iter().map(|(i, r)| (i, Ok(r))).collect(),
+                    again,
+                )
+            }
             Err(Failure::Fatal(err)) => (
                 batch
                     .indices
@@ -284,7 +350,7 @@ impl Kustomize {
                 tracing::debug!(
                     overlays = batch.indices.len(),
                     ?named,
-                    "kustomize refused a batch; splitting"
+                    "kustomize refused a batch; bisecting"
                 );
                 (Vec::new(), batch.split(named))
             }
@@ -297,7 +363,9 @@ impl Renderer for Kustomize {
     fn render(&self, requests: &[RenderRequest]) -> Vec<Result<Rendered, RenderError>> {
         let mut results: Vec<Option<Result<Rendered, RenderError>>> = vec![None; requests.len()];
         let mut slots = Vec::with_capacity(requests.len());
-        let mut groups: BTreeMap<(&str, String), Batch> = BTreeMap::new();
+        // (environment, sortOptions, shared settings) -> overlays that may share a run.
+        let mut groups: BTreeMap<(&str, String, String), Batch> = BTreeMap::new();
+        let mut lone = Vec::new();
         let mut first_by_dir: HashMap<PathBuf, usize> = HashMap::new();
         let mut duplicates = Vec::new();
         let reader = crate::input::Reader::new(&self.repo_root, self.max_file_bytes);
@@ -323,26 +391,43 @@ impl Renderer for Kustomize {
                 }
             };
             if let Some(&first) = first_by_dir.get(&inputs.dir) {
-                // The same directory twice in one batch would collide with itself.
+                // The same directory twice: rendered once.
                 duplicates.push((i, first));
                 continue;
             }
             first_by_dir.insert(inputs.dir.clone(), i);
+            let batch = Batch {
+                indices: vec![i],
+                sort_options: inputs.sort_options.clone(),
+            };
+            if let Some(reason) = inputs.batching.alone {
+                tracing::debug!(
+                    dir = %display_path(&inputs.dir, &self.repo_root).display(),
+                    reason,
+                    "rendering an overlay in a kustomize run of its own"
+                );
+                lone.push(batch);
+                continue;
+            }
             let sort_key = inputs
                 .sort_options
                 .as_ref()
                 .map(Value::to_string)
                 .unwrap_or_default();
+            let settings_key = inputs
+                .batching
+                .shared_settings
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join("\n");
             groups
-                .entry((request.env.as_str(), sort_key))
-                .or_insert_with(|| Batch {
-                    indices: Vec::new(),
-                    sort_options: inputs.sort_options.clone(),
-                })
-                .indices
-                .push(i);
+                .entry((request.env.as_str(), sort_key, settings_key))
+                .and_modify(|group| group.indices.push(i))
+                .or_insert(batch);
         }
-        self.run_all(groups.into_values().collect(), &slots, &mut results);
+        let batches = groups.into_values().chain(lone).collect();
+        self.run_all(batches, &slots, Markers::random(), &mut results);
         for (i, first) in duplicates {
             results[i] = results[first].clone();
         }
@@ -378,18 +463,24 @@ struct Batch {
 }
 
 impl Batch {
-    /// Two smaller batches: the overlay kustomize named alone plus the rest, or two halves when it named
-    /// none. Either way each part is smaller, so the retries end.
+    /// The smaller batches to retry a refused one with: the overlay kustomize named on its own, and the
+    /// rest in two halves (or all of it in two halves when kustomize named none). Every part is smaller,
+    /// so the retries end; and as each retry halves, no chain of retries is deeper than O(log n) however
+    /// many overlays are broken (peeling one overlay off per retry chained one run over nearly the whole
+    /// batch per broken overlay).
     fn split(&self, named: Option<usize>) -> Vec<Batch> {
-        let (a, b): (Vec<usize>, Vec<usize>) = match named {
-            Some(n) => self.indices.iter().partition(|&&i| i == n),
-            None => {
-                let (a, b) = self.indices.split_at(self.indices.len() / 2);
-                (a.to_vec(), b.to_vec())
-            }
-        };
-        [a, b]
+        let named = named.filter(|n| self.indices.contains(n));
+        let rest: Vec<usize> = self
+            .indices
+            .iter()
+            .copied()
+            .filter(|&i| Some(i) != named)
+            .collect();
+        let (a, b) = rest.split_at(rest.len() / 2);
+        named
+            .map(|n| vec![n])
             .into_iter()
+            .chain([a.to_vec(), b.to_vec()])
             .filter(|part| !part.is_empty())
             .map(|indices| Batch {
                 indices,
@@ -397,6 +488,140 @@ impl Batch {
             })
             .collect()
     }
+
+    /// A batch of the overlay `i` alone.
+    fn only(&self, i: usize) -> Batch {
+        Batch {
+            indices: vec![i],
+            sort_options: self.sort_options.clone(),
+        }
+    }
+}
+
+/// What a successful run gave.
+struct Ran {
+    /// Objects by request index.
+    rendered: Vec<(usize, Rendered)>,
+    /// Overlays of a shared run to render again in a run of their own.
+    alone: Vec<usize>,
+}
+
+/// The name markers of one `render` call: overlay `i` of a shared run gets `ep<nonce>x<i>`. The nonce is
+/// random per call, so no input file can hold a marker (and every occurrence in kustomize's output is one
+/// the wrapper put there).
+#[derive(Debug, Clone, Copy)]
+struct Markers {
+    nonce: u64,
+}
+
+impl Markers {
+    fn random() -> Markers {
+        Markers {
+            nonce: fastrand::u64(..),
+        }
+    }
+
+    /// What every marker of this call starts with.
+    fn stem(self) -> String {
+        format!("ep{:016x}", self.nonce)
+    }
+
+    /// The marker of overlay `i`; `x` is no hex digit, so no marker is a prefix of another's `<marker>-`.
+    fn token(self, i: usize) -> String {
+        format!("{}x{i}", self.stem())
+    }
+}
+
+/// The file, next to a shared run's wrapper kustomization, holding the local-config ConfigMap its
+/// replacement reads the marker from.
+const MARKER_SOURCE_FILE: &str = "marker.yaml";
+/// The name of that ConfigMap.
+const MARKER_SOURCE: &str = "envparity-marker-source";
+
+/// The wrapper of an overlay rendered in a run of its own: the marker annotation only.
+fn lone_wrapper(rel: &str, index: usize) -> Value {
+    json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [rel],
+        "commonAnnotations": {MARKER_ANNOTATION: index.to_string()},
+    })
+}
+
+/// The wrapper of an overlay in a shared run: the marker annotation, and the marker in front of every
+/// object name so that ids of different overlays never collide. `namePrefix` does it (and rewrites every
+/// name reference kustomize knows to match) except for the kinds it leaves alone; a replacement reading
+/// the marker from a local-config ConfigMap (dropped from the output by kustomize) puts it in front of
+/// their names too.
+fn shared_wrapper(rel: &str, index: usize, token: &str) -> Value {
+    let prepend = |select: Value| {
+        json!({
+            "select": select,
+            "fieldPaths": ["metadata.name"],
+            "options": {"delimiter": "-", "index": -1},
+        })
+    };
+    json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [rel, MARKER_SOURCE_FILE],
+        "namePrefix": format!("{token}-"),
+        "commonAnnotations": {MARKER_ANNOTATION: index.to_string()},
+        "replacements": [{
+            "source": {"kind": "ConfigMap", "name": MARKER_SOURCE, "fieldPath": "data.marker"},
+            "targets": [
+                prepend(json!({"kind": "Namespace"})),
+                prepend(json!({"kind": "CustomResourceDefinition"})),
+                prepend(json!({"group": "apiregistration.k8s.io", "kind": "APIService"})),
+            ],
+        }],
+    })
+}
+
+/// The local-config ConfigMap holding `token` for a shared run's replacement.
+fn marker_source(token: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": MARKER_SOURCE,
+            "annotations": {"config.kubernetes.io/local-config": "true"},
+        },
+        "data": {"marker": token},
+    })
+}
+
+/// Replaces every occurrence of `from` in every string of `value` (not in map keys).
+fn replace_text(value: &mut Value, from: &str, to: &str) {
+    match value {
+        Value::String(s) if s.contains(from) => *s = s.replace(from, to),
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_text(v, from, to)),
+        Value::Object(map) => map.values_mut().for_each(|v| replace_text(v, from, to)),
+        _ => {}
+    }
+}
+
+/// Whether `needle` occurs in a string or a map key of `value`.
+fn contains_text(value: &Value, needle: &str) -> bool {
+    match value {
+        Value::String(s) => s.contains(needle),
+        Value::Array(items) => items.iter().any(|v| contains_text(v, needle)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains(needle) || contains_text(v, needle)),
+        _ => false,
+    }
+}
+
+/// Whether the object is one `namePrefix` leaves alone that refers to others by name (an `APIService`
+/// names its Service): alone, kustomize rewrites that reference when the overlay prefixes its Service; in
+/// a shared run, other overlays' Services of the same name make it give up.
+fn refers_unprefixed(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some("APIService")
+        && object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("apiregistration.k8s.io/"))
 }
 
 struct Wrapper {
@@ -498,9 +723,9 @@ enum Failure {
     Fatal(RenderError),
 }
 
-fn write_file(dir: &Path, content: &Value) -> Result<(), Failure> {
+fn write_file(dir: &Path, name: &str, content: &Value) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|err| Failure::Fatal(RenderError::io(dir, err)))?;
-    let file = dir.join("kustomization.yaml");
+    let file = dir.join(name);
     std::fs::write(&file, content.to_string())
         .map_err(|err| Failure::Fatal(RenderError::io(&file, err)))
 }
@@ -813,18 +1038,46 @@ mod tests {
     }
 
     #[test]
-    fn split_isolates_the_named_overlay() {
+    fn a_refused_batch_is_bisected_with_the_named_overlay_alone() {
         let batch = Batch {
-            indices: vec![1, 4, 7, 9],
+            indices: vec![1, 4, 7, 9, 12],
             sort_options: None,
         };
-        let parts: Vec<Vec<usize>> = batch
-            .split(Some(7))
-            .into_iter()
-            .map(|b| b.indices)
-            .collect();
-        assert_eq!(parts, vec![vec![7], vec![1, 4, 9]]);
-        let parts: Vec<Vec<usize>> = batch.split(None).into_iter().map(|b| b.indices).collect();
-        assert_eq!(parts, vec![vec![1, 4], vec![7, 9]]);
+        let parts = |named| -> Vec<Vec<usize>> {
+            batch.split(named).into_iter().map(|b| b.indices).collect()
+        };
+        assert_eq!(parts(Some(7)), vec![vec![7], vec![1, 4], vec![9, 12]]);
+        assert_eq!(parts(None), vec![vec![1, 4], vec![7, 9, 12]]);
+        // A name kustomize gave that is not in the batch is no name.
+        assert_eq!(parts(Some(3)), parts(None));
+        let pair = Batch {
+            indices: vec![2, 5],
+            sort_options: None,
+        };
+        let parts: Vec<Vec<usize>> = pair.split(Some(5)).into_iter().map(|b| b.indices).collect();
+        assert_eq!(parts, vec![vec![5], vec![2]]);
+    }
+
+    #[test]
+    fn markers_are_removed_wherever_kustomize_wrote_them() {
+        let markers = Markers { nonce: 0xabc };
+        assert_eq!(markers.token(3), "ep0000000000000abcx3");
+        let token = format!("{}-", markers.token(3));
+        let mut object = json!({"metadata": {"name": format!("{token}web")},
+            "spec": {"args": [format!("--upstream={token}api.{token}ns.svc")], "n": 3}});
+        replace_text(&mut object, &token, "");
+        assert_eq!(
+            object,
+            json!({"metadata": {"name": "web"}, "spec": {"args": ["--upstream=api.ns.svc"], "n": 3}})
+        );
+        assert!(!contains_text(&object, &markers.stem()));
+        // Another overlay's marker is not removed, and is seen.
+        let mut foreign = json!({"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": format!("{}-cfg", markers.token(31))}}}]});
+        replace_text(&mut foreign, &token, "");
+        assert!(contains_text(&foreign, &markers.stem()));
+        assert!(contains_text(
+            &json!({format!("{token}k"): 1}),
+            &markers.stem()
+        ));
     }
 }

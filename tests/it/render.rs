@@ -12,6 +12,8 @@ use envparity::render::{
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::support::{self, copy_dir};
+
 /// A throwaway GitOps repository.
 struct Repo {
     _tmp: TempDir,
@@ -164,6 +166,17 @@ fn plain_kustomize(dir: &Path) -> Vec<Value> {
     docs
 }
 
+/// Asserts that `actual` equals `expected` object by object, naming the first difference.
+fn assert_same_objects(actual: &[Value], expected: &[Value], what: &str) {
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        assert!(
+            a == e,
+            "{what}: object {i} differs\nrendered: {a}\nexpected: {e}"
+        );
+    }
+    assert_eq!(actual.len(), expected.len(), "{what}: object count");
+}
+
 fn ok(result: &Result<Rendered, RenderError>) -> &Rendered {
     match result {
         Ok(rendered) => rendered,
@@ -268,29 +281,35 @@ fn batch_render_equals_rendering_each_overlay_alone() {
 }
 
 #[test]
-fn overlays_declaring_the_same_object_in_one_batch_both_render() {
+fn overlays_declaring_the_same_ids_render_in_one_run() {
     let repo = Repo::new();
-    // Every service's dev overlay brings the shared namespace: one batch would register it twice.
+    // Every service's dev overlay brings the shared namespace and the same CRD (kinds `namePrefix` leaves
+    // alone), and every service names its objects alike: one run would register each id three times.
     repo.write(
         "shared/dev-namespace/kustomization.yaml",
-        "resources: [namespace.yaml]\n",
+        "resources: [namespace.yaml, crd.yaml]\n",
     );
     repo.write(
         "shared/dev-namespace/namespace.yaml",
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}\n",
     );
-    for service in ["web", "api", "worker"] {
-        repo.base(service);
+    repo.write(
+        "shared/dev-namespace/crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec: {group: example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced}\n",
+    );
+    let services = ["web", "api", "worker"];
+    repo.base("web");
+    for service in services {
+        // Same object names in every service: copies of the web base.
+        if service != "web" {
+            copy_dir(&repo.dir("web", "base"), &repo.dir(service, "base"));
+        }
         repo.write(
             &format!("apps/{service}/overlays/dev/kustomization.yaml"),
             "resources: [../../base, ../../../../shared/dev-namespace]\nnamespace: dev\n",
         );
     }
-    let requests = vec![
-        repo.request("web", "dev"),
-        repo.request("api", "dev"),
-        repo.request("worker", "dev"),
-    ];
+    let requests: Vec<RenderRequest> = services.iter().map(|s| repo.request(s, "dev")).collect();
     let kubectl = CountingKubectl::new();
     let results = kubectl.kustomize(&repo).render(&requests);
     for (request, result) in requests.iter().zip(&results) {
@@ -300,8 +319,13 @@ fn overlays_declaring_the_same_object_in_one_batch_both_render() {
             object(rendered, "Namespace").origin.as_deref(),
             Some("shared/dev-namespace/namespace.yaml")
         );
+        assert_eq!(
+            object(rendered, "Deployment").origin.as_deref(),
+            Some(format!("apps/{}/base/deployment.yaml", request.service).as_str())
+        );
+        assert_no_envparity_annotations(rendered);
     }
-    assert!(kubectl.builds() > 1, "the batch was split");
+    assert_eq!(kubectl.builds(), 1, "one run, nothing split off");
 }
 
 #[test]
@@ -785,4 +809,511 @@ fn a_kustomize_run_that_hangs_is_stopped_and_reported() {
         Err(RenderError::Timeout { seconds: 1 }) => {}
         other => panic!("expected a timeout, got {other:?}"),
     }
+}
+
+/// The kustomization directories under `root`, sorted.
+fn kustomization_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.file_name().is_some_and(|n| n == "kustomization.yaml") {
+                dirs.push(dir.clone());
+            }
+        }
+    }
+    dirs.sort();
+    dirs
+}
+
+/// `plain_kustomize` of every directory, two at a time.
+fn plain_kustomize_all(dirs: &[PathBuf]) -> Vec<Vec<Value>> {
+    let mut out: Vec<Option<Vec<Value>>> = vec![None; dirs.len()];
+    std::thread::scope(|scope| {
+        let (even, odd): (Vec<_>, Vec<_>) =
+            out.iter_mut().enumerate().partition(|(i, _)| i % 2 == 0);
+        for half in [even, odd] {
+            scope.spawn(move || {
+                for (i, slot) in half {
+                    *slot = Some(plain_kustomize(&dirs[i]));
+                }
+            });
+        }
+    });
+    out.into_iter().map(|o| o.expect("rendered")).collect()
+}
+
+/// The request for a kustomization directory of a copied repo: `apps/<service>/base` or
+/// `apps/<service>/overlays/<env>`.
+fn request_for(root: &Path, dir: &Path) -> RenderRequest {
+    let rel: Vec<String> = dir
+        .strip_prefix(root)
+        .expect("inside the repo")
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
+    let env = match rel.as_slice() {
+        [_, _, base] if base == "base" => "base".to_string(),
+        [_, _, _, env] => env.clone(),
+        other => panic!("unexpected layout: {other:?}"),
+    };
+    RenderRequest {
+        service: rel[1].clone(),
+        env,
+        dir: dir.to_path_buf(),
+    }
+}
+
+/// The byte-identity proof of shared runs (DESIGN.md, "Rendering fast with the real kustomize"): every
+/// base and overlay of the example repo and of every fixture repo, copied side by side into one repo, is
+/// rendered in shared runs, one per environment. The fixtures all call their service `web`, so each run
+/// holds dozens of overlays declaring `Deployment/web`, `Service/web`, `ConfigMap/web-config-<hash>`, a
+/// `Namespace` per environment, ... Each overlay's objects must equal what `kubectl kustomize <dir>`
+/// alone prints, whole: names, every name reference, generated hash suffixes, order. Origins and
+/// transformers must equal those of a run of the overlay alone.
+#[test]
+fn shared_runs_render_every_example_and_fixture_overlay_as_kustomize_alone_does() {
+    let repo = Repo::new();
+    let mut sources = vec![(
+        "example".to_string(),
+        support::root().join("examples/infra"),
+    )];
+    let fixtures = support::root().join("tests/fixtures/rules");
+    for rule in std::fs::read_dir(&fixtures).expect("fixtures") {
+        let rule = rule.expect("entry").path();
+        for case in ["fires", "silent"] {
+            let dir = rule.join(case);
+            if dir.is_dir() {
+                let label = format!(
+                    "{}-{case}",
+                    rule.file_name().expect("name").to_string_lossy()
+                );
+                sources.push((label, dir));
+            }
+        }
+    }
+    assert!(sources.len() > 20, "{sources:?}");
+    for (label, source) in &sources {
+        for service in std::fs::read_dir(source.join("apps")).expect("apps") {
+            let service = service.expect("entry");
+            copy_dir(
+                &service.path(),
+                &repo.root.join(format!(
+                    "apps/{label}-{}",
+                    service.file_name().to_string_lossy()
+                )),
+            );
+        }
+    }
+    let dirs = kustomization_dirs(&repo.root.join("apps"));
+    let requests: Vec<RenderRequest> = dirs.iter().map(|d| request_for(&repo.root, d)).collect();
+    let envs: std::collections::BTreeSet<&str> = requests.iter().map(|r| r.env.as_str()).collect();
+
+    let kubectl = CountingKubectl::new();
+    let kustomize = kubectl.kustomize(&repo);
+    let shared = kustomize.render(&requests);
+    assert_eq!(
+        kubectl.builds(),
+        envs.len(),
+        "one shared run per environment, none split or repeated alone"
+    );
+
+    let plain = plain_kustomize_all(&dirs);
+    let mut objects = 0;
+    for ((request, result), plain) in requests.iter().zip(&shared).zip(&plain) {
+        let rendered = ok(result);
+        assert_same_objects(&values(rendered), plain, &request.dir.display().to_string());
+        assert_no_envparity_annotations(rendered);
+        objects += rendered.objects.len();
+    }
+    assert!(objects > 2 * dirs.len(), "{objects} objects");
+
+    // Origins and transformers: as a run of the overlay alone reports them.
+    let alone: Vec<Result<Rendered, RenderError>> = std::thread::scope(|scope| {
+        let halves: Vec<_> = requests
+            .chunks(requests.len().div_ceil(2))
+            .map(|chunk| {
+                let kustomize = &kustomize;
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|r| kustomize.render(std::slice::from_ref(r)).remove(0))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        halves
+            .into_iter()
+            .flat_map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    for ((request, shared), alone) in requests.iter().zip(&shared).zip(&alone) {
+        assert_eq!(ok(shared), ok(alone), "{}", request.dir.display());
+    }
+}
+
+/// Shared runs on what an overlay can do to names: every name reference kustomize rewrites (generated
+/// ConfigMaps and Secrets with their hashes, volumes, service accounts, RBAC subjects and role refs,
+/// ingress backends and TLS secrets, HPA targets, StatefulSet service names, priority classes, image pull
+/// secrets), an overlay's own `namePrefix` and `nameSuffix`, objects of one overlay that another's
+/// references could catch, vars, an APIService, a `namePrefix` below the root, custom name-reference
+/// configurations. Every overlay must render exactly as `kubectl kustomize` alone renders it.
+#[test]
+fn shared_runs_keep_every_name_reference_and_hash_as_kustomize_alone() {
+    let repo = Repo::new();
+    repo.write(
+        "apps/a/base/kustomization.yaml",
+        "resources: [workload.yaml, access.yaml, storage.yaml]\n\
+         configMapGenerator:\n- name: web-config\n  literals: [MODE=base, LEVEL=info]\n- name: web-files\n  literals: [app.conf=x]\n\
+         secretGenerator:\n- name: web-secret\n  literals: [password=hunter2-base]\n",
+    );
+    repo.write(
+        "apps/a/base/workload.yaml",
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      serviceAccountName: web
+      priorityClassName: web-priority
+      imagePullSecrets: [{name: web-pull}]
+      containers:
+      - name: web
+        image: nginx:1.25
+        envFrom: [{configMapRef: {name: web-config}}, {secretRef: {name: web-secret}}]
+        env:
+        - name: LEVEL
+          valueFrom: {configMapKeyRef: {name: web-config, key: LEVEL}}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: web-secret, key: password}}
+        volumeMounts: [{name: files, mountPath: /etc/web}, {name: data, mountPath: /data}]
+      volumes:
+      - name: files
+        configMap: {name: web-files}
+      - name: secret
+        secret: {secretName: web-secret}
+      - name: data
+        persistentVolumeClaim: {claimName: web-data}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web}
+spec:
+  tls: [{hosts: [web.example.com], secretName: web-tls}]
+  rules:
+  - host: web.example.com
+    http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: web, port: {number: 80}}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web-db}
+spec:
+  serviceName: web-db
+  selector: {matchLabels: {app: web-db}}
+  template:
+    metadata: {labels: {app: web-db}}
+    spec:
+      containers: [{name: db, image: postgres:16}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-db}
+spec:
+  clusterIP: None
+  selector: {app: web-db}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: web-cron}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - name: cron
+            image: busybox
+            envFrom: [{configMapRef: {name: web-config}}]
+"#,
+    );
+    repo.write(
+        "apps/a/base/access.yaml",
+        r#"apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: web}
+rules: [{apiGroups: [""], resources: [configmaps], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: web}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: web}
+subjects: [{kind: ServiceAccount, name: web}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: web-reader}
+rules: [{apiGroups: [""], resources: [pods], verbs: [list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: web-reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: web-reader}
+subjects: [{kind: ServiceAccount, name: web, namespace: dev}]
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: web-priority}
+value: 1000
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-pull}
+type: kubernetes.io/dockerconfigjson
+data: {.dockerconfigjson: e30=}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web-tls}
+type: kubernetes.io/tls
+data: {tls.crt: eA==, tls.key: eA==}
+"#,
+    );
+    repo.write(
+        "apps/a/base/storage.yaml",
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: web-data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n",
+    );
+    // Every service a copy of that base: the same names everywhere.
+    let services = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
+    for service in &services[1..] {
+        copy_dir(&repo.dir("a", "base"), &repo.dir(service, "base"));
+    }
+    let overlay = |service: &str, text: &str| {
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            text,
+        )
+    };
+    let plain = "resources: [../../base]\nnamespace: dev\n";
+    // Prefixes compose: the overlay's own inside, the marker outside.
+    overlay(
+        "a",
+        "resources: [../../base]\nnamespace: dev\nnamePrefix: dev-\nnameSuffix: -v1\n",
+    );
+    // A merged generator: another hash.
+    overlay(
+        "b",
+        &format!(
+            "{plain}configMapGenerator:\n- name: web-config\n  behavior: merge\n  literals: [MODE=b]\n"
+        ),
+    );
+    // The kinds namePrefix leaves alone, the same ids as in other overlays.
+    overlay(
+        "c",
+        "resources: [../../base, ns.yaml, crd.yaml]\nnamespace: dev\nnamePrefix: c-\n",
+    );
+    repo.write(
+        "apps/c/overlays/dev/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}\n",
+    );
+    repo.write(
+        "apps/c/overlays/dev/crd.yaml",
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.example.com}\nspec: {group: example.com, names: {kind: Widget, plural: widgets}, scope: Namespaced}\n",
+    );
+    for service in ["e", "g", "k"] {
+        copy_dir(
+            &repo.root.join("apps/c/overlays/dev"),
+            &repo.dir(service, "dev"),
+        );
+    }
+    // d refers to a ConfigMap only e generates: alone, kustomize leaves the reference as it is; in a
+    // shared run it would catch e's.
+    overlay("d", "resources: [../../base, job.yaml]\nnamespace: dev\n");
+    repo.write(
+        "apps/d/overlays/dev/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: once, image: busybox, envFrom: [{configMapRef: {name: only-in-e}}]}]\n",
+    );
+    overlay(
+        "e",
+        "resources: [../../base, ns.yaml, crd.yaml]\nnamespace: dev\nconfigMapGenerator:\n- name: only-in-e\n  literals: [X=1]\n",
+    );
+    // f declares a var (a value that is no name, so no marker shows where it went); g spells `$(WEB_APP)`
+    // as Kubernetes' own env expansion, which must stay as it is.
+    overlay(
+        "f",
+        "resources: [../../base, pod.yaml]\nnamespace: dev\nvars:\n- name: WEB_APP\n  objref: {kind: Service, name: web, apiVersion: v1}\n  fieldref: {fieldPath: spec.selector.app}\n",
+    );
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: probe}\nspec:\n  containers: [{name: p, image: busybox, args: [\"--app=$(WEB_APP)\"]}]\n";
+    repo.write("apps/f/overlays/dev/pod.yaml", pod);
+    overlay(
+        "g",
+        "resources: [../../base, ns.yaml, crd.yaml, pod.yaml]\nnamespace: dev\nnamePrefix: g-\n",
+    );
+    repo.write("apps/g/overlays/dev/pod.yaml", pod);
+    // h: an APIService names its Service, which the overlay prefixes.
+    overlay(
+        "h",
+        "resources: [../../base, apiservice.yaml]\nnamespace: dev\nnamePrefix: dev-\n",
+    );
+    repo.write(
+        "apps/h/overlays/dev/apiservice.yaml",
+        "apiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {name: v1beta1.metrics.example.com}\nspec:\n  group: metrics.example.com\n  version: v1beta1\n  groupPriorityMinimum: 100\n  versionPriority: 100\n  service: {name: web, namespace: dev}\n",
+    );
+    // i: a prefix on one part of the overlay only.
+    overlay(
+        "i",
+        "resources: [../../base, ../../../../lib/cache]\nnamespace: dev\n",
+    );
+    repo.write(
+        "lib/cache/kustomization.yaml",
+        "namePrefix: cache-\nresources: [cache.yaml]\nconfigMapGenerator:\n- name: web-config\n  literals: [MODE=cache]\n",
+    );
+    repo.write(
+        "lib/cache/cache.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: redis}\nspec:\n  selector: {matchLabels: {app: redis}}\n  template:\n    metadata: {labels: {app: redis}}\n    spec:\n      containers: [{name: redis, image: redis:7, envFrom: [{configMapRef: {name: web-config}}]}]\n",
+    );
+    // j teaches kustomize a name reference of its own; k has the object it would rewrite, and no such
+    // configuration.
+    overlay(
+        "j",
+        "resources: [../../base, widget.yaml]\nnamespace: dev\nnamePrefix: j-\nconfigurations: [widgets.yaml]\n",
+    );
+    repo.write(
+        "apps/j/overlays/dev/widgets.yaml",
+        "nameReference:\n- kind: ConfigMap\n  version: v1\n  fieldSpecs:\n  - path: spec/configName\n    kind: Widget\n",
+    );
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {configName: web-config}\n";
+    repo.write("apps/j/overlays/dev/widget.yaml", widget);
+    overlay(
+        "k",
+        "resources: [../../base, ns.yaml, crd.yaml, widget.yaml]\nnamespace: dev\nnamePrefix: k-\n",
+    );
+    repo.write("apps/k/overlays/dev/widget.yaml", widget);
+
+    let requests: Vec<RenderRequest> = services.iter().map(|s| repo.request(s, "dev")).collect();
+    let kubectl = CountingKubectl::new();
+    let results = kubectl.kustomize(&repo).render(&requests);
+    let dirs: Vec<PathBuf> = requests.iter().map(|r| r.dir.clone()).collect();
+    for ((request, result), plain) in requests
+        .iter()
+        .zip(&results)
+        .zip(plain_kustomize_all(&dirs))
+    {
+        let rendered = ok(result);
+        assert_same_objects(&values(rendered), &plain, &request.service);
+        assert_no_envparity_annotations(rendered);
+    }
+    // Spot checks of what the comparison covers.
+    let by_name = |i: usize, kind: &str| -> Vec<String> {
+        ok(&results[i])
+            .objects
+            .iter()
+            .filter(|o| o.value["kind"] == kind)
+            .map(|o| {
+                o.value["metadata"]["name"]
+                    .as_str()
+                    .expect("name")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(by_name(0, "Deployment"), vec!["dev-web-v1"]);
+    assert_eq!(by_name(2, "Namespace"), vec!["dev"]);
+    assert_eq!(
+        by_name(2, "CustomResourceDefinition"),
+        vec!["widgets.example.com"]
+    );
+    let d_job = ok(&results[3])
+        .objects
+        .iter()
+        .find(|o| o.value["kind"] == "Job")
+        .expect("job");
+    assert_eq!(
+        d_job.value["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+        "only-in-e"
+    );
+    // One shared run for a, b, c, d, e, g, h, k; then d (it caught e's ConfigMap) and h (an APIService)
+    // alone; f (vars), i (a prefix below its root) and j (its own configurations) alone from the start.
+    assert_eq!(kubectl.builds(), 6);
+}
+
+#[test]
+fn a_broken_overlay_is_found_by_bisection() {
+    let repo = Repo::new();
+    repo.base("web");
+    let services: Vec<String> = (0..16).map(|i| format!("s{i:02}")).collect();
+    for service in &services {
+        // The same names in every service.
+        copy_dir(&repo.dir("web", "base"), &repo.dir(service, "base"));
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            "resources: [../../base]\nnamespace: dev\n",
+        );
+    }
+    let requests: Vec<RenderRequest> = services.iter().map(|s| repo.request(s, "dev")).collect();
+    // Valid inputs that only kustomize can refuse: a patch that targets no object.
+    let break_overlay = |service: &str| {
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            "resources: [../../base]\nnamespace: dev\npatches:\n- path: nope.yaml\n",
+        );
+        repo.write(
+            &format!("apps/{service}/overlays/dev/nope.yaml"),
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: nope}\nspec: {replicas: 2}\n",
+        );
+    };
+    let runs = |broken: &[usize]| -> usize {
+        let kubectl = CountingKubectl::new();
+        let results = kubectl.kustomize(&repo).render(&requests);
+        for (i, result) in results.iter().enumerate() {
+            if broken.contains(&i) {
+                assert!(
+                    matches!(result, Err(RenderError::KustomizeFailed { .. })),
+                    "{i}: {result:?}"
+                );
+            } else {
+                assert_eq!(values(ok(result)), plain_kustomize(&requests[i].dir));
+            }
+        }
+        kubectl.builds()
+    };
+    break_overlay("s05");
+    // The failed run, s05 alone, and the other 15 in two halves.
+    assert_eq!(runs(&[5]), 4);
+    break_overlay("s11");
+    break_overlay("s13");
+    // 16 fail (naming s05); s05 alone, s00-s07 fine, s08-s15 fail (naming s11); s11 alone, s08-s10
+    // fine, s12-s15 fail (naming s13); s13 alone, s12 and s14-s15 fine. However many overlays are broken,
+    // no chain of retries is deeper than the halvings of the batch.
+    assert_eq!(runs(&[5, 11, 13]), 10);
 }
