@@ -12,9 +12,14 @@ and patches replicas and resources, scaled proportionally per environment (reque
 grow dev -> production), so a service is at parity unless it is one of the few deliberately broken ones
 (listed on stderr, chosen by the seed).
 
-Python 3 standard library only; output is deterministic for a given --services/--seed.
+With --shared-names every service is a copy that keeps the object names: each one's Deployment, Service,
+Ingress, ConfigMap, PodDisruptionBudget and overlay namespaces are called `web` (`web-config`,
+`web-dev`, ...), as in repos where every app has its `Deployment/web`. Images, hosts and container names stay
+per service, so the same services are broken the same way and `check` finds the same problems.
 
-    python3 benches/gen_repo.py OUT_DIR [--services 100] [--seed 42]
+Python 3 standard library only; output is deterministic for a given --services/--seed/--shared-names.
+
+    python3 benches/gen_repo.py OUT_DIR [--services 100] [--seed 42] [--shared-names]
 """
 
 import argparse
@@ -54,10 +59,12 @@ def write(path, text):
         f.write(text)
 
 
-def service_spec(rng, i):
+def service_spec(rng, i, shared_names=False):
     name = f"svc-{i:03d}"
     return {
         "name": name,
+        # What the service's objects (and namespaces) are called.
+        "obj": "web" if shared_names else name,
         "port": rng.choice((8080, 8000, 3000, 9090)),
         "cpu_req": rng.choice((100, 200, 250, 400, 500)),
         "mem_req": rng.choice((128, 256, 384, 512)),
@@ -70,24 +77,25 @@ def service_spec(rng, i):
 
 def base_files(s):
     n = s["name"]
+    o = s.get("obj", n)
     env_lines = "".join(
         f"            - name: VAR_{k}\n              value: \"value-{k}\"\n" for k in range(s["env_count"])
     )
     deployment = f"""apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {n}
+  name: {o}
   labels:
-    app.kubernetes.io/name: {n}
+    app.kubernetes.io/name: {o}
 spec:
   replicas: 1
   selector:
     matchLabels:
-      app.kubernetes.io/name: {n}
+      app.kubernetes.io/name: {o}
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: {n}
+        app.kubernetes.io/name: {o}
     spec:
       containers:
         - name: {n}
@@ -101,11 +109,11 @@ spec:
 {env_lines}            - name: LOG_LEVEL
               valueFrom:
                 configMapKeyRef:
-                  name: {n}-config
+                  name: {o}-config
                   key: LOG_LEVEL
           envFrom:
             - configMapRef:
-                name: {n}-config
+                name: {o}-config
           resources:
             requests:
               cpu: {cpu(s["cpu_req"])}
@@ -128,12 +136,12 @@ spec:
     service = f"""apiVersion: v1
 kind: Service
 metadata:
-  name: {n}
+  name: {o}
   labels:
-    app.kubernetes.io/name: {n}
+    app.kubernetes.io/name: {o}
 spec:
   selector:
-    app.kubernetes.io/name: {n}
+    app.kubernetes.io/name: {o}
   ports:
     - name: http
       port: 80
@@ -142,7 +150,7 @@ spec:
     ingress = f"""apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
-  name: {n}
+  name: {o}
 spec:
   ingressClassName: nginx
   rules:
@@ -153,13 +161,13 @@ spec:
             pathType: Prefix
             backend:
               service:
-                name: {n}
+                name: {o}
                 port:
                   name: http
   tls:
     - hosts:
         - {n}.example.com
-      secretName: {n}-tls
+      secretName: {o}-tls
 """
     kustomization = f"""apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -171,7 +179,7 @@ resources:
   - service.yaml
   - ingress.yaml
 configMapGenerator:
-  - name: {n}-config
+  - name: {o}-config
     literals:
       - LOG_LEVEL=info
       - SERVICE_NAME={n}
@@ -187,6 +195,7 @@ configMapGenerator:
 
 def overlay_files(s, env, breakage):
     n = s["name"]
+    o = s.get("obj", n)
     f = SCALE[env]
     cpu_req, mem_req = s["cpu_req"] * f, s["mem_req"] * f
     cpu_lim, mem_lim = cpu_req * 2, mem_req * 2
@@ -202,7 +211,7 @@ def overlay_files(s, env, breakage):
     patch = f"""apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {n}
+  name: {o}
 spec:
   replicas: {REPLICAS[env]}
   template:
@@ -225,17 +234,17 @@ spec:
   path: /spec/rules/0/http/paths/0/path
   value: /changed
 """
-        patches += f"  - path: ingress-patch.yaml\n    target:\n      kind: Ingress\n      name: {n}\n"
+        patches += f"  - path: ingress-patch.yaml\n    target:\n      kind: Ingress\n      name: {o}\n"
     if breakage == "extra-resource" and env == "production":
         files["pdb.yaml"] = f"""apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
-  name: {n}
+  name: {o}
 spec:
   minAvailable: 1
   selector:
     matchLabels:
-      app.kubernetes.io/name: {n}
+      app.kubernetes.io/name: {o}
 """
         resources += "  - pdb.yaml\n"
     tag = s["tag"]
@@ -245,7 +254,7 @@ spec:
     files["kustomization.yaml"] = f"""apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
-{resources}namespace: {n}-{env}
+{resources}namespace: {o}-{env}
 {prefix}images:
   - name: registry.example.com/acme/{n}
     newTag: "{tag}"
@@ -259,12 +268,14 @@ def main():
     ap.add_argument("out", help="directory to create (emptied first if it exists)")
     ap.add_argument("--services", type=int, default=100)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--shared-names", action="store_true",
+                    help="every service names its objects and namespaces `web` (web, web-config, web-dev, ...)")
     args = ap.parse_args()
 
     rng = random.Random(args.seed)
     if os.path.exists(args.out):
         shutil.rmtree(args.out)
-    specs = [service_spec(rng, i) for i in range(args.services)]
+    specs = [service_spec(rng, i, args.shared_names) for i in range(args.services)]
     # A handful of broken services, one per breakage kind (fewer when there are fewer services).
     broken_idx = sorted(rng.sample(range(args.services), min(len(BREAKAGES), args.services)))
     broken = {i: BREAKAGES[k] for k, i in enumerate(broken_idx)}

@@ -2,20 +2,21 @@
 //!
 //! A kustomize run costs ~0.25 s of CPU whatever the overlay, so the overlays of one environment are
 //! rendered together: a temporary directory holds one wrapper kustomization per overlay
-//! (`resources: [<relative path to the overlay>]` plus a `commonAnnotations` marker naming it) and a top
-//! kustomization listing the wrappers and asking for `buildMetadata`. The output is split back by the
-//! marker.
+//! (`resources: [<relative path to the overlay>]`) and a top kustomization listing the wrappers and asking
+//! for `buildMetadata`. The output is split back per overlay.
 //!
 //! # Shared runs, collision-free by construction
 //! Overlays of different services often declare the same object ids (`Deployment/web` in every app, the
-//! same `Namespace`), which kustomize refuses in one run. So in a run of several overlays each wrapper also
-//! puts a marker unique to its overlay, `ep<nonce>x<index>-`, in front of every object name: `namePrefix`
-//! for every kind but those it leaves alone (`Namespace`, `CustomResourceDefinition`, `APIService`), a
-//! `replacement` for those. The nonce is random per render call, so no input can contain a marker, and the
-//! split removes the overlay's marker from every string of its objects. That is exact because kustomize
-//! treats the wrapper's prefix like any other: it rewrites every name reference it knows (and only those)
-//! to the prefixed name, outermost, so removing it gives what the overlay alone renders; generated-name
-//! hashes do not cover the name (kustomize v5.5 looks the name up under a path that never matches).
+//! same `Namespace`), which kustomize refuses in one run. So in a run of several overlays each wrapper puts
+//! a marker unique to its overlay, `ep<nonce>x<index>-`, in front of every object name: `namePrefix` for
+//! every kind but those it leaves alone (`Namespace`, `CustomResourceDefinition`, `APIService`), a
+//! `replacement` for those (only when the overlay's files name one of them). The name then says which
+//! overlay an object belongs to, and the split removes the overlay's marker from every string of its
+//! objects. The nonce is random per render call, so no input can contain a marker. Removing it is exact
+//! because kustomize treats the wrapper's prefix like any other: it rewrites every name reference it knows
+//! (and only those) to the prefixed name, outermost, so without it the names are what the overlay alone
+//! renders; generated-name hashes do not cover the name (kustomize v5.5 looks the name up under a path
+//! that never matches).
 //!
 //! Kustomize resolves name references, vars and its OpenAPI schema once for the whole run, so what one
 //! overlay sets can reach into another's objects. Hence:
@@ -30,7 +31,7 @@
 //!   names its Service by reference but is itself never prefixed, so other overlays' Services make
 //!   kustomize give up the rewrite) is rendered again in a run of its own.
 //!
-//! A run of one overlay has no name marker at all. A refused shared run is split in two halves, with the
+//! A run of one overlay has no marker at all. A refused shared run is split in two halves, with the
 //! overlay kustomize named in its error on its own, and the parts retried the same way, until each
 //! broken overlay stands alone with its own error: O(log n) runs deep.
 //!
@@ -39,8 +40,6 @@
 //!   a kustomization to its own root, and each overlay is its own root;
 //! - `buildMetadata` and `sortOptions` only take effect in the top kustomization, so they go there
 //!   (the overlay's own `sortOptions` too: overlays with different ones are never batched together);
-//! - neither marker changes generated-name hashes (kustomize hashes a generated ConfigMap's data, not its
-//!   annotations or its name);
 //! - every overlay and fixture of this repository renders in shared runs exactly as `kubectl kustomize`
 //!   renders it alone (`render::shared_runs_render_every_example_and_fixture_overlay_as_kustomize_alone_does`).
 
@@ -52,12 +51,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::MARKER_ANNOTATION;
-use super::inputs::walk;
+use super::inputs::{UNPREFIXED_KINDS, walk};
 use super::paths::{canonical_dir, display_path, relative, slash};
-use super::{
-    RenderError, RenderRequest, Rendered, RenderedObject, Renderer, finish_object, marker,
-};
+use super::{RenderError, RenderRequest, Rendered, RenderedObject, Renderer, finish_object};
 
 /// How to invoke kustomize.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,18 +162,14 @@ impl Kustomize {
             // JSON is YAML, and serde_json quotes any path safely.
             if shared {
                 let token = markers.token(i);
-                write_file(
-                    &wrapper,
-                    "kustomization.yaml",
-                    &shared_wrapper(&slash(&rel), i, &token),
-                )?;
-                write_file(&wrapper, MARKER_SOURCE_FILE, &marker_source(&token))?;
+                let unprefixed = slots[i].unprefixed_kinds;
+                let content = shared_wrapper(&slash(&rel), &token, unprefixed);
+                write_file(&wrapper, "kustomization.yaml", &content)?;
+                if unprefixed {
+                    write_file(&wrapper, MARKER_SOURCE_FILE, &marker_source(&token))?;
+                }
             } else {
-                write_file(
-                    &wrapper,
-                    "kustomization.yaml",
-                    &lone_wrapper(&slash(&rel), i),
-                )?;
+                write_file(&wrapper, "kustomization.yaml", &lone_wrapper(&slash(&rel)))?;
             }
             wrappers.push(Wrapper {
                 index: i,
@@ -233,9 +225,18 @@ impl Kustomize {
             if document.is_null() {
                 continue;
             }
-            let index = marker(&document)
-                .filter(|i| members.contains(i))
-                .ok_or(Failure::Unmarked)?;
+            // Alone, every object is the overlay's; shared, its name says whose it is.
+            let index = if shared {
+                document
+                    .get("metadata")
+                    .and_then(|m| m.get("name"))
+                    .and_then(Value::as_str)
+                    .and_then(|name| markers.index_of(name))
+                    .filter(|i| members.contains(i))
+                    .ok_or(Failure::Unmarked)?
+            } else {
+                batch.indices[0]
+            };
             if shared {
                 replace_text(&mut document, &format!("{}-", markers.token(index)), "");
                 if contains_text(&document, &markers.stem()) || refers_unprefixed(&document) {
@@ -377,10 +378,13 @@ impl Renderer for Kustomize {
                 Ok(inputs) => Slot {
                     dir: inputs.dir.clone(),
                     secret_values: inputs.secret_values.clone(),
+                    unprefixed_kinds: inputs.batching.alone.is_none()
+                        && mention_unprefixed_kinds(&inputs.files, &reader),
                 },
                 Err(_) => Slot {
                     dir: PathBuf::new(),
                     secret_values: Vec::new(),
+                    unprefixed_kinds: false,
                 },
             });
             let inputs = match inputs {
@@ -448,11 +452,12 @@ impl Renderer for Kustomize {
 /// Results by request index.
 type Settled = Vec<(usize, Result<Rendered, RenderError>)>;
 
-/// Per request: its canonical directory (empty when the request failed validation) and the secret
-/// values to keep out of its error messages.
+/// Per request: its canonical directory (empty when the request failed validation), the secret values
+/// to keep out of its error messages, and whether its inputs may declare a kind `namePrefix` leaves alone.
 struct Slot {
     dir: PathBuf,
     secret_values: Vec<String>,
+    unprefixed_kinds: bool,
 }
 
 /// Requests rendered in one kustomize run (indices into the request slice).
@@ -530,6 +535,13 @@ impl Markers {
     fn token(self, i: usize) -> String {
         format!("{}x{i}", self.stem())
     }
+
+    /// The overlay whose marker `name` starts with.
+    fn index_of(self, name: &str) -> Option<usize> {
+        let rest = name.strip_prefix(&self.stem())?.strip_prefix('x')?;
+        let (index, _) = rest.split_once('-')?;
+        index.parse().ok()
+    }
 }
 
 /// The file, next to a shared run's wrapper kustomization, holding the local-config ConfigMap its
@@ -538,43 +550,61 @@ const MARKER_SOURCE_FILE: &str = "marker.yaml";
 /// The name of that ConfigMap.
 const MARKER_SOURCE: &str = "envparity-marker-source";
 
-/// The wrapper of an overlay rendered in a run of its own: the marker annotation only.
-fn lone_wrapper(rel: &str, index: usize) -> Value {
+/// The wrapper of an overlay rendered in a run of its own: nothing but the overlay.
+fn lone_wrapper(rel: &str) -> Value {
     json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "resources": [rel],
-        "commonAnnotations": {MARKER_ANNOTATION: index.to_string()},
     })
 }
 
-/// The wrapper of an overlay in a shared run: the marker annotation, and the marker in front of every
-/// object name so that ids of different overlays never collide. `namePrefix` does it (and rewrites every
-/// name reference kustomize knows to match) except for the kinds it leaves alone; a replacement reading
-/// the marker from a local-config ConfigMap (dropped from the output by kustomize) puts it in front of
-/// their names too.
-fn shared_wrapper(rel: &str, index: usize, token: &str) -> Value {
-    let prepend = |select: Value| {
-        json!({
-            "select": select,
-            "fieldPaths": ["metadata.name"],
-            "options": {"delimiter": "-", "index": -1},
-        })
-    };
-    json!({
+/// The wrapper of an overlay in a shared run: its marker in front of every object name, so that ids of
+/// different overlays never collide and each object says whose it is. `namePrefix` does it (and rewrites
+/// every name reference kustomize knows to match) except for the kinds it leaves alone; when the overlay's
+/// inputs may declare one of those (`unprefixed`), a replacement reading the marker from a local-config
+/// ConfigMap (which kustomize drops from the output) puts it in front of their names too.
+fn shared_wrapper(rel: &str, token: &str, unprefixed: bool) -> Value {
+    let mut wrapper = json!({
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "resources": [rel, MARKER_SOURCE_FILE],
+        "resources": [rel],
         "namePrefix": format!("{token}-"),
-        "commonAnnotations": {MARKER_ANNOTATION: index.to_string()},
-        "replacements": [{
+    });
+    if unprefixed {
+        let prepend = |select: Value| {
+            json!({
+                "select": select,
+                "fieldPaths": ["metadata.name"],
+                "options": {"delimiter": "-", "index": -1},
+            })
+        };
+        wrapper["resources"] = json!([rel, MARKER_SOURCE_FILE]);
+        wrapper["replacements"] = json!([{
             "source": {"kind": "ConfigMap", "name": MARKER_SOURCE, "fieldPath": "data.marker"},
             "targets": [
                 prepend(json!({"kind": "Namespace"})),
                 prepend(json!({"kind": "CustomResourceDefinition"})),
                 prepend(json!({"group": "apiregistration.k8s.io", "kind": "APIService"})),
             ],
-        }],
+        }]);
+    }
+    wrapper
+}
+
+/// Whether any of `files` names a kind `namePrefix` leaves alone. Kustomize only creates objects of
+/// those kinds from files that spell them (its generators make ConfigMaps and Secrets), so when none
+/// does, the replacement that renames them is left out of the wrapper: it costs a tenth of a shared run.
+/// Should a file spell one in a way this misses (a YAML escape), the object keeps its name, so it cannot
+/// be attributed: the shared run counts as failed and is bisected until the overlay is alone. A file that cannot be read counts
+/// as naming them (kustomize will say what is wrong with it).
+fn mention_unprefixed_kinds(files: &BTreeSet<PathBuf>, reader: &crate::input::Reader) -> bool {
+    files.iter().any(|file| {
+        reader.read(file).map_or(true, |bytes| {
+            UNPREFIXED_KINDS
+                .iter()
+                .any(|kind| bytes.windows(kind.len()).any(|w| w == kind.as_bytes()))
+        })
     })
 }
 
@@ -717,7 +747,7 @@ enum Failure {
     },
     /// kustomize's output is not YAML.
     Unreadable { line: Option<u64> },
-    /// An object without (or with a foreign) marker.
+    /// An object of a shared run whose name carries no marker of the run.
     Unmarked,
     /// Nothing to retry: the process could not run, or the temp dir could not be written.
     Fatal(RenderError),
@@ -1062,6 +1092,19 @@ mod tests {
     fn markers_are_removed_wherever_kustomize_wrote_them() {
         let markers = Markers { nonce: 0xabc };
         assert_eq!(markers.token(3), "ep0000000000000abcx3");
+        assert_eq!(markers.index_of("ep0000000000000abcx3-web"), Some(3));
+        assert_eq!(
+            markers.index_of("ep0000000000000abcx31-web-config-h8tdk5mthh"),
+            Some(31)
+        );
+        for unmarked in [
+            "web",
+            "ep0000000000000abcx3",
+            "ep0000000000000abdx3-web",
+            "ep0000000000000abc-web",
+        ] {
+            assert_eq!(markers.index_of(unmarked), None, "{unmarked}");
+        }
         let token = format!("{}-", markers.token(3));
         let mut object = json!({"metadata": {"name": format!("{token}web")},
             "spec": {"args": [format!("--upstream={token}api.{token}ns.svc")], "n": 3}});

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::codes::ErrorKind;
 
@@ -28,8 +28,6 @@ pub use cache::{CacheStats, CachedRenderer, Pruned, prune};
 pub use inputs::{InputDigest, input_digest, input_files};
 pub use kustomize::{Kustomize, KustomizeCommand};
 
-/// The annotation that tells which overlay of a batch an object came from.
-pub const MARKER_ANNOTATION: &str = "envparity.io/overlay";
 /// Kustomize's `buildMetadata: [originAnnotations]` annotation.
 pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
 /// Kustomize's `buildMetadata: [transformerAnnotations]` annotation.
@@ -49,8 +47,7 @@ pub struct RenderRequest {
 /// One rendered object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RenderedObject {
-    /// The object as kustomize printed it, with envparity's marker annotation and kustomize's
-    /// buildMetadata annotations removed everywhere they landed (metadata and pod-template metadata; an
+    /// The object as kustomize printed it, with kustomize's buildMetadata annotations removed (an
     /// annotations map that became empty is removed). A `Secret` keeps its keys, each value blanked.
     pub value: Value,
     /// Path (relative to the repository root, forward slashes) of the file that declared the object: the
@@ -203,7 +200,8 @@ pub enum RenderError {
         /// 1-based line of the output, when known.
         line: Option<u64>,
     },
-    /// kustomize printed an object that lacks envparity's marker annotation, so it cannot be attributed.
+    /// kustomize printed an object whose name carries no overlay marker of its run, so it cannot be
+    /// attributed.
     #[error("kustomize printed an object without envparity's overlay marker while rendering {}", dir.display())]
     UnmarkedOutput {
         /// The kustomization directory.
@@ -276,17 +274,6 @@ impl<R: Renderer + ?Sized> Renderer for &R {
     }
 }
 
-/// The batch index a marked object belongs to.
-pub(crate) fn marker(value: &Value) -> Option<usize> {
-    value
-        .get("metadata")?
-        .get("annotations")?
-        .get(MARKER_ANNOTATION)?
-        .as_str()?
-        .parse()
-        .ok()
-}
-
 /// Turns one object kustomize printed into a [`RenderedObject`]. `build_root` is the directory of the top
 /// kustomization (buildMetadata paths are relative to it); transformer entries configured inside it are
 /// envparity's own wrapper and are dropped.
@@ -344,43 +331,23 @@ pub(crate) fn finish_object(
     }
 }
 
-/// Removes the marker and buildMetadata annotations from every `metadata.annotations` in the object
-/// (kustomize's commonAnnotations also writes pod templates, CronJob job templates, ...).
+/// Removes kustomize's buildMetadata annotations, which the batch's top kustomization asked for, from the
+/// object's own metadata (the only place kustomize writes them), and the annotations map when they were
+/// all it held.
 fn strip_annotations(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Object(metadata)) = map.get_mut("metadata")
-                && strip_from_metadata(metadata)
-                && metadata.is_empty()
-            {
-                // kustomize created this metadata (a CronJob's job template had none) just to hold the
-                // marker: without it, the object is as the overlay alone renders it.
-                map.shift_remove("metadata");
-            }
-            map.values_mut().for_each(strip_annotations);
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_annotations),
-        _ => {}
-    }
-}
-
-/// Whether anything was removed.
-fn strip_from_metadata(metadata: &mut Map<String, Value>) -> bool {
+    let Some(Value::Object(metadata)) = value.get_mut("metadata") else {
+        return;
+    };
     let Some(Value::Object(annotations)) = metadata.get_mut("annotations") else {
-        return false;
+        return;
     };
     let mut removed = false;
-    for key in [
-        MARKER_ANNOTATION,
-        ORIGIN_ANNOTATION,
-        TRANSFORMATIONS_ANNOTATION,
-    ] {
+    for key in [ORIGIN_ANNOTATION, TRANSFORMATIONS_ANNOTATION] {
         removed |= annotations.shift_remove(key).is_some();
     }
     if removed && annotations.is_empty() {
         metadata.shift_remove("annotations");
     }
-    removed
 }
 
 /// Blanks every value of a `Secret`'s `data` and `stringData`, keeping the keys.
@@ -406,20 +373,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn strips_marker_and_build_metadata_everywhere() {
+    fn build_metadata_becomes_origin_and_transformers() {
         let root = Path::new("/tmp/batch");
         let repo = Path::new("/work/repo");
         let object = json!({
             "kind": "CronJob",
             "metadata": {"name": "x", "annotations": {
-                MARKER_ANNOTATION: "3",
                 ORIGIN_ANNOTATION: "path: ../../work/repo/apps/a/base/cron.yaml\n",
                 TRANSFORMATIONS_ANNOTATION: "- configuredIn: ../../work/repo/apps/a/overlays/dev/kustomization.yaml\n  configuredBy: {kind: PrefixTransformer}\n- configuredIn: w3/kustomization.yaml\n",
                 "keep": "me"}},
-            "spec": {"jobTemplate": {"metadata": {"annotations": {MARKER_ANNOTATION: "3"}},
-                "spec": {"template": {"metadata": {"annotations": {MARKER_ANNOTATION: "3"}, "labels": {"a": "b"}}}}}}
+            "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}}
         });
-        assert_eq!(marker(&object), Some(3));
         let done = finish_object(object, root, repo);
         assert_eq!(done.origin.as_deref(), Some("apps/a/base/cron.yaml"));
         assert_eq!(
@@ -430,6 +394,16 @@ mod tests {
             done.value,
             json!({"kind": "CronJob", "metadata": {"name": "x", "annotations": {"keep": "me"}},
                 "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"labels": {"a": "b"}}}}}}})
+        );
+        // An annotations map that held nothing else goes.
+        let bare = finish_object(
+            json!({"kind": "Service", "metadata": {"name": "x", "annotations": {ORIGIN_ANNOTATION: "path: a.yaml\n"}}}),
+            root,
+            repo,
+        );
+        assert_eq!(
+            bare.value,
+            json!({"kind": "Service", "metadata": {"name": "x"}})
         );
     }
 

@@ -219,7 +219,7 @@ fn batch_render_equals_rendering_each_overlay_alone() {
     repo.prod("web");
     repo.prod("api");
     // The worker's dev overlay asks for fifo order, which only a top kustomization can honour: it must
-    // be batched apart and still print in its own order. Its CronJob gets the marker on two templates.
+    // be batched apart and still print in its own order. Its CronJob has templates in templates.
     repo.write(
         "apps/worker/overlays/dev/kustomization.yaml",
         "resources: [../../base, cronjob.yaml]\nnamePrefix: dev-\nsortOptions: {order: fifo}\npatches:\n- path: replicas.yaml\n",
@@ -326,6 +326,49 @@ fn overlays_declaring_the_same_ids_render_in_one_run() {
         assert_no_envparity_annotations(rendered);
     }
     assert_eq!(kubectl.builds(), 1, "one run, nothing split off");
+}
+
+#[test]
+fn a_namespace_spelled_with_a_yaml_escape_still_renders_exactly() {
+    let repo = Repo::new();
+    repo.base("web");
+    for service in ["api", "worker"] {
+        copy_dir(&repo.dir("web", "base"), &repo.dir(service, "base"));
+    }
+    for service in ["web", "api", "worker"] {
+        repo.write(
+            &format!("apps/{service}/overlays/dev/kustomization.yaml"),
+            "resources: [../../base, ns.yaml]\nnamespace: dev\n",
+        );
+    }
+    // No file of the worker's overlay spells the kind, so its wrapper does not rename Namespaces: the
+    // object comes out without a marker, and the shared run is split until the worker is alone.
+    for service in ["web", "api"] {
+        repo.write(
+            &format!("apps/{service}/overlays/dev/ns.yaml"),
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}\n",
+        );
+    }
+    repo.write(
+        "apps/worker/overlays/dev/ns.yaml",
+        "apiVersion: v1\nkind: \"N\\u0061mespace\"\nmetadata: {name: dev}\n",
+    );
+    let requests: Vec<RenderRequest> = ["web", "api", "worker"]
+        .iter()
+        .map(|s| repo.request(s, "dev"))
+        .collect();
+    let kubectl = CountingKubectl::new();
+    let results = kubectl.kustomize(&repo).render(&requests);
+    for (request, result) in requests.iter().zip(&results) {
+        let rendered = ok(result);
+        assert_eq!(values(rendered), plain_kustomize(&request.dir));
+        assert_eq!(
+            object(rendered, "Namespace").value["metadata"]["name"],
+            "dev"
+        );
+    }
+    // The shared run, then web alone and api + worker, then api and worker alone.
+    assert_eq!(kubectl.builds(), 5);
 }
 
 #[test]
