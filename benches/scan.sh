@@ -113,7 +113,8 @@ EOF
 
   # Changes one overlay patch (a new replica count every time), so the next check has exactly one miss.
   local edit_file
-  edit_file=$(cd "$dir/repo" && find apps -path '*/overlays/staging/patch.yaml' | sort | head -1)
+  # (sed, not head: head would quit early and fail the pipeline with SIGPIPE under pipefail.)
+  edit_file=$(cd "$dir/repo" && find apps -path '*/overlays/staging/patch.yaml' | sort | sed -n 1p)
   echo "$edit_file" >"$dir/edit-file.txt"
   cat >"$dir/edit.sh" <<EOF
 #!/usr/bin/env bash

@@ -119,7 +119,9 @@ pub(crate) fn walk(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
     if walker.inner_prefix && !walker.root_prefix {
         // kustomize compares the prefix lists of a reference and its candidates, and an empty list only
         // matches an empty one: the shared run's marker makes every list non-empty, so such an overlay
-        // would be refused there ("found multiple possible referrals") and bisected out.
+        // would be refused there ("found multiple possible referrals") and bisected out, or, with a
+        // cluster-scoped referrer and two candidates of the same name, get a reference rewritten that
+        // kustomize alone leaves as it is.
         batching.alone = batching.alone.or(Some(
             "a namePrefix or transformer below the root but none at the root",
         ));

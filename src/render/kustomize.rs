@@ -25,7 +25,8 @@
 //! - an overlay whose tree has `vars`, `crds`, `openapi`, `configurations` naming an unprefixed kind, or a
 //!   `namePrefix` (or `transformers`) below its root but none at its root is rendered in a run of its own;
 //!   the last because kustomize then compares name prefixes where one side is empty, which the marker
-//!   makes non-empty: in a shared run such an overlay fails with "found multiple possible referrals";
+//!   makes non-empty: in a shared run such an overlay fails with "found multiple possible referrals", or
+//!   (a cluster-scoped referrer, two same-named candidates) resolves a reference alone it leaves be;
 //! - after a shared run, an overlay whose objects still hold a marker (a reference kustomize resolved to
 //!   another overlay's object, which alone it would have left as it is) or hold an `APIService` (which
 //!   names its Service by reference but is itself never prefixed, so other overlays' Services make

@@ -1157,7 +1157,7 @@ data: {tls.crt: eA==, tls.key: eA==}
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: web-data}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Gi}}\n",
     );
     // Every service a copy of that base: the same names everywhere.
-    let services = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"];
+    let services = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"];
     for service in &services[1..] {
         copy_dir(&repo.dir("a", "base"), &repo.dir(service, "base"));
     }
@@ -1263,6 +1263,28 @@ data: {tls.crt: eA==, tls.key: eA==}
     );
     repo.write("apps/k/overlays/dev/widget.yaml", widget);
 
+    // l: a cluster-scoped object names a Secret that two bases below the root prefix, in two namespaces.
+    // Alone, kustomize compares the PersistentVolume's empty prefix list with theirs and leaves the name;
+    // with a marker on every list it would take the first of the two.
+    overlay(
+        "l",
+        "resources: [pv.yaml, ../../../../lib/creds-a, ../../../../lib/creds-b]\n",
+    );
+    repo.write(
+        "apps/l/overlays/dev/pv.yaml",
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: share}\nspec:\n  capacity: {storage: 1Gi}\n  accessModes: [ReadWriteMany]\n  azureFile: {secretName: creds, shareName: share}\n",
+    );
+    for ns in ["a", "b"] {
+        repo.write(
+            &format!("lib/creds-{ns}/kustomization.yaml"),
+            &format!("namePrefix: x-\nnamespace: {ns}\nresources: [secret.yaml]\n"),
+        );
+        repo.write(
+            &format!("lib/creds-{ns}/secret.yaml"),
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n",
+        );
+    }
+
     let requests: Vec<RenderRequest> = services.iter().map(|s| repo.request(s, "dev")).collect();
     let kubectl = CountingKubectl::new();
     let results = kubectl.kustomize(&repo).render(&requests);
@@ -1305,9 +1327,16 @@ data: {tls.crt: eA==, tls.key: eA==}
         d_job.value["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
         "only-in-e"
     );
+    let pv = ok(&results[11])
+        .objects
+        .iter()
+        .find(|o| o.value["kind"] == "PersistentVolume")
+        .expect("pv");
+    assert_eq!(pv.value["spec"]["azureFile"]["secretName"], "creds");
     // One shared run for a, b, c, d, e, g, h, k; then d (it caught e's ConfigMap) and h (an APIService)
-    // alone; f (vars), i (a prefix below its root) and j (its own configurations) alone from the start.
-    assert_eq!(kubectl.builds(), 6);
+    // alone; f (vars), i and l (a prefix below the root) and j (its own configurations) alone from the
+    // start.
+    assert_eq!(kubectl.builds(), 7);
 }
 
 #[test]
