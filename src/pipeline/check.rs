@@ -43,6 +43,10 @@ pub struct Report {
     /// Services checked.
     #[serde(skip)]
     pub services: Vec<String>,
+    /// Every overlay discovery placed, as (repo-relative directory, service, environment), whatever the
+    /// scope: what maps an Argo CD Application's path back to a service.
+    #[serde(skip)]
+    pub overlays: Vec<(String, String, String)>,
     /// Limits, requests, replicas and ratios of every service (for history and charts).
     #[serde(skip)]
     pub metrics: Vec<crate::metrics::Metric>,
@@ -208,6 +212,16 @@ pub fn check_tree(
         warnings,
         envs,
         services: services.iter().map(|s| s.name.clone()).collect(),
+        overlays: discovery
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.overlays.iter().map(|(env, dir)| {
+                    let dir = dir.to_string_lossy().replace('\\', "/");
+                    (dir, s.name.clone(), env.clone())
+                })
+            })
+            .collect(),
         metrics: refs
             .iter()
             .flat_map(|m| crate::metrics::collect(m))

@@ -541,7 +541,7 @@ pub fn scan(
             let t = Instant::now();
             let (mut report, _) = check_dir(config, state, dir, dir, &Scope::default(), live)?;
             if let Some(live) = live {
-                argo = argo_events(config, &history, live, dir, &mut report)?;
+                argo = argo_events(&history, live, &mut report)?;
             }
             (report, None, None, None, Some(millis(t)))
         }
@@ -568,7 +568,7 @@ pub fn scan(
             )?;
             report.commit = Some(head.id.clone());
             if let Some(live) = live {
-                argo = argo_events(config, &history, live, &co.root, &mut report)?;
+                argo = argo_events(&history, live, &mut report)?;
             }
             (report, Some(head), fetch_error, fetch_ms, Some(millis(t)))
         }
@@ -864,25 +864,13 @@ pub fn backfill(
 /// deploy the repo's overlays (each recorded once, however many scans see it), and each change of an
 /// Application's sync status or health. Applications that cannot be read are errors of their environment.
 fn argo_events(
-    config: &Config,
     history: &History,
     live: &Live<'_>,
-    root: &Path,
     report: &mut Report,
 ) -> Result<Vec<crate::history::Event>, PipelineError> {
     use crate::live::argo;
-    let discovery = crate::discover::discover(root, &discover_options(config));
-    // Overlay directory (repo-relative) → (service, env).
-    let overlays: Vec<(String, String, String)> = discovery
-        .services
-        .iter()
-        .flat_map(|s| {
-            s.overlays.iter().map(|(env, dir)| {
-                let dir = dir.to_string_lossy().replace('\\', "/");
-                (dir, s.name.clone(), env.clone())
-            })
-        })
-        .collect();
+    // Overlay directory (repo-relative) → (service, env), as the check's discovery placed them.
+    let overlays = report.overlays.clone();
     let mut out = Vec::new();
     for env in report.envs.clone() {
         if !live.source.covers(&env) {
