@@ -123,6 +123,8 @@ pub struct Kustomization {
     pub patches: Vec<Patch>,
     /// Whether it has an `images:` transformer.
     pub sets_images: bool,
+    /// Its `images:` entries that rename an image: `name` → `newName`.
+    pub image_renames: std::collections::BTreeMap<String, String>,
     /// Whether it has a `replicas:` transformer.
     pub sets_replicas: bool,
     /// Whether it is a `kind: Component` (mixed into other kustomizations, never deployed alone).
@@ -213,6 +215,16 @@ impl Kustomization {
             },
             patches,
             sets_images: !raw.images.is_empty(),
+            image_renames: raw
+                .images
+                .iter()
+                .filter_map(|i| {
+                    Some((
+                        i.get("name")?.as_str()?.to_string(),
+                        i.get("newName")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect(),
             sets_replicas: !raw.replicas.is_empty(),
             component: raw.kind.as_str() == Some("Component"),
             references: [&raw.resources, &raw.bases, &raw.components]
@@ -262,5 +274,89 @@ impl Kustomization {
             }
         }
         scored
+    }
+}
+
+/// What a GitOps tool adds on top of a directory's kustomization when it deploys it: Argo CD's
+/// `source.kustomize` (images, namePrefix/nameSuffix, namespace, commonLabels/commonAnnotations, patches,
+/// replicas), a Flux Kustomization's `images`, `patches`, `namePrefix`/`nameSuffix` and `targetNamespace`.
+/// Held as the kustomization fields that say it (`images` as kustomize's image entries, patches inline), so
+/// the renderer layers it over the directory as one more kustomization, and the render cache keys on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Layer {
+    /// The fields as canonical JSON (an object with sorted keys).
+    json: String,
+    /// Who adds them (`argo-cd Application shop/catalog-prod`), for error messages.
+    by: String,
+}
+
+impl Layer {
+    /// A layer of these kustomization fields (`None` when there are none: nothing changes at deploy time).
+    pub fn new(fields: serde_json::Map<String, Value>, by: impl Into<String>) -> Option<Layer> {
+        if fields.is_empty() {
+            return None;
+        }
+        // Keys sorted (serde_json's map keeps insertion order here), so equal fields give equal text.
+        let sorted: std::collections::BTreeMap<String, Value> = fields.into_iter().collect();
+        let json = serde_json::to_string(&sorted).unwrap_or_default();
+        Some(Layer {
+            json,
+            by: by.into(),
+        })
+    }
+
+    /// The kustomization fields.
+    pub fn fields(&self) -> serde_json::Map<String, Value> {
+        match serde_json::from_str(&self.json) {
+            Ok(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+
+    /// The fields as canonical JSON (part of the render cache key).
+    pub fn canonical(&self) -> &str {
+        &self.json
+    }
+
+    /// Who adds the fields.
+    pub fn by(&self) -> &str {
+        &self.by
+    }
+
+    /// The `namePrefix` and `nameSuffix` the layer puts around every name.
+    pub fn naming(&self) -> (String, String) {
+        let fields = self.fields();
+        let get = |k: &str| {
+            fields
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        (get("namePrefix"), get("nameSuffix"))
+    }
+
+    /// The `namespace` the layer sets, if any.
+    pub fn namespace(&self) -> Option<String> {
+        self.fields()
+            .get("namespace")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+}
+
+impl Naming {
+    /// The naming of an overlay deployed with `layer` on top: the layer's prefix goes in front of the
+    /// overlay's, its suffix after, and its namespace wins.
+    pub fn under(&self, layer: Option<&Layer>) -> Naming {
+        let Some(layer) = layer else {
+            return self.clone();
+        };
+        let (prefix, suffix) = layer.naming();
+        Naming {
+            prefix: format!("{prefix}{}", self.prefix),
+            suffix: format!("{}{suffix}", self.suffix),
+            namespace: layer.namespace().or_else(|| self.namespace.clone()),
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! directory matches when it holds a kustomization file. A service is identified by its directory (the
 //! `{service}` segment, else the `*` segments, else the repo's name), never by the names of its objects.
 
+pub mod deploy;
 pub mod graph;
 pub mod place;
 
@@ -53,6 +54,8 @@ pub struct Service {
     /// Why each environment's overlay was placed here (`path pattern "apps/{service}/overlays/{env}"`,
     /// `path segment "prod-eu"`, `config`).
     pub reasons: IndexMap<String, String>,
+    /// How the repo's own GitOps object deploys each environment's overlay, for the environments one does.
+    pub deploy: IndexMap<String, deploy::Deployment>,
 }
 
 /// How the promotion order was decided.
@@ -207,6 +210,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 base: None,
                 overlays: IndexMap::new(),
                 reasons: IndexMap::new(),
+                deploy: IndexMap::new(),
             });
             if service.base.is_none() {
                 service.base = find_base(root, &dir, &caps, options.base.as_deref());
@@ -238,14 +242,32 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         // The repo's own Argo CD and Flux objects place what they deploy, before path conventions do.
         let identity = crate::gitops::RepoIdentity::unknown();
         let objects = crate::gitops::scan(root, &reader, &identity);
-        let targets: Vec<crate::gitops::LocalTarget> = crate::gitops::targets(&objects, &identity)
+        let (targets, of_patterns): (Vec<_>, Vec<_>) = crate::gitops::targets(&objects, &identity)
             .local
             .into_iter()
-            .filter(|t| {
-                !claimed.contains(Path::new(&t.path)) && !excluded(&globs, Path::new(&t.path))
-            })
-            .collect();
-        let (by_gitops, left, taken) = place::place_targets(&graph, &objects, &targets, &repo_name);
+            .filter(|t| t.exists && !excluded(&globs, Path::new(&t.path)))
+            .partition(|t| !claimed.contains(Path::new(&t.path)));
+        // A directory a pattern placed keeps its name and reason, and is rendered the way its GitOps
+        // object deploys it.
+        for target in &of_patterns {
+            let dir = PathBuf::from(&target.path);
+            let (_, deployment, _) = deploy::of_target(target, &objects, &dir, &reader);
+            for service in services.values_mut() {
+                let envs: Vec<String> = service
+                    .overlays
+                    .iter()
+                    .filter(|(_, d)| **d == dir)
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                for env in envs {
+                    if deployment != deploy::Deployment::default() {
+                        service.deploy.insert(env, deployment.clone());
+                    }
+                }
+            }
+        }
+        let (by_gitops, left, taken) =
+            place::place_targets(&graph, &objects, &targets, &reader, &repo_name);
         left_out.extend(left);
         claimed.extend(taken);
         let unclaimed: Vec<&graph::Node> = graph
@@ -276,12 +298,16 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 base: p.base.clone(),
                 overlays: IndexMap::new(),
                 reasons: IndexMap::new(),
+                deploy: IndexMap::new(),
             });
             for e in p.envs {
                 if options.ignore.contains(&e.env) {
                     continue;
                 }
                 service.reasons.insert(e.env.clone(), e.reason);
+                if e.deploy != deploy::Deployment::default() {
+                    service.deploy.insert(e.env.clone(), e.deploy);
+                }
                 service.overlays.insert(e.env, e.dir);
             }
         }

@@ -50,6 +50,8 @@ pub struct Placed {
     pub dir: PathBuf,
     /// Why it was placed so.
     pub reason: String,
+    /// How the repo's GitOps object deploys it (default when placed by its path).
+    pub deploy: super::deploy::Deployment,
 }
 
 /// A graph-placed service: its name, base and environments.
@@ -151,6 +153,7 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
                 env: env.clone(),
                 dir: n.dir.clone(),
                 reason: format!("path segment \"{env}\""),
+                deploy: Default::default(),
             })
             .collect();
         services.push((
@@ -200,6 +203,7 @@ pub fn place_targets(
     graph: &Graph,
     objects: &crate::gitops::GitOpsObjects,
     targets: &[crate::gitops::LocalTarget],
+    reader: &crate::input::Reader,
     repo_name: &str,
 ) -> (Vec<PlacedService>, LeftOut, Vec<PathBuf>) {
     use crate::gitops::Owner;
@@ -215,28 +219,10 @@ pub fn place_targets(
         if !graph.nodes.contains_key(&dir) {
             continue;
         }
-        let (what, name, namespace, destination) = match &target.owner {
-            Owner::Application {
-                name, namespace, ..
-            } => {
-                let app = objects
-                    .applications
-                    .iter()
-                    .find(|a| &a.name == name && &a.namespace == namespace);
-                let dest = app.map(|a| a.destination.clone()).unwrap_or_default();
-                ("argo-cd Application", name, namespace, Some(dest))
-            }
-            Owner::FluxKustomization { name, namespace } => {
-                ("flux Kustomization", name, namespace, None)
-            }
+        let (reason, deploy, destination) = super::deploy::of_target(target, objects, &dir, reader);
+        let name = match &target.owner {
+            Owner::Application { name, .. } | Owner::FluxKustomization { name, .. } => name,
         };
-        let reason = format!(
-            "{what} {}{name}",
-            namespace
-                .as_deref()
-                .map(|n| format!("{n}/"))
-                .unwrap_or_default()
-        );
         let segs = segments(&dir);
         // (the key that groups one service's environments, the environment)
         let placed: Option<(Vec<String>, String)> = match env_segment(&segs) {
@@ -272,6 +258,7 @@ pub fn place_targets(
                 env,
                 dir,
                 reason,
+                deploy,
             }),
             None => left_out.push((dir, format!("{reason} names no environment"))),
         }

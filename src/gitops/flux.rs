@@ -351,6 +351,37 @@ impl Variables {
     }
 }
 
+/// Why a rendered object could not be substituted.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectSubstError {
+    /// The substitution itself failed (a malformed `${...}`).
+    #[error("{0}")]
+    Subst(#[from] SubstError),
+    /// The object did not survive the round trip through YAML.
+    #[error("the substituted object is no longer valid YAML: {0}")]
+    Yaml(String),
+}
+
+impl Variables {
+    /// Substitutes the variables into one rendered object as Flux does: on its YAML text (so `replicas:
+    /// ${REPLICAS:=2}` becomes the number 2), unless the object opts out
+    /// ([`substitution_disabled`]) or substitution is not enabled.
+    pub fn apply_to_object(&self, object: &Value) -> Result<Option<Value>, ObjectSubstError> {
+        if !self.enabled() || substitution_disabled(object) {
+            return Ok(None);
+        }
+        let text =
+            crate::yaml::to_string(object).map_err(|e| ObjectSubstError::Yaml(e.to_string()))?;
+        if !text.contains("${") {
+            return Ok(None);
+        }
+        let substituted = self.apply(&text)?;
+        let value: Value = crate::yaml::document(&substituted.text)
+            .map_err(|e| ObjectSubstError::Yaml(e.to_string()))?;
+        Ok(Some(value))
+    }
+}
+
 impl FluxKustomization {
     /// The variables it substitutes: `substituteFrom` ConfigMaps looked up among `objects` in this
     /// Kustomization's namespace, Secrets and ConfigMaps not found recorded as sources with unknown keys,

@@ -33,8 +33,8 @@ pub use argo::{
 };
 pub use envsubst::{SubstError, Substituted, Unset, substitute, substitute_with, valid_name};
 pub use flux::{
-    ConfigMap, DependsOn, FluxImage, FluxKustomization, GitRepository, PostBuild, SUBSTITUTE_KEY,
-    SecretStub, SourceRef, SubstituteFrom, Variables, substitution_disabled,
+    ConfigMap, DependsOn, FluxImage, FluxKustomization, GitRepository, ObjectSubstError, PostBuild,
+    SUBSTITUTE_KEY, SecretStub, SourceRef, SubstituteFrom, Variables, substitution_disabled,
 };
 pub use pathmatch::{BadPattern, Slash, matches as path_match};
 pub use repo::{RepoIdentity, RepoMatch, normalize_repo_path, normalize_url, redact_url};

@@ -79,8 +79,9 @@ pub struct Scope {
     pub skip_parity: bool,
 }
 
-/// Each environment's overlay directory and kustomization.
-type Overlays = IndexMap<String, (PathBuf, Kustomization)>;
+/// Each environment's overlay directory and kustomization, and the file of the GitOps object that sets
+/// images at deploy time (if one does).
+type Overlays = IndexMap<String, (PathBuf, Kustomization, Option<PathBuf>)>;
 
 /// Discovery options from config.
 pub fn discover_options(config: &Config) -> discover::Options {
@@ -298,6 +299,7 @@ fn build_models(
             service: services[*i].name.clone(),
             env: env.clone(),
             dir: discovery.root.join(dir),
+            layer: services[*i].deploy.get(env).and_then(|d| d.layer.clone()),
         })
         .collect();
     let rendered = renderer.render(&requests);
@@ -327,14 +329,21 @@ fn build_models(
                 continue;
             }
         };
-        let objects = match result {
+        let mut objects = match result {
             Ok(r) => r.objects,
             Err(e) => {
                 errors.push(CheckError::of(service, &env, e.kind(), e.to_string()));
                 continue;
             }
         };
-        let (env_model, problems) = EnvModel::build(&env, kustomization.naming.clone(), objects);
+        let deployment = services[i].deploy.get(&env);
+        if let Some(vars) = deployment.and_then(|d| d.substitute.as_ref()) {
+            substitute(&mut objects, vars, service, &env, dir, errors);
+        }
+        let naming = kustomization
+            .naming
+            .under(deployment.and_then(|d| d.layer.as_ref()));
+        let (env_model, problems) = EnvModel::build(&env, naming, objects);
         for p in problems {
             let message = format!("{}: {p}", dir.display());
             errors.push(CheckError::of(service, &env, ErrorKind::Read, message));
@@ -346,10 +355,59 @@ fn build_models(
                 .patch_counts
                 .insert(env.clone(), kustomization.patches.len());
             model.envs.push(env_model);
-            overlays.insert(env, (dir.clone(), kustomization));
+            let sets_images = deployment
+                .filter(|d| {
+                    d.layer
+                        .as_ref()
+                        .is_some_and(|l| l.fields().contains_key("images"))
+                })
+                .and_then(|d| d.file.clone());
+            overlays.insert(env, (dir.clone(), kustomization, sets_images));
         }
     }
     models
+}
+
+/// Applies a Flux Kustomization's `postBuild` variables to the rendered objects of `dir`, as Flux does
+/// before it applies them. An object whose substitution fails keeps its text and is reported.
+fn substitute(
+    objects: &mut [crate::render::RenderedObject],
+    vars: &crate::gitops::Variables,
+    service: &str,
+    env: &str,
+    dir: &Path,
+    errors: &mut Vec<CheckError>,
+) {
+    for object in objects {
+        match vars.apply_to_object(&object.value) {
+            Ok(Some(value)) => object.value = value,
+            Ok(None) => {}
+            Err(e) => {
+                let name = format!(
+                    "{}/{}",
+                    object
+                        .value
+                        .get("kind")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("?"),
+                    object
+                        .value
+                        .pointer("/metadata/name")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("?")
+                );
+                errors.push(CheckError::of(
+                    service,
+                    env,
+                    ErrorKind::Render,
+                    format!(
+                        "{}: Flux postBuild substitution of {name} failed: {e}",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+    }
 }
 
 /// Per environment involved, the repo-relative file that most likely sets the finding's value: a file the
@@ -359,7 +417,7 @@ fn build_models(
 fn files_for(
     finding: &Finding,
     model: &ServiceModel,
-    kustomizations: &IndexMap<String, (PathBuf, Kustomization)>,
+    kustomizations: &Overlays,
     root: &Path,
     reader: &Reader,
 ) -> IndexMap<String, String> {
@@ -372,9 +430,14 @@ fn files_for(
     let hints = crate::finding::field_words(&finding.field);
     let mut out = IndexMap::new();
     for env in &finding.envs {
-        let Some((dir, k)) = kustomizations.get(env) else {
+        let Some((dir, k, gitops_images)) = kustomizations.get(env) else {
             continue;
         };
+        if let Some(file) = gitops_images.as_ref().filter(|_| finding.field == "image") {
+            // The GitOps object's images override is applied last: it decides the image.
+            out.insert(env.clone(), file.to_string_lossy().replace('\\', "/"));
+            continue;
+        }
         let dir_s = rel(&root.join(dir));
         if finding.kind == "Kustomization" {
             out.insert(env.clone(), rel(&k.file));

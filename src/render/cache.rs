@@ -311,7 +311,14 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
                             continue;
                         }
                     };
-                    let path = self.entry_path_for(digest.as_str());
+                    let path = match &request.layer {
+                        None => self.entry_path_for(digest.as_str()),
+                        Some(layer) => self.entry_path_for(&format!(
+                            "{} layer {}",
+                            digest.as_str(),
+                            layer.canonical()
+                        )),
+                    };
                     match self.load(&path) {
                         Some(rendered) => {
                             stats.hits += 1;

@@ -159,18 +159,38 @@ impl Kustomize {
         for &i in &batch.indices {
             let name = format!("w{i}");
             let wrapper = top.join(&name);
-            let rel = relative(&wrapper, &slots[i].dir);
+            // A deploy-time layer is one more kustomization between the wrapper and the overlay.
+            let (inner, rel) = match &slots[i].layer {
+                Some(layer) => {
+                    let dir = wrapper.join(LAYER_DIR);
+                    let rel = relative(&dir, &slots[i].dir);
+                    write_file(
+                        &dir,
+                        "kustomization.yaml",
+                        &layer_kustomization(&rel, layer),
+                    )?;
+                    (PathBuf::from(LAYER_DIR), rel)
+                }
+                None => {
+                    let rel = relative(&wrapper, &slots[i].dir);
+                    (rel.clone(), rel)
+                }
+            };
             // JSON is YAML, and serde_json quotes any path safely.
             if shared {
                 let token = markers.token(i);
                 let unprefixed = slots[i].unprefixed_kinds;
-                let content = shared_wrapper(&slash(&rel), &token, unprefixed);
+                let content = shared_wrapper(&slash(&inner), &token, unprefixed);
                 write_file(&wrapper, "kustomization.yaml", &content)?;
                 if unprefixed {
                     write_file(&wrapper, MARKER_SOURCE_FILE, &marker_source(&token))?;
                 }
             } else {
-                write_file(&wrapper, "kustomization.yaml", &lone_wrapper(&slash(&rel)))?;
+                write_file(
+                    &wrapper,
+                    "kustomization.yaml",
+                    &lone_wrapper(&slash(&inner)),
+                )?;
             }
             wrappers.push(Wrapper {
                 index: i,
@@ -336,7 +356,13 @@ impl Kustomize {
                 let i = batch.indices[0];
                 let dir = display_path(&slots[i].dir, &self.repo_root);
                 let err = match failure {
-                    Failure::Refused { message, .. } => {
+                    Failure::Refused { mut message, .. } => {
+                        if let Some(layer) = &slots[i].layer {
+                            message = format!(
+                                "{message} (rendered with the settings {} adds at deploy time)",
+                                layer.by()
+                            );
+                        }
                         RenderError::KustomizeFailed { dir, message }
                     }
                     Failure::Unreadable { line } => RenderError::UnreadableOutput { dir, line },
@@ -368,7 +394,8 @@ impl Renderer for Kustomize {
         // (environment, sortOptions, shared settings) -> overlays that may share a run.
         let mut groups: BTreeMap<(&str, String, String), Batch> = BTreeMap::new();
         let mut lone = Vec::new();
-        let mut first_by_dir: HashMap<PathBuf, usize> = HashMap::new();
+        let mut first_by_dir: HashMap<(PathBuf, Option<crate::kustomization::Layer>), usize> =
+            HashMap::new();
         let mut duplicates = Vec::new();
         let reader = crate::input::Reader::new(&self.repo_root, self.max_file_bytes);
         for (i, request) in requests.iter().enumerate() {
@@ -381,11 +408,13 @@ impl Renderer for Kustomize {
                     secret_values: inputs.secret_values.clone(),
                     unprefixed_kinds: inputs.batching.alone.is_none()
                         && mention_unprefixed_kinds(&inputs.files, &reader),
+                    layer: request.layer.clone(),
                 },
                 Err(_) => Slot {
                     dir: PathBuf::new(),
                     secret_values: Vec::new(),
                     unprefixed_kinds: false,
+                    layer: None,
                 },
             });
             let inputs = match inputs {
@@ -395,17 +424,24 @@ impl Renderer for Kustomize {
                     continue;
                 }
             };
-            if let Some(&first) = first_by_dir.get(&inputs.dir) {
-                // The same directory twice: rendered once.
+            let key = (inputs.dir.clone(), request.layer.clone());
+            if let Some(&first) = first_by_dir.get(&key) {
+                // The same directory (with the same deploy-time layer) twice: rendered once.
                 duplicates.push((i, first));
                 continue;
             }
-            first_by_dir.insert(inputs.dir.clone(), i);
+            first_by_dir.insert(key, i);
             let batch = Batch {
                 indices: vec![i],
                 sort_options: inputs.sort_options.clone(),
             };
-            if let Some(reason) = inputs.batching.alone {
+            // A layer between the wrapper and the overlay moves the overlay's own namePrefix below the
+            // root, which shared runs do not render as kustomize alone would (see the module docs).
+            let alone = inputs.batching.alone.or(request
+                .layer
+                .as_ref()
+                .map(|_| "a GitOps object adds kustomize settings at deploy time"));
+            if let Some(reason) = alone {
                 tracing::debug!(
                     dir = %display_path(&inputs.dir, &self.repo_root).display(),
                     reason,
@@ -459,6 +495,7 @@ struct Slot {
     dir: PathBuf,
     secret_values: Vec<String>,
     unprefixed_kinds: bool,
+    layer: Option<crate::kustomization::Layer>,
 }
 
 /// Requests rendered in one kustomize run (indices into the request slice).
@@ -550,6 +587,21 @@ impl Markers {
 const MARKER_SOURCE_FILE: &str = "marker.yaml";
 /// The name of that ConfigMap.
 const MARKER_SOURCE: &str = "envparity-marker-source";
+
+/// The directory, inside an overlay's wrapper, of the kustomization holding its deploy-time layer.
+const LAYER_DIR: &str = "layer";
+
+/// The kustomization that layers what a GitOps object adds at deploy time over the overlay at `rel`.
+fn layer_kustomization(rel: &Path, layer: &crate::kustomization::Layer) -> Value {
+    let mut fields = layer.fields();
+    fields.insert(
+        "apiVersion".into(),
+        json!("kustomize.config.k8s.io/v1beta1"),
+    );
+    fields.insert("kind".into(), json!("Kustomization"));
+    fields.insert("resources".into(), json!([slash(rel)]));
+    Value::Object(fields)
+}
 
 /// The wrapper of an overlay rendered in a run of its own: nothing but the overlay.
 fn lone_wrapper(rel: &str) -> Value {

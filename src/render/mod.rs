@@ -42,6 +42,9 @@ pub struct RenderRequest {
     pub env: String,
     /// Directory holding kustomization.yaml (or .yml / Kustomization), absolute path.
     pub dir: PathBuf,
+    /// What the GitOps object deploying the directory adds on top of it (rendered as one more
+    /// kustomization over it), if anything.
+    pub layer: Option<crate::kustomization::Layer>,
 }
 
 /// One rendered object.

@@ -8,6 +8,7 @@ mod cli;
 mod daemon;
 mod daemon_e2e;
 mod deploy;
+mod deploy_time;
 mod digest;
 mod failpoints;
 mod git;

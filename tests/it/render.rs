@@ -46,6 +46,7 @@ impl Repo {
             service: service.to_string(),
             env: env.to_string(),
             dir: self.dir(service, env),
+            layer: None,
         }
     }
 
@@ -907,6 +908,7 @@ fn request_for(root: &Path, dir: &Path) -> RenderRequest {
         service: rel[1].clone(),
         env,
         dir: dir.to_path_buf(),
+        layer: None,
     }
 }
 
