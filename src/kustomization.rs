@@ -133,6 +133,8 @@ pub struct Kustomization {
     pub references: Vec<String>,
     /// Whether it inflates Helm charts (`helmCharts`, `helmChartInflationGenerator`).
     pub helm: bool,
+    /// Whether it generates objects (`configMapGenerator`, `secretGenerator`, `generators`).
+    pub generates: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -164,6 +166,12 @@ struct Raw {
     helm_charts: Value,
     #[serde(default)]
     helm_chart_inflation_generator: Value,
+    #[serde(default)]
+    config_map_generator: Value,
+    #[serde(default)]
+    secret_generator: Value,
+    #[serde(default)]
+    generators: Value,
 }
 
 impl Kustomization {
@@ -237,6 +245,13 @@ impl Kustomization {
             helm: [&raw.helm_charts, &raw.helm_chart_inflation_generator]
                 .into_iter()
                 .any(|v| !v.is_null()),
+            generates: [
+                &raw.config_map_generator,
+                &raw.secret_generator,
+                &raw.generators,
+            ]
+            .into_iter()
+            .any(|v| v.as_array().is_some_and(|a| !a.is_empty())),
         })
     }
 

@@ -41,6 +41,9 @@ pub struct Node {
     pub component: bool,
     /// The kustomizations that reference it.
     pub referenced_by: Vec<PathBuf>,
+    /// Whether it declares objects itself (a resource file, a generator), besides those of the
+    /// kustomizations it references.
+    pub declares: bool,
 }
 
 /// Every kustomization of a repo.
@@ -113,11 +116,13 @@ impl Graph {
             helm: false,
             component: false,
             referenced_by: Vec::new(),
+            declares: false,
         };
         match Kustomization::read(&reader.root().join(rel), reader) {
             Ok(k) => {
                 node.component = k.component;
                 node.helm = k.helm;
+                node.declares = k.generates;
                 for entry in &k.references {
                     if is_remote(entry) {
                         node.remote.push(entry.clone());
@@ -126,10 +131,9 @@ impl Graph {
                     let Some(target) = normalize(&rel.join(entry)) else {
                         continue;
                     };
-                    if kustomization_file(&reader.root().join(&target)).is_some()
-                        && !node.references.contains(&target)
-                        && target != rel
-                    {
+                    if kustomization_file(&reader.root().join(&target)).is_none() {
+                        node.declares = true;
+                    } else if !node.references.contains(&target) && target != rel {
                         node.references.push(target);
                     }
                 }

@@ -56,6 +56,8 @@ pub struct Service {
     pub reasons: IndexMap<String, String>,
     /// How the repo's own GitOps object deploys each environment's overlay, for the environments one does.
     pub deploy: IndexMap<String, deploy::Deployment>,
+    /// The share of the overlays' objects that is this service's, when each overlay deploys several apps.
+    pub part: Option<place::Part>,
 }
 
 /// How the promotion order was decided.
@@ -211,6 +213,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 overlays: IndexMap::new(),
                 reasons: IndexMap::new(),
                 deploy: IndexMap::new(),
+                part: None,
             });
             if service.base.is_none() {
                 service.base = find_base(root, &dir, &caps, options.base.as_deref());
@@ -283,15 +286,22 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             .collect();
         let (placed, left) = place::place(&graph, &unclaimed, &repo_name);
         left_out.extend(left);
-        for p in by_gitops.into_iter().chain(placed) {
+        let (placed, left) =
+            place::split_apps(&graph, by_gitops.into_iter().chain(placed).collect());
+        left_out.extend(left);
+        for p in placed {
             let mut name = p.name.clone();
             if services.contains_key(&name) {
-                // A pattern already named a service so: this one is named by its overlays' parent path.
-                name = p
-                    .envs
-                    .first()
-                    .and_then(|e| e.dir.parent())
-                    .map_or_else(|| name.clone(), |d| d.display().to_string());
+                // A pattern already named a service so: this one is named by its own base, else by its
+                // overlays' parent path.
+                name = match &p.part {
+                    Some(place::Part::Base(base)) => base.display().to_string(),
+                    _ => p
+                        .envs
+                        .first()
+                        .and_then(|e| e.dir.parent())
+                        .map_or_else(|| name.clone(), |d| d.display().to_string()),
+                };
             }
             let service = services.entry(name.clone()).or_insert_with(|| Service {
                 name: name.clone(),
@@ -299,6 +309,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 overlays: IndexMap::new(),
                 reasons: IndexMap::new(),
                 deploy: IndexMap::new(),
+                part: p.part.clone(),
             });
             for e in p.envs {
                 if options.ignore.contains(&e.env) {

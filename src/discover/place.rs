@@ -63,6 +63,129 @@ pub struct PlacedService {
     pub base: Option<PathBuf>,
     /// Each environment's root.
     pub envs: Vec<Placed>,
+    /// The share of the roots' objects that is this service's, when the roots deploy several apps.
+    pub part: Option<Part>,
+}
+
+/// The share of its roots' objects a service checks when each root deploys the bases of several apps
+/// (Flux's `apps/<cluster>` listing `../base/<app>` for every app): an object belongs to the app whose base
+/// declares it (kustomize's origin annotation), and what the roots declare themselves is a service of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    /// The objects declared under this base directory.
+    Base(PathBuf),
+    /// The objects declared under none of these base directories.
+    Rest(Vec<PathBuf>),
+}
+
+impl Part {
+    /// Whether an object declared in `origin` (a repo-relative file; `None` when kustomize did not say)
+    /// is in this share.
+    pub fn keeps(&self, origin: Option<&str>) -> bool {
+        let under = |base: &Path| origin.is_some_and(|o| Path::new(o).starts_with(base));
+        match self {
+            Part::Base(base) => under(base),
+            Part::Rest(bases) => !bases.iter().any(|b| under(b)),
+        }
+    }
+}
+
+/// Splits each service whose roots deploy the bases of several apps into one service per app. That is
+/// the layout where the apps' bases are the directories of one `base`/`bases` directory that sits beside
+/// the roots (`apps/base/<app>` + `apps/<cluster>`): a root whose bases sit elsewhere
+/// (`deploy/bases/{frontend,backend}` + `deploy/overlays/<env>`) deploys the parts of one app, and stays one
+/// service. Objects the roots declare themselves form a service that keeps the original name. A part
+/// deployed to a single environment is left out.
+pub fn split_apps(graph: &Graph, services: Vec<PlacedService>) -> (Vec<PlacedService>, LeftOut) {
+    let mut out = Vec::new();
+    let mut left_out: LeftOut = Vec::new();
+    for service in services {
+        let roots: Vec<&Node> = service
+            .envs
+            .iter()
+            .filter_map(|e| graph.nodes.get(&e.dir))
+            .collect();
+        let mut bases: Vec<PathBuf> = Vec::new();
+        for r in &roots {
+            for b in &r.references {
+                if !bases.contains(b) {
+                    bases.push(b.clone());
+                }
+            }
+        }
+        let shelf = bases.first().and_then(|b| b.parent());
+        let beside_roots = shelf.is_some_and(|shelf| {
+            let named = shelf
+                .file_name()
+                .is_some_and(|n| matches!(n.to_str(), Some("base" | "bases")));
+            named
+                && bases.iter().all(|b| b.parent() == Some(shelf))
+                && roots.iter().all(|r| r.dir.parent() == shelf.parent())
+        });
+        if bases.len() < 2 || !beside_roots || roots.len() != service.envs.len() {
+            out.push(service);
+            continue;
+        }
+        for base in &bases {
+            let envs: Vec<Placed> = service
+                .envs
+                .iter()
+                .filter(|e| {
+                    graph
+                        .nodes
+                        .get(&e.dir)
+                        .is_some_and(|n| n.references.contains(base))
+                })
+                .cloned()
+                .collect();
+            let name = base.file_name().map_or_else(
+                || service.name.clone(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            if envs.len() < 2 {
+                left_out.extend(envs.into_iter().map(|e| {
+                    (
+                        base.clone(),
+                        format!(
+                            "deployed by {} only: a single environment (nothing to compare)",
+                            e.dir.display()
+                        ),
+                    )
+                }));
+                continue;
+            }
+            out.push(PlacedService {
+                name: name.clone(),
+                base: Some(base.clone()),
+                envs: envs
+                    .into_iter()
+                    .map(|mut e| {
+                        e.service = name.clone();
+                        e.reason = format!("{}, objects of {}", e.reason, base.display());
+                        e
+                    })
+                    .collect(),
+                part: Some(Part::Base(base.clone())),
+            });
+        }
+        if roots.iter().any(|r| r.declares) {
+            out.push(PlacedService {
+                base: None,
+                envs: service
+                    .envs
+                    .into_iter()
+                    .map(|mut e| {
+                        e.reason = format!("{}, objects of the root itself", e.reason);
+                        e
+                    })
+                    .collect(),
+                part: Some(Part::Rest(bases)),
+                name: service.name,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, left_out)
 }
 
 /// Roots left out of the map, and why.
@@ -162,6 +285,7 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
                 name: service_name(&rest, repo_name),
                 base,
                 envs,
+                part: None,
             },
         ));
     }
@@ -285,7 +409,12 @@ pub fn place_targets(
         for e in &mut envs {
             e.service = name.clone();
         }
-        services.push(PlacedService { name, base, envs });
+        services.push(PlacedService {
+            name,
+            base,
+            envs,
+            part: None,
+        });
     }
     services.sort_by(|a, b| a.name.cmp(&b.name));
     (services, left_out, taken)

@@ -336,6 +336,11 @@ fn build_models(
                 continue;
             }
         };
+        if let Some(part) = &services[i].part
+            && env != "base"
+        {
+            objects.retain(|o| part.keeps(o.origin.as_deref()));
+        }
         let deployment = services[i].deploy.get(&env);
         if let Some(vars) = deployment.and_then(|d| d.substitute.as_ref()) {
             substitute(&mut objects, vars, service, &env, dir, errors);

@@ -89,6 +89,15 @@ fn findings<'v>(report: &'v Value, rule: &str, name: &str) -> Vec<&'v Value> {
         .collect()
 }
 
+/// A cluster's root deploying the bases of two apps.
+const ROOT: &str = "resources: [../base/web, ../base/api, quota.yaml]\n";
+
+fn quota(cpu: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ResourceQuota\nmetadata: {{name: apps}}\nspec: {{hard: {{requests.cpu: \"{cpu}\"}}}}\n"
+    )
+}
+
 #[test]
 fn flux_images_namespace_and_substitutions_are_applied_before_the_check() {
     let t = tempfile::tempdir().expect("tempdir");
@@ -104,14 +113,16 @@ fn flux_images_namespace_and_substitutions_are_applied_before_the_check() {
                 "apps/base/web/kustomization.yaml",
                 "resources: [deploy.yaml]\n",
             ),
+            ("apps/base/api/deploy.yaml", &deployment("api", "${REPLICAS:=2}")),
             (
-                "apps/staging/kustomization.yaml",
-                "resources: [../base/web]\n",
+                "apps/base/api/kustomization.yaml",
+                "resources: [deploy.yaml]\n",
             ),
-            (
-                "apps/production/kustomization.yaml",
-                "resources: [../base/web]\n",
-            ),
+            // Each cluster's root deploys both apps, and a quota of its own.
+            ("apps/staging/kustomization.yaml", ROOT),
+            ("apps/production/kustomization.yaml", ROOT),
+            ("apps/staging/quota.yaml", &quota("8")),
+            ("apps/production/quota.yaml", &quota("32")),
             (
                 "clusters/staging/apps.yaml",
                 &flux_kustomization("staging", "1.1", "1"),
@@ -131,6 +142,8 @@ fn flux_images_namespace_and_substitutions_are_applied_before_the_check() {
     // The images override of each cluster's Kustomization is what runs: staging 1.1, production 1.0.
     let image = findings(&report, "image", "web");
     assert_eq!(image.len(), 1, "{report:#}");
+    // The roots deploy two apps: each is a service of its own, checked against its own base.
+    assert_eq!(image[0]["service"], "web");
     assert_eq!(image[0]["values"]["staging"], "ghcr.io/acme/web:1.1");
     assert_eq!(image[0]["values"]["production"], "ghcr.io/acme/web:1.0");
     assert_eq!(image[0]["files"]["staging"], "clusters/staging/apps.yaml");
@@ -139,6 +152,36 @@ fn flux_images_namespace_and_substitutions_are_applied_before_the_check() {
     assert_eq!(replicas.len(), 1, "{report:#}");
     assert_eq!(replicas[0]["values"]["staging"], "1");
     assert_eq!(replicas[0]["values"]["production"], "3");
+    let api = findings(&report, "replicas", "api");
+    assert_eq!(api.len(), 1, "{report:#}");
+    assert_eq!(api[0]["service"], "api");
+    let discover = json(&envparity(
+        root,
+        &[
+            "discover", "--repo", ".", "--state", ".state", "--format", "json",
+        ],
+    ));
+    let services: Vec<&str> = discover["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(services.len(), 3, "{discover:#}");
+    assert!(
+        services.contains(&"web") && services.contains(&"api"),
+        "{discover:#}"
+    );
+    // What the roots declare themselves (the quota) is the third service, under the roots' name.
+    let quota = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["kind"] == "ResourceQuota");
+    assert!(
+        quota.is_none_or(|f| f["service"] != "web" && f["service"] != "api"),
+        "{quota:?}"
+    );
     // Nothing else differs: the namespaces Flux sets are not a difference.
     let other: Vec<&Value> = report["findings"]
         .as_array()
