@@ -18,5 +18,6 @@ mod kube;
 mod pipeline;
 mod render;
 mod rules;
+mod shapes;
 mod site;
 mod support;
