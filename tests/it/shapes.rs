@@ -262,7 +262,7 @@ fn mismatches(name: &str, dir: &Path, expect: &Expect) -> Vec<String> {
             }
             if map != expect.map {
                 wrong.push(format!(
-                    "map differs:\n  expected {:?}\n  actual   {map:?}",
+                    "map differs:\n      expected {:?}\n      actual   {map:?}",
                     expect.map
                 ));
             }
