@@ -19,5 +19,6 @@ mod kube;
 mod pipeline;
 mod render;
 mod rules;
+mod shapes;
 mod site;
 mod support;
