@@ -240,6 +240,8 @@ fn service_name(rest: &[String], repo_name: &str) -> String {
 pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedService>, LeftOut) {
     // Candidate service path (the root's path without its environment segment) → its roots.
     let mut groups: BTreeMap<Vec<String>, Vec<(&Node, String, bool)>> = BTreeMap::new();
+    // Roots that no environment placement takes, with why: they may still be variants of a default.
+    let mut loose: Vec<(&Node, &str)> = Vec::new();
     let mut left_out: LeftOut = Vec::new();
     for root in roots {
         let segs = segments(&root.dir);
@@ -249,9 +251,9 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
                 let env = rest.remove(i);
                 groups.entry(rest).or_default().push((root, env, strong));
             }
-            None => left_out.push((
-                root.dir.clone(),
-                "no environment in its path (a single deployment: nothing to compare)".into(),
+            None => loose.push((
+                root,
+                "no environment in its path (a single deployment: nothing to compare)",
             )),
         }
     }
@@ -266,7 +268,7 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
             } else {
                 "its environment-like segment is not an environment: the sibling roots share no base"
             };
-            left_out.extend(members.iter().map(|(n, _, _)| (n.dir.clone(), why.into())));
+            loose.extend(members.iter().map(|(n, _, _)| (*n, why)));
             continue;
         }
         let envs = members
@@ -289,6 +291,9 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
             },
         ));
     }
+    let (variants, rest) = variants(graph, loose, repo_name);
+    services.extend(variants);
+    left_out.extend(rest);
     // Two services that would share a name are named by their paths instead.
     let mut count: BTreeMap<String, usize> = BTreeMap::new();
     for (_, s) in &services {
@@ -307,6 +312,127 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
+    (out, left_out)
+}
+
+/// Variants of a default kustomization, among the roots no environment placement takes (`loose`, with why
+/// each would be left out). Two shapes:
+/// - variants that pull the default itself (`variants/{dev,ha}` pulling `kustomize/`, which is deployable:
+///   not a `base`/`bases` directory, not a component);
+/// - a default root beside variant roots that share its base (`kustomize/` and `kustomize/tests/<variant>`,
+///   all pulling `kustomize/base`, which lies under the default).
+///
+/// The default is the environment `default`, each variant the environment its path names (else its
+/// directory's name); they are one service, named by the default's path. Returns those services (keyed by
+/// the default's path segments, named by `repo_name` when the path names nothing) and the roots left out,
+/// with why.
+fn variants<'g>(
+    graph: &'g Graph,
+    loose: Vec<(&'g Node, &str)>,
+    repo_name: &str,
+) -> (Vec<(Vec<String>, PlacedService)>, LeftOut) {
+    let is_base_dir = |p: &Path| {
+        matches!(
+            p.file_name().and_then(|n| n.to_str()),
+            Some("base" | "bases")
+        )
+    };
+    let deployable = |dir: &Path| {
+        graph.nodes.get(dir).is_some_and(|n| !n.component)
+            && !dir.as_os_str().is_empty()
+            && !dir.ancestors().any(is_base_dir)
+    };
+    // The default's directory -> (whether it is a root itself, its variants).
+    let mut by_default: BTreeMap<PathBuf, Vec<&Node>> = BTreeMap::new();
+    let mut rest: Vec<(&Node, &str)> = Vec::new();
+    for (root, why) in loose {
+        match root.references.iter().find(|r| deployable(r)) {
+            Some(default) => by_default.entry(default.clone()).or_default().push(root),
+            None => rest.push((root, why)),
+        }
+    }
+    // A default root is one whose own base lies under it; its variants share that base.
+    let defaults: Vec<(&Node, PathBuf)> = rest
+        .iter()
+        .filter_map(|(r, _)| {
+            let base = r
+                .references
+                .iter()
+                .find(|b| b.starts_with(&r.dir) && **b != r.dir)?;
+            Some((*r, base.clone()))
+        })
+        .collect();
+    let mut left_out: LeftOut = Vec::new();
+    for (root, why) in rest {
+        let default = defaults.iter().find(|(d, base)| {
+            d.dir != root.dir && root.dir.starts_with(&d.dir) && root.references.contains(base)
+        });
+        match default {
+            Some((d, _)) => by_default.entry(d.dir.clone()).or_default().push(root),
+            None if defaults.iter().any(|(d, _)| d.dir == root.dir) => {
+                by_default.entry(root.dir.clone()).or_default();
+            }
+            None => left_out.push((root.dir.clone(), why.to_string())),
+        }
+    }
+    let mut out = Vec::new();
+    for (default, mut roots) in by_default {
+        roots.sort_by(|a, b| a.dir.cmp(&b.dir));
+        if roots.is_empty() {
+            left_out.push((
+                default,
+                "no environment in its path (a single deployment: nothing to compare)".into(),
+            ));
+            continue;
+        }
+        let mut envs = vec![Placed {
+            service: String::new(),
+            env: "default".into(),
+            dir: default.clone(),
+            reason: format!(
+                "default kustomization of its variants ({})",
+                roots
+                    .iter()
+                    .map(|r| r.dir.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            deploy: Default::default(),
+        }];
+        for root in roots {
+            let segs = segments(&root.dir);
+            let env = match env_segment(&segs) {
+                Some((i, true)) => segs[i].clone(),
+                _ => segs.last().cloned().unwrap_or_default(),
+            };
+            if envs.iter().any(|e| e.env == env) {
+                left_out.push((
+                    root.dir.clone(),
+                    format!("a second variant named \"{env}\" of {}", default.display()),
+                ));
+                continue;
+            }
+            envs.push(Placed {
+                service: String::new(),
+                reason: format!("variant \"{env}\" of {}", default.display()),
+                env,
+                dir: root.dir.clone(),
+                deploy: Default::default(),
+            });
+        }
+        let key = segments(&default);
+        // A default root is its own service's base only when a variant pulls it; else the shared base is.
+        let base = graph.shared_base(&envs.iter().map(|e| e.dir.as_path()).collect::<Vec<_>>());
+        out.push((
+            key.clone(),
+            PlacedService {
+                name: service_name(&key, repo_name),
+                base: base.or(Some(default)),
+                envs,
+                part: None,
+            },
+        ));
+    }
     (out, left_out)
 }
 
@@ -529,6 +655,48 @@ mod tests {
             reasons["single/prod"].contains("single environment"),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn variants_of_a_default_are_its_environments() {
+        // Variants pulling the default itself, and a default root beside variants sharing its base.
+        let (_t, g) = graph(&[
+            ("imgproxy/kustomize", ""),
+            ("imgproxy/variants/dev", "resources: [../../kustomize]\n"),
+            ("imgproxy/variants/ha", "resources: [../../kustomize]\n"),
+            ("shop/kustomize/base", ""),
+            ("shop/kustomize", "resources: [base]\n"),
+            (
+                "shop/kustomize/tests/with-spanner",
+                "resources: [../../base]\n",
+            ),
+            ("lonely/kustomize/base", ""),
+            ("lonely/kustomize", "resources: [base]\n"),
+            ("apps/web/base", ""),
+            ("apps/web/single", "resources: [../base]\n"),
+        ]);
+        let (services, left) = placed(&g);
+        assert_eq!(
+            services,
+            [
+                (
+                    "imgproxy".to_string(),
+                    vec!["default".to_string(), "dev".into(), "ha".into()],
+                    Some("imgproxy/kustomize".to_string())
+                ),
+                (
+                    "shop".to_string(),
+                    vec!["default".to_string(), "with-spanner".into()],
+                    Some("shop/kustomize/base".to_string())
+                ),
+            ]
+        );
+        // A default without variants, and a root pulling a `base`, are single deployments.
+        let left: Vec<String> = left
+            .into_iter()
+            .map(|(d, _)| d.display().to_string())
+            .collect();
+        assert_eq!(left, ["apps/web/single", "lonely/kustomize"]);
     }
 
     #[test]

@@ -113,7 +113,10 @@ fn flux_images_namespace_and_substitutions_are_applied_before_the_check() {
                 "apps/base/web/kustomization.yaml",
                 "resources: [deploy.yaml]\n",
             ),
-            ("apps/base/api/deploy.yaml", &deployment("api", "${REPLICAS:=2}")),
+            (
+                "apps/base/api/deploy.yaml",
+                &deployment("api", "${REPLICAS:=2}"),
+            ),
             (
                 "apps/base/api/kustomization.yaml",
                 "resources: [deploy.yaml]\n",

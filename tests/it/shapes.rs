@@ -427,7 +427,7 @@ fn assert_shapes(pending: bool) {
             ));
         }
     }
-    assert!(ran > 0, "no shape ran");
+    assert!(ran > 0 || pending, "no shape ran");
     assert!(
         failures.is_empty(),
         "{} of {ran} shapes differ from their expect.yaml:\n\n{}",
