@@ -36,6 +36,8 @@ pub struct Deployment {
     pub cluster: Option<String>,
     /// The file (repo-relative) that holds the GitOps object.
     pub file: Option<std::path::PathBuf>,
+    /// The directory has no kustomization: Flux generates one over its manifests.
+    pub generate: bool,
 }
 
 /// Why a GitOps target places its directory (`argo-cd Application shop/catalog-prod`), how its object
@@ -102,6 +104,7 @@ pub fn of_application(app: &Application, dir: &Path, reader: &Reader, by: &str) 
             .clone()
             .or_else(|| app.destination.server.clone()),
         file: Some(app.found.file.clone()),
+        generate: false,
     }
 }
 
@@ -155,6 +158,7 @@ pub fn of_flux(
         namespace: ks.target_namespace.clone(),
         cluster: None,
         file: Some(ks.found.file.clone()),
+        generate: crate::kustomization::kustomization_file(&reader.root().join(dir)).is_none(),
     }
 }
 

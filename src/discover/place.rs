@@ -466,7 +466,11 @@ pub fn place_targets(
         } else {
             PathBuf::from(&target.path)
         };
-        if !graph.nodes.contains_key(&dir) {
+        // Flux deploys a directory without a kustomization too, generating one over its manifests.
+        let flux = matches!(target.owner, Owner::FluxKustomization { .. });
+        let deployable =
+            graph.nodes.contains_key(&dir) || (flux && reader.root().join(&dir).is_dir());
+        if !deployable {
             continue;
         }
         let (reason, deploy, destination) = super::deploy::of_target(target, objects, &dir, reader);

@@ -300,6 +300,7 @@ fn build_models(
             env: env.clone(),
             dir: discovery.root.join(dir),
             layer: services[*i].deploy.get(env).and_then(|d| d.layer.clone()),
+            generate: services[*i].deploy.get(env).is_some_and(|d| d.generate),
         })
         .collect();
     let rendered = renderer.render(&requests);
@@ -317,8 +318,14 @@ fn build_models(
     for ((i, env, dir), result) in dirs.into_iter().zip(rendered) {
         let (model, overlays) = &mut models[i];
         let service = model.service.as_str();
+        let generated = services[i].deploy.get(&env).is_some_and(|d| d.generate);
         let kustomization = match Kustomization::read(&reader.root().join(dir), reader) {
             Ok(k) => k,
+            // Flux generates the directory's kustomization: it renames and patches nothing.
+            Err(_) if generated => Kustomization {
+                file: reader.root().join(dir),
+                ..Kustomization::default()
+            },
             Err(e) => {
                 errors.push(CheckError::of(
                     service,

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::inputs::{digest_files, hex, walk};
+use super::inputs::{digest_files, hex, inputs_for, walk};
 use super::paths::canonical_dir;
 use super::{RenderError, RenderRequest, Rendered, Renderer, redact_secret};
 use crate::input::{DEFAULT_MAX_BYTES, Reader};
@@ -302,7 +302,7 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
             Err(err) => results.iter_mut().for_each(|r| *r = Some(Err(err.clone()))),
             Ok(reader) => {
                 for (i, request) in requests.iter().enumerate() {
-                    let key = walk(&request.dir, &reader)
+                    let key = inputs_for(request, &reader)
                         .and_then(|inputs| digest_files(&inputs.files, &reader));
                     let digest = match key {
                         Ok(digest) => digest,
@@ -311,10 +311,12 @@ impl<R: Renderer> Renderer for CachedRenderer<R> {
                             continue;
                         }
                     };
+                    let generated = if request.generate { " generated" } else { "" };
                     let path = match &request.layer {
-                        None => self.entry_path_for(digest.as_str()),
+                        None if !request.generate => self.entry_path_for(digest.as_str()),
+                        None => self.entry_path_for(&format!("{}{generated}", digest.as_str())),
                         Some(layer) => self.entry_path_for(&format!(
-                            "{} layer {}",
+                            "{}{generated} layer {}",
                             digest.as_str(),
                             layer.canonical()
                         )),

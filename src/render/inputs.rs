@@ -76,6 +76,118 @@ pub(crate) struct Inputs {
     pub secret_values: Vec<String>,
     /// What decides which other overlays this one may share a kustomize run with.
     pub batching: Batching,
+    /// For a directory without a kustomization (deployed by Flux), the resources of the kustomization
+    /// Flux generates for it.
+    pub generated: Option<Vec<Generated>>,
+}
+
+/// One resource of the kustomization Flux generates for a directory without one (absolute paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Generated {
+    /// A manifest file.
+    File(PathBuf),
+    /// A subdirectory holding a kustomization (not descended into).
+    Dir(PathBuf),
+}
+
+/// The most resources a generated kustomization may list: a directory tree beyond that is refused
+/// rather than walked without end.
+const MAX_GENERATED: usize = 10_000;
+
+/// The inputs of what `request` renders: its kustomization, or for a directory without one that Flux
+/// deploys, the kustomization Flux generates.
+pub(crate) fn inputs_for(
+    request: &super::RenderRequest,
+    reader: &Reader,
+) -> Result<Inputs, RenderError> {
+    if request.generate && kustomization_file(&request.dir).is_none() {
+        walk_generated(&request.dir, reader)
+    } else {
+        walk(&request.dir, reader)
+    }
+}
+
+/// Walks a directory without a kustomization the way Flux's kustomize-controller generates one for it:
+/// every `.yaml`/`.yml` file below it, and every subdirectory holding a kustomization (as a whole, not
+/// descended into), in path order. Each manifest must be a regular file inside the repository and parse as
+/// YAML; each subdirectory is walked as a kustomization.
+fn walk_generated(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
+    let repo_root = reader.root();
+    let dir = std::fs::canonicalize(dir).map_err(|err| {
+        if err.kind() == ErrorKind::NotFound {
+            RenderError::MissingKustomization {
+                dir: display_path(dir, repo_root),
+                referenced_from: None,
+            }
+        } else {
+            RenderError::io(dir, err)
+        }
+    })?;
+    let mut out = Inputs {
+        dir: dir.clone(),
+        files: BTreeSet::new(),
+        sort_options: None,
+        secret_values: Vec::new(),
+        batching: Batching {
+            shared_settings: BTreeSet::new(),
+            alone: Some("Flux generates its kustomization"),
+        },
+        generated: Some(Vec::new()),
+    };
+    let mut entries = Vec::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(current) = pending.pop() {
+        let read = std::fs::read_dir(&current).map_err(|err| RenderError::io(&current, err))?;
+        let mut children: Vec<(PathBuf, std::fs::FileType)> = read
+            .filter_map(Result::ok)
+            .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
+            .collect();
+        children.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut subdirs = Vec::new();
+        for (path, kind) in children {
+            if entries.len() >= MAX_GENERATED {
+                return Err(RenderError::io(
+                    &display_path(&dir, repo_root),
+                    std::io::Error::other(format!(
+                        "more than {MAX_GENERATED} manifests below a directory without a kustomization"
+                    )),
+                ));
+            }
+            if kind.is_dir() {
+                if kustomization_file(&path).is_some() {
+                    let inner = walk(&path, reader)?;
+                    out.files.extend(inner.files);
+                    out.secret_values.extend(inner.secret_values);
+                    out.batching
+                        .shared_settings
+                        .extend(inner.batching.shared_settings);
+                    entries.push(Generated::Dir(path));
+                } else {
+                    subdirs.push(path);
+                }
+                continue;
+            }
+            let manifest = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+            if !manifest {
+                continue;
+            }
+            // A link, a device or an oversized file is the reader's error, naming the file.
+            let text = reader.read_to_string(&path)?;
+            if let Err(err) = crate::yaml::documents::<Value>(&text) {
+                return Err(RenderError::ManifestSyntax {
+                    file: display_path(&path, repo_root),
+                    line: err.line,
+                    message: err.message,
+                });
+            }
+            out.files.insert(path.clone());
+            entries.push(Generated::File(path));
+        }
+        // Depth first, in path order, as Flux's walk.
+        pending.extend(subdirs.into_iter().rev());
+    }
+    out.generated = Some(entries);
+    Ok(out)
 }
 
 /// What the kustomization tree of an overlay says about rendering it in one kustomize run with others (see
@@ -137,6 +249,7 @@ pub(crate) fn walk(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
             values
         },
         batching,
+        generated: None,
     })
 }
 

@@ -52,9 +52,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::inputs::{UNPREFIXED_KINDS, walk};
+use super::inputs::{Generated, UNPREFIXED_KINDS, inputs_for};
 use super::paths::{canonical_dir, display_path, relative, slash};
-use super::{RenderError, RenderRequest, Rendered, RenderedObject, Renderer, finish_object};
+use super::{RenderError, RenderRequest, Rendered, RenderedObject, Renderer, finish_object_with};
 
 /// How to invoke kustomize.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,14 +156,25 @@ impl Kustomize {
         let top = canonical_dir(tmp.path()).map_err(Failure::Fatal)?;
         let shared = batch.indices.len() > 1;
         let mut wrappers = Vec::with_capacity(batch.indices.len());
+        let mut aliases: HashMap<PathBuf, String> = HashMap::new();
         for &i in &batch.indices {
             let name = format!("w{i}");
             let wrapper = top.join(&name);
+            // A directory without a kustomization gets the one Flux generates, over copies of its
+            // manifests (kustomize loads files only from inside a kustomization's own directory).
+            let target = match &slots[i].generated {
+                Some(entries) => {
+                    let dir = wrapper.join(GENERATED_DIR);
+                    write_generated(&dir, entries, &self.repo_root, &mut aliases)?;
+                    dir
+                }
+                None => slots[i].dir.clone(),
+            };
             // A deploy-time layer is one more kustomization between the wrapper and the overlay.
             let (inner, rel) = match &slots[i].layer {
                 Some(layer) => {
                     let dir = wrapper.join(LAYER_DIR);
-                    let rel = relative(&dir, &slots[i].dir);
+                    let rel = relative(&dir, &target);
                     write_file(
                         &dir,
                         "kustomization.yaml",
@@ -172,7 +183,7 @@ impl Kustomize {
                     (PathBuf::from(LAYER_DIR), rel)
                 }
                 None => {
-                    let rel = relative(&wrapper, &slots[i].dir);
+                    let rel = relative(&wrapper, &target);
                     (rel.clone(), rel)
                 }
             };
@@ -229,7 +240,13 @@ impl Kustomize {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Err(Failure::Refused {
                 named: named_wrapper(&stderr).filter(|i| batch.indices.contains(i)),
-                message: clean_stderr(&stderr, &top, &wrappers, slots, &self.repo_root),
+                message: aliases.iter().fold(
+                    clean_stderr(&stderr, &top, &wrappers, slots, &self.repo_root),
+                    |message, (copy, original)| {
+                        let copy = copy.strip_prefix(&top).unwrap_or(copy);
+                        message.replace(&slash(copy), original)
+                    },
+                ),
             });
         }
         // kubectl prints deprecation warnings on stderr even on success: ignored. Stdout is never logged
@@ -264,11 +281,15 @@ impl Kustomize {
                     alone.insert(index);
                 }
             }
-            per_overlay.entry(index).or_default().push(finish_object(
-                document,
-                &top,
-                &self.repo_root,
-            ));
+            per_overlay
+                .entry(index)
+                .or_default()
+                .push(finish_object_with(
+                    document,
+                    &top,
+                    &self.repo_root,
+                    &aliases,
+                ));
         }
         Ok(Ran {
             rendered: batch
@@ -401,7 +422,7 @@ impl Renderer for Kustomize {
         for (i, request) in requests.iter().enumerate() {
             // Checked before kustomize runs: remote bases are refused without a network access, and a
             // missing file or broken YAML gets an error naming the file instead of failing the batch.
-            let inputs = walk(&request.dir, &reader);
+            let inputs = inputs_for(request, &reader);
             slots.push(match &inputs {
                 Ok(inputs) => Slot {
                     dir: inputs.dir.clone(),
@@ -409,12 +430,14 @@ impl Renderer for Kustomize {
                     unprefixed_kinds: inputs.batching.alone.is_none()
                         && mention_unprefixed_kinds(&inputs.files, &reader),
                     layer: request.layer.clone(),
+                    generated: inputs.generated.clone(),
                 },
                 Err(_) => Slot {
                     dir: PathBuf::new(),
                     secret_values: Vec::new(),
                     unprefixed_kinds: false,
                     layer: None,
+                    generated: None,
                 },
             });
             let inputs = match inputs {
@@ -496,6 +519,7 @@ struct Slot {
     secret_values: Vec<String>,
     unprefixed_kinds: bool,
     layer: Option<crate::kustomization::Layer>,
+    generated: Option<Vec<Generated>>,
 }
 
 /// Requests rendered in one kustomize run (indices into the request slice).
@@ -590,6 +614,47 @@ const MARKER_SOURCE: &str = "envparity-marker-source";
 
 /// The directory, inside an overlay's wrapper, of the kustomization holding its deploy-time layer.
 const LAYER_DIR: &str = "layer";
+/// The directory, inside an overlay's wrapper, of the kustomization Flux would generate for it.
+const GENERATED_DIR: &str = "generated";
+
+/// Writes into `dir` the kustomization Flux generates over `entries`: copies of the manifests (recorded in
+/// `aliases`, so objects are attributed to the originals) and the subdirectories by relative path.
+fn write_generated(
+    dir: &Path,
+    entries: &[Generated],
+    repo_root: &Path,
+    aliases: &mut HashMap<PathBuf, String>,
+) -> Result<(), Failure> {
+    let reader = crate::input::Reader::new(repo_root, u64::MAX);
+    let mut resources = Vec::with_capacity(entries.len());
+    std::fs::create_dir_all(dir).map_err(|err| Failure::Fatal(RenderError::io(dir, err)))?;
+    for (k, entry) in entries.iter().enumerate() {
+        match entry {
+            Generated::Dir(sub) => resources.push(slash(&relative(dir, sub))),
+            Generated::File(file) => {
+                // Read and checked (bounded) when the inputs were walked; read again for the copy.
+                let bytes = reader
+                    .read(file)
+                    .map_err(|err| Failure::Fatal(RenderError::Read(err)))?;
+                let name = format!("m{k}.yaml");
+                let copy = dir.join(&name);
+                std::fs::write(&copy, bytes)
+                    .map_err(|err| Failure::Fatal(RenderError::io(&copy, err)))?;
+                aliases.insert(copy, slash(&display_path(file, repo_root)));
+                resources.push(name);
+            }
+        }
+    }
+    write_file(
+        dir,
+        "kustomization.yaml",
+        &json!({
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": resources,
+        }),
+    )
+}
 
 /// The kustomization that layers what a GitOps object adds at deploy time over the overlay at `rel`.
 fn layer_kustomization(rel: &Path, layer: &crate::kustomization::Layer) -> Value {

@@ -45,6 +45,8 @@ pub struct RenderRequest {
     /// What the GitOps object deploying the directory adds on top of it (rendered as one more
     /// kustomization over it), if anything.
     pub layer: Option<crate::kustomization::Layer>,
+    /// The directory has no kustomization: render the one Flux generates over its manifests.
+    pub generate: bool,
 }
 
 /// One rendered object.
@@ -163,6 +165,16 @@ pub enum RenderError {
         /// The parser's message, never quoting the input.
         message: String,
     },
+    /// A manifest of a directory Flux generates a kustomization for is not YAML.
+    #[error("{} is not valid YAML{}: {message} (Flux cannot decode it)", file.display(), line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    ManifestSyntax {
+        /// The manifest.
+        file: PathBuf,
+        /// 1-based line, when the parser knows it.
+        line: Option<u64>,
+        /// The parser's message, never quoting the input.
+        message: String,
+    },
     /// A kustomization file is valid YAML but not a mapping.
     #[error("{} is not a kustomization: its top level is not a mapping", file.display())]
     KustomizationNotAMapping {
@@ -236,6 +248,7 @@ impl RenderError {
             | RenderError::OutsideRepo { .. }
             | RenderError::KustomizationSyntax { .. }
             | RenderError::KustomizationNotAMapping { .. }
+            | RenderError::ManifestSyntax { .. }
             | RenderError::Read(_)
             | RenderError::Io { .. } => ErrorKind::Read,
             RenderError::KustomizeFailed { .. }
@@ -280,10 +293,23 @@ impl<R: Renderer + ?Sized> Renderer for &R {
 /// Turns one object kustomize printed into a [`RenderedObject`]. `build_root` is the directory of the top
 /// kustomization (buildMetadata paths are relative to it); transformer entries configured inside it are
 /// envparity's own wrapper and are dropped.
-pub(crate) fn finish_object(
+#[cfg(test)]
+pub(crate) fn finish_object(value: Value, build_root: &Path, repo_root: &Path) -> RenderedObject {
+    finish_object_with(
+        value,
+        build_root,
+        repo_root,
+        &std::collections::HashMap::new(),
+    )
+}
+
+/// [`finish_object`], where a file under `build_root` that is a copy of a repository file (`aliases`:
+/// absolute copy → repo-relative original) is named by the original.
+pub(crate) fn finish_object_with(
     mut value: Value,
     build_root: &Path,
     repo_root: &Path,
+    aliases: &std::collections::HashMap<PathBuf, String>,
 ) -> RenderedObject {
     let annotation = |key: &str| -> Option<String> {
         value
@@ -295,6 +321,9 @@ pub(crate) fn finish_object(
     };
     let resolve = |p: &str| -> Option<String> {
         let abs = paths::normalize(&build_root.join(p));
+        if let Some(original) = aliases.get(&abs) {
+            return Some(original.clone());
+        }
         if abs.starts_with(build_root) {
             return None;
         }

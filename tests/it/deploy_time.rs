@@ -262,3 +262,68 @@ spec:
         assert!(found.is_empty(), "{rule}: {found:#?}");
     }
 }
+
+#[test]
+fn a_flux_path_without_a_kustomization_renders_as_flux_generates_it() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path();
+    let flux = |env: &str| {
+        format!(
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: web-{env}\n  namespace: flux-system\nspec:\n  interval: 5m\n  path: ./deploy/{env}\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"
+        )
+    };
+    let staging = deployment("web", "1").replace("web:1.0", "web:1.1");
+    write(
+        root,
+        &[
+            // Plain manifests, no kustomization: Flux lists every YAML file below the path.
+            ("deploy/staging/web.yaml", &staging),
+            ("deploy/production/web.yaml", &deployment("web", "3")),
+            // A subdirectory with a kustomization is taken whole.
+            (
+                "deploy/staging/extra/kustomization.yaml",
+                "resources: [config.yaml]\n",
+            ),
+            (
+                "deploy/production/extra/kustomization.yaml",
+                "resources: [config.yaml]\n",
+            ),
+            (
+                "deploy/staging/extra/config.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-extra}\ndata: {MODE: a}\n",
+            ),
+            (
+                "deploy/production/extra/config.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-extra}\ndata: {MODE: b}\n",
+            ),
+            ("deploy/README.txt", "not a manifest\n"),
+            ("clusters/staging/web.yaml", &flux("staging")),
+            ("clusters/production/web.yaml", &flux("production")),
+        ],
+    );
+    let report = check(root);
+    assert_eq!(report["errors"], serde_json::json!([]), "{report:#}");
+    let image = findings(&report, "image", "web");
+    assert_eq!(image.len(), 1, "{report:#}");
+    assert_eq!(image[0]["values"]["staging"], "ghcr.io/acme/web:1.1");
+    // The finding names the repository's file, not the copy the generated kustomization reads.
+    assert_eq!(image[0]["files"]["staging"], "deploy/staging/web.yaml");
+    // The subdirectory's ConfigMap is rendered in both: no inventory difference.
+    assert!(
+        findings(&report, "resource-set", "web-extra").is_empty(),
+        "{report:#}"
+    );
+
+    // A manifest that is not YAML is an error naming it, for that environment only.
+    std::fs::write(root.join("deploy/production/broken.yaml"), "a: [unclosed\n").expect("write");
+    let report = check(root);
+    let errors = report["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{report:#}");
+    assert_eq!(errors[0]["env"], "production");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("deploy/production/broken.yaml")),
+        "{report:#}"
+    );
+}

@@ -47,6 +47,7 @@ impl Repo {
             env: env.to_string(),
             dir: self.dir(service, env),
             layer: None,
+            generate: false,
         }
     }
 
@@ -909,6 +910,7 @@ fn request_for(root: &Path, dir: &Path) -> RenderRequest {
         env,
         dir: dir.to_path_buf(),
         layer: None,
+        generate: false,
     }
 }
 
