@@ -88,6 +88,12 @@ pub fn discover_options(config: &Config) -> discover::Options {
         overlays: config.layout.overlays.clone(),
         base: config.layout.base.clone(),
         order: config.environments.order.clone(),
+        tiers: config.environments.tiers.clone(),
+        vocabulary: if config.environments.vocabulary.is_empty() {
+            discover::Vocabulary::default()
+        } else {
+            discover::Vocabulary::new(&config.environments.vocabulary)
+        },
         ignore: config.environments.ignore.clone(),
         exclude: config.layout.exclude.clone(),
         max_file_bytes: config.limits.max_file_bytes(),
