@@ -307,12 +307,19 @@ fn build_models(
         })
         .collect();
     let rendered = renderer.render(&requests);
+    let tiers: IndexMap<String, usize> = discovery
+        .tiers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.envs.iter().map(move |e| (e.clone(), i)))
+        .collect();
 
     let mut models: Vec<(ServiceModel, Overlays)> = services
         .iter()
         .map(|s| {
             let model = ServiceModel {
                 service: s.name.clone(),
+                tiers: tiers.clone(),
                 ..ServiceModel::default()
             };
             (model, Overlays::new())
