@@ -175,6 +175,8 @@ codes! {
         OverlayAddsResource = "overlay-adds-resource",
         /// `overlay-patch-count`
         OverlayPatchCount = "overlay-patch-count",
+        /// `peer-resources`
+        PeerResources = "peer-resources",
         /// `replicas`
         Replicas = "replicas",
         /// `live-value`
@@ -265,14 +267,14 @@ impl RuleId {
                 include_str!("rules/docs/request-limit-ratio.md"),
             ),
             RuleId::LimitScale => (
-                "a limit in one environment is more than 4× the same limit in another",
+                "a limit in one tier is more than 4× the same limit in another (peers are not compared)",
                 Resources,
                 Warn,
                 Some(Decimal::from(4)),
                 include_str!("rules/docs/limit-scale.md"),
             ),
             RuleId::LimitInversion => (
-                "an earlier environment has a higher limit than a later one (tests pass with headroom production lacks)",
+                "an earlier tier has a higher limit than a later one (tests pass with headroom production lacks)",
                 Resources,
                 Block,
                 None,
@@ -333,6 +335,13 @@ impl RuleId {
                 Warn,
                 Some(Decimal::from(10)),
                 include_str!("rules/docs/overlay-patch-count.md"),
+            ),
+            RuleId::PeerResources => (
+                "limits or request ÷ limit ratios differ between peers of one tier (regions, clusters)",
+                Resources,
+                Warn,
+                None,
+                include_str!("rules/docs/peer-resources.md"),
             ),
             RuleId::Replicas => (
                 "replica counts and HPA min/max per environment (allowed to differ; recorded as info)",

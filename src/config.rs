@@ -105,9 +105,22 @@ pub struct LayoutConfig {
 /// `[environments]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct EnvironmentsConfig {
-    /// Promotion order, earliest first; the last is the reference. Default: inferred from well-known names.
+    /// Promotion order, earliest first; the last tier is the reference. Environments whose names share an
+    /// environment word (`prod-us`, `prod-eu`) are peers of one tier, the first listed its reference peer.
+    /// Default: inferred from the names.
     #[serde(default)]
     pub order: Vec<String>,
+    /// Tiers in promotion order, each a list of peers with the reference peer first, e.g.
+    /// `[["dev"], ["staging"], ["prod-us", "prod-eu"]]`: instead of `order`, never with it. Default: none.
+    #[serde(default)]
+    pub tiers: Vec<Vec<String>>,
+    /// The environment words per tier, earliest tier first (`[["dev", "develop", "sandbox"], ["qa", "test"],
+    /// …]`), replacing the default ones: they recognise environments in paths and decide each one's tier.
+    /// Default: dev/develop/development/local/sandbox, qa/test/testing/int/integration/ci/sit,
+    /// perf/performance/load/loadtest/stress, uat/stage/staging/stg/preprod/pre-prod/preproduction,
+    /// prod/production/prd/live.
+    #[serde(default)]
+    pub vocabulary: Vec<Vec<String>>,
     /// Environments to leave out of every check.
     #[serde(default)]
     pub ignore: Vec<String>,
@@ -702,14 +715,9 @@ impl<'a> Parser<'a> {
                     }
                 }
                 "environments" => {
-                    let span = locate(&value, &["order".into()]).unwrap_or_else(|| value.span());
+                    let whole = value.clone();
                     config.environments = self.section(value, name).unwrap_or_default();
-                    let mut seen = std::collections::BTreeSet::new();
-                    for env in &config.environments.order {
-                        if !seen.insert(env) {
-                            self.error(&span, format!("environment `{env}` appears twice in `environments.order`"));
-                        }
-                    }
+                    self.check_environments(&config.environments, &whole);
                 }
                 "state" => {
                     let days = locate(&value, &["render_cache_days".into()])
@@ -932,6 +940,66 @@ impl<'a> Parser<'a> {
             });
         }
         out
+    }
+
+    fn check_environments(&mut self, e: &EnvironmentsConfig, whole: &Spanned<DeValue<'a>>) {
+        let at = |key: &str| locate(whole, &[key.to_string()]).unwrap_or_else(|| whole.span());
+        let mut seen = std::collections::BTreeSet::new();
+        for env in &e.order {
+            if !seen.insert(env) {
+                self.error(
+                    &at("order"),
+                    format!("environment `{env}` appears twice in `environments.order`"),
+                );
+            }
+        }
+        if !e.order.is_empty() && !e.tiers.is_empty() {
+            self.error(
+                &at("tiers"),
+                "`environments.tiers` and `environments.order` are both set: keep one (tiers give the order too)"
+                    .into(),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, tier) in e.tiers.iter().enumerate() {
+            if tier.is_empty() {
+                self.error(
+                    &at("tiers"),
+                    format!("tier {} of `environments.tiers` is empty", i + 1),
+                );
+            }
+            for env in tier {
+                if !seen.insert(env) {
+                    self.error(
+                        &at("tiers"),
+                        format!("environment `{env}` appears twice in `environments.tiers`"),
+                    );
+                }
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, words) in e.vocabulary.iter().enumerate() {
+            if words.is_empty() {
+                self.error(
+                    &at("vocabulary"),
+                    format!("tier {} of `environments.vocabulary` has no word", i + 1),
+                );
+            }
+            for word in words {
+                let lower = word.to_ascii_lowercase();
+                if lower.trim().is_empty() {
+                    self.error(
+                        &at("vocabulary"),
+                        "`environments.vocabulary` has an empty word".into(),
+                    );
+                } else if !seen.insert(lower) {
+                    self.error(
+                        &at("vocabulary"),
+                        format!("word `{word}` appears twice in `environments.vocabulary`"),
+                    );
+                }
+            }
+        }
     }
 
     fn check_digest(&mut self, d: &DigestConfig, span: &Range<usize>) {
@@ -1201,6 +1269,37 @@ mod tests {
         };
         let lines: Vec<usize> = diagnostics.iter().map(|d| d.line).collect();
         assert_eq!(lines, [4, 6], "{diagnostics:?}");
+    }
+
+    #[test]
+    fn tiers_and_vocabulary_are_read_and_checked_with_lines() {
+        let text = "[environments]\ntiers = [[\"dev\"], [\"staging\"], [\"prod-us\", \"prod-eu\"]]\nvocabulary = [[\"dev\", \"sandbox\"], [\"staging\"], [\"prod\", \"live\"]]\n";
+        let (config, _) = parse(text).expect("valid");
+        assert_eq!(config.environments.tiers[2], ["prod-us", "prod-eu"]);
+        assert_eq!(config.environments.vocabulary[2], ["prod", "live"]);
+        let text = "[environments]\norder = [\"dev\", \"prod\"]\nignore = []\ntiers = [[\"dev\"], [], [\"prod\", \"dev\"]]\nvocabulary = [[\"dev\"], [\"Dev\", \"\"], []]\ncolour = 1\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        let lines: Vec<_> = diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    4,
+                    "`environments.tiers` and `environments.order` are both set: keep one (tiers give the order too)"
+                ),
+                (4, "tier 2 of `environments.tiers` is empty"),
+                (4, "environment `dev` appears twice in `environments.tiers`"),
+                (5, "word `Dev` appears twice in `environments.vocabulary`"),
+                (5, "`environments.vocabulary` has an empty word"),
+                (5, "tier 3 of `environments.vocabulary` has no word"),
+                (6, "unknown key `environments.colour`"),
+            ]
+        );
     }
 
     #[test]

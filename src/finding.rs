@@ -61,6 +61,10 @@ pub struct Draft {
     /// The most this finding may weigh, whatever config sets for its rule (`overlay-adds-resource` is `info`
     /// when every environment adds the object: parity holds). The policy applies it.
     pub at_most: Option<Severity>,
+    /// The one environment the finding is about, when a rule reports each environment on its own
+    /// (`peer-resources`: each peer that differs from its reference peer; live drift: each cluster). It is
+    /// part of the fingerprint, so each is followed on its own.
+    pub env: Option<String>,
 }
 
 /// Something that could not be checked: it makes `check` exit 2, and the rest is still checked.

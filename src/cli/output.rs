@@ -298,23 +298,45 @@ pub fn print_discovery(d: &Discovery, format: Format) -> std::io::Result<()> {
             .iter()
             .map(|(dir, reason)| json!({"dir": dir, "reason": reason}))
             .collect();
+        let tiers: Vec<serde_json::Value> = d
+            .tiers
+            .iter()
+            .map(|t| json!({"name": t.name, "envs": t.envs, "reference": t.reference()}))
+            .collect();
         let v = json!({"layouts": d.layouts, "environments": d.envs, "order": d.order_source,
-            "kustomizations": d.kustomizations, "roots": d.roots,
+            "tiers": tiers, "kustomizations": d.kustomizations, "roots": d.roots,
             "services": services, "excluded": d.excluded, "left_out": left_out, "problems": problems});
         serde_json::to_writer_pretty(&mut out, &v)?;
         return writeln!(out);
     }
     writeln!(out, "{BOLD}layout{BOLD:#}        {}", d.layouts.join(", "))?;
+    let chain: Vec<String> = d.tiers.iter().map(|t| t.envs.join(", ")).collect();
     writeln!(
         out,
-        "{BOLD}environments{BOLD:#}  {} ({}; the last is the reference)",
-        d.envs.join(" → "),
+        "{BOLD}environments{BOLD:#}  {} ({}; the reference is {})",
+        chain.join(" → "),
         match d.order_source {
             crate::discover::OrderSource::Configured => "order from config",
+            crate::discover::OrderSource::Tiers => "tiers from config",
             crate::discover::OrderSource::Inferred =>
-                "order inferred from the names: set `environments.order` if it is wrong",
-        }
+                "order inferred from the names: set `environments.order` or `environments.tiers` if it is wrong",
+        },
+        d.envs.last().map_or("nothing", String::as_str)
     )?;
+    // Each tier and its peers: only limits and ratios must match between peers, and `limit-inversion`
+    // and `limit-scale` compare tiers, so which environments are peers matters.
+    let width = d.tiers.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    for (i, t) in d.tiers.iter().enumerate() {
+        let label = if i == 0 { "tiers" } else { "" };
+        let envs = match t.envs.as_slice() {
+            [one] => one.clone(),
+            [reference, peers @ ..] => {
+                format!("{reference} (reference peer), {}", peers.join(", "))
+            }
+            [] => String::new(),
+        };
+        writeln!(out, "{BOLD}{label:<13}{BOLD:#} {:<width$}  {envs}", t.name)?;
+    }
     writeln!(out, "{BOLD}services{BOLD:#}      {}", d.services.len())?;
     for s in &d.services {
         let base = s

@@ -1,4 +1,5 @@
-//! Which services and environments a repo holds — the deployment map — and their promotion order.
+//! Which services and environments a repo holds — the deployment map — and their promotion order: tiers,
+//! and peers within a tier ([`tiers`]).
 //!
 //! With `layout.overlays` configured, only those patterns place overlays. Otherwise the well-known layout
 //! patterns ([`COMMON_LAYOUTS`]) place what they match first (so every service and environment keeps the
@@ -12,6 +13,7 @@
 pub mod deploy;
 pub mod graph;
 pub mod place;
+pub mod tiers;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use indexmap::IndexMap;
 
 use crate::input::Reader;
 use crate::kustomization::kustomization_file;
+pub use tiers::{Tier, Vocabulary};
 
 /// Layouts detected when config names none, most specific first.
 pub const COMMON_LAYOUTS: &[&str] = &[
@@ -64,10 +67,23 @@ pub struct Service {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderSource {
-    /// From `environments.order` in config.
+    /// From `environments.order` in config (tiers and peers by the environments' words).
     Configured,
+    /// From `environments.tiers` in config.
+    Tiers,
     /// Inferred from well-known environment names.
     Inferred,
+}
+
+impl OrderSource {
+    /// The config key that sets the order this way, when config set it.
+    pub fn key(self) -> Option<&'static str> {
+        match self {
+            OrderSource::Configured => Some("environments.order"),
+            OrderSource::Tiers => Some("environments.tiers"),
+            OrderSource::Inferred => None,
+        }
+    }
 }
 
 /// Something discovery noticed that makes part of the repo uncheckable.
@@ -88,7 +104,10 @@ pub struct Discovery {
     pub layouts: Vec<String>,
     /// Services, sorted by name.
     pub services: Vec<Service>,
-    /// Every environment, in promotion order; the last is the reference.
+    /// The tiers, in promotion order (the last is the reference), each with its peers, reference first.
+    pub tiers: Vec<Tier>,
+    /// Every environment, in promotion order: [`tiers::flatten`] of `tiers`, each tier's reference peer
+    /// after its other peers, so the last is the reference.
     pub envs: Vec<String>,
     /// Where the order came from.
     pub order_source: OrderSource,
@@ -113,6 +132,10 @@ pub struct Options {
     pub base: Option<String>,
     /// Configured promotion order (may be empty).
     pub order: Vec<String>,
+    /// Configured tiers, each reference peer first (may be empty; config never sets both this and `order`).
+    pub tiers: Vec<Vec<String>>,
+    /// The environment words per tier.
+    pub vocabulary: Vocabulary,
     /// Environments left out.
     pub ignore: Vec<String>,
     /// Globs of overlay directories left out (`layout.exclude`).
@@ -127,6 +150,8 @@ impl Default for Options {
             overlays: Vec::new(),
             base: None,
             order: Vec::new(),
+            tiers: Vec::new(),
+            vocabulary: Vocabulary::default(),
             ignore: Vec::new(),
             exclude: Vec::new(),
             max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
@@ -269,8 +294,14 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 }
             }
         }
-        let (by_gitops, left, taken) =
-            place::place_targets(&graph, &objects, &targets, &reader, &repo_name);
+        let (by_gitops, left, taken) = place::place_targets(
+            &graph,
+            &objects,
+            &targets,
+            &reader,
+            &repo_name,
+            &options.vocabulary,
+        );
         left_out.extend(left);
         claimed.extend(taken);
         let unclaimed: Vec<&graph::Node> = graph
@@ -284,7 +315,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 !out
             })
             .collect();
-        let (placed, left) = place::place(&graph, &unclaimed, &repo_name);
+        let (placed, left) = place::place(&graph, &unclaimed, &repo_name, &options.vocabulary);
         left_out.extend(left);
         let (placed, left) =
             place::split_apps(&graph, by_gitops.into_iter().chain(placed).collect());
@@ -333,35 +364,8 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         .values()
         .flat_map(|s| s.overlays.keys().cloned())
         .collect();
-    let (envs, order_source) = if options.order.is_empty() {
-        (
-            infer_order(found.iter().map(String::as_str)),
-            OrderSource::Inferred,
-        )
-    } else {
-        let mut envs: Vec<String> = options
-            .order
-            .iter()
-            .filter(|e| !options.ignore.contains(e))
-            .cloned()
-            .collect();
-        let unlisted: Vec<&str> = found
-            .iter()
-            .filter(|e| !envs.contains(e))
-            .map(String::as_str)
-            .collect();
-        if !unlisted.is_empty() {
-            problems.push(Problem {
-                service: None,
-                message: format!(
-                    "environment(s) {} found in the repo but missing from `environments.order`: add them, or list them in `environments.ignore`",
-                    unlisted.join(", ")
-                ),
-            });
-        }
-        envs.retain(|e| found.contains(e));
-        (envs, OrderSource::Configured)
-    };
+    let (tiers, order_source) = order(&found, options, &mut problems);
+    let envs = tiers::flatten(&tiers);
 
     let mut services: Vec<Service> = services
         .into_values()
@@ -400,6 +404,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         root: root.to_path_buf(),
         layouts,
         services,
+        tiers,
         envs,
         order_source,
         problems,
@@ -487,74 +492,61 @@ fn find_base(
         .find(|c| kustomization_file(&root.join(c)).is_some())
 }
 
-/// Tier of a well-known environment word: dev < qa/test/integration < load/uat/perf < staging/preprod < prod.
-fn tier(word: &str) -> Option<u8> {
-    Some(match word {
-        "dev" | "development" | "develop" | "local" | "sandbox" => 0,
-        "qa" | "test" | "testing" | "integration" | "int" | "ci" | "sit" => 1,
-        "load" | "uat" | "perf" | "performance" | "stress" | "loadtest" => 2,
-        "staging" | "stage" | "stg" | "preprod" | "pre-prod" | "preproduction" => 3,
-        "prod" | "production" | "prd" | "live" => 4,
-        _ => return None,
-    })
-}
-
-/// Orders environments by well-known names; a name's first recognised word decides (`staging-eu`,
-/// `integration-gpu`, `eu-prod`), so region variants stay together. Unknown names come last, alphabetically.
-pub fn infer_order<'a>(envs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let mut v: Vec<(u8, String)> = envs
+/// The tiers of the environments `found`: as configured (`environments.tiers`), else by a configured
+/// promotion order (`environments.order`), else inferred from their names. A found environment that config
+/// does not list is a problem (it is left out); a listed one not found is dropped.
+fn order(
+    found: &BTreeSet<String>,
+    options: &Options,
+    problems: &mut Vec<Problem>,
+) -> (Vec<Tier>, OrderSource) {
+    let (configured, source) = if !options.tiers.is_empty() {
+        (
+            tiers::configured(&options.tiers, &options.vocabulary),
+            OrderSource::Tiers,
+        )
+    } else if !options.order.is_empty() {
+        (
+            tiers::from_order(&options.order, &options.vocabulary),
+            OrderSource::Configured,
+        )
+    } else {
+        let inferred = tiers::infer(found.iter().map(String::as_str), &options.vocabulary);
+        return (inferred, OrderSource::Inferred);
+    };
+    let listed = |e: &String| configured.iter().any(|t| t.envs.contains(e));
+    let unlisted: Vec<&str> = found
+        .iter()
+        .filter(|e| !listed(e))
+        .map(String::as_str)
+        .collect();
+    if !unlisted.is_empty() {
+        problems.push(Problem {
+            service: None,
+            message: format!(
+                "environment(s) {} found in the repo but missing from `{}`: add them, or list them in `environments.ignore`",
+                unlisted.join(", "),
+                source.key().unwrap_or("environments.order")
+            ),
+        });
+    }
+    // Only what the repo has: the reference peer of a tier is the first of those.
+    let kept: Vec<Tier> = configured
         .into_iter()
-        .map(|e| {
-            let lower = e.to_ascii_lowercase();
-            let t = tier(&lower)
-                .or_else(|| lower.split(['-', '_', '.']).find_map(tier))
-                .unwrap_or(5);
-            (t, e.to_string())
+        .filter_map(|mut t| {
+            t.envs
+                .retain(|e| found.contains(e) && !options.ignore.contains(e));
+            (!t.envs.is_empty()).then_some(t)
         })
         .collect();
-    v.sort();
-    v.dedup();
-    v.into_iter().map(|(_, e)| e).collect()
+    // The tiers' names were chosen among every configured environment; choose again among those kept.
+    let groups: Vec<Vec<String>> = kept.into_iter().map(|t| t.envs).collect();
+    (tiers::configured(&groups, &options.vocabulary), source)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn well_known_order() {
-        let got = infer_order([
-            "prod-us",
-            "staging-eu",
-            "qa",
-            "dev",
-            "load",
-            "prod-eu",
-            "integration-gpu",
-            "uat",
-            "staging-us",
-            "zeta",
-        ]);
-        assert_eq!(
-            got,
-            [
-                "dev",
-                "integration-gpu",
-                "qa",
-                "load",
-                "uat",
-                "staging-eu",
-                "staging-us",
-                "prod-eu",
-                "prod-us",
-                "zeta"
-            ]
-        );
-        assert_eq!(
-            infer_order(["production", "staging", "dev"]),
-            ["dev", "staging", "production"]
-        );
-    }
 
     fn repo(dirs: &[&str]) -> tempfile::TempDir {
         let t = tempfile::tempdir().expect("tempdir");
@@ -732,6 +724,8 @@ mod tests {
                 overlays: vec!["envs/{env}/{service}".into()],
                 base: Some("base/{service}".into()),
                 order: vec!["qa".into(), "live".into()],
+                tiers: vec![],
+                vocabulary: Vocabulary::default(),
                 ignore: vec![],
                 exclude: vec![],
                 max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
@@ -751,5 +745,120 @@ mod tests {
             api.reasons["qa"],
             "config: layout.overlays \"envs/{env}/{service}\""
         );
+    }
+
+    /// Each tier as (name, environments with the reference peer first).
+    fn tier_shape(d: &Discovery) -> Vec<(String, Vec<String>)> {
+        d.tiers
+            .iter()
+            .map(|t| (t.name.clone(), t.envs.clone()))
+            .collect()
+    }
+
+    fn owned(v: &[&str]) -> Vec<String> {
+        v.iter().map(ToString::to_string).collect()
+    }
+
+    const REGIONS: [&str; 6] = [
+        "apps/a/base",
+        "apps/a/overlays/dev",
+        "apps/a/overlays/staging",
+        "apps/a/overlays/prod-us",
+        "apps/a/overlays/prod-eu",
+        "apps/a/overlays/canary",
+    ];
+
+    #[test]
+    fn tiers_are_inferred_with_alphabetical_reference_peers() {
+        let t = repo(&REGIONS);
+        let d = discover(t.path(), &Options::default());
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.order_source, OrderSource::Inferred);
+        assert_eq!(
+            tier_shape(&d),
+            [
+                ("dev".to_string(), owned(&["dev"])),
+                ("staging".into(), owned(&["staging"])),
+                ("prod".into(), owned(&["prod-eu", "prod-us"])),
+                ("canary".into(), owned(&["canary"])),
+            ]
+        );
+        // The flat order keeps "the last of a tier is its reference".
+        assert_eq!(d.envs, ["dev", "staging", "prod-us", "prod-eu", "canary"]);
+        assert_eq!(
+            d.services[0].overlays.keys().collect::<Vec<_>>(),
+            ["dev", "staging", "prod-us", "prod-eu", "canary"]
+        );
+    }
+
+    #[test]
+    fn a_configured_order_picks_the_reference_peer() {
+        let t = repo(&REGIONS);
+        let options = Options {
+            order: owned(&["dev", "staging", "prod-us", "prod-eu", "canary"]),
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.tiers[2].envs, ["prod-us", "prod-eu"]);
+        assert_eq!(d.tiers[2].reference(), "prod-us");
+        assert_eq!(d.envs, ["dev", "staging", "prod-eu", "prod-us", "canary"]);
+    }
+
+    #[test]
+    fn configured_tiers_and_vocabulary() {
+        let t = repo(&REGIONS);
+        let options = Options {
+            tiers: vec![
+                owned(&["dev"]),
+                owned(&["staging", "canary"]),
+                owned(&["prod-us", "prod-eu"]),
+                owned(&["prod-ap"]),
+            ],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.order_source, OrderSource::Tiers);
+        assert_eq!(
+            tier_shape(&d),
+            [
+                ("dev".to_string(), owned(&["dev"])),
+                ("staging".into(), owned(&["staging", "canary"])),
+                ("prod".into(), owned(&["prod-us", "prod-eu"])),
+            ],
+            "prod-ap is not in the repo"
+        );
+        // A vocabulary without `canary` in it and with `staging` as a production word.
+        let options = Options {
+            vocabulary: Vocabulary::new(&[owned(&["dev"]), owned(&["prod", "staging"])]),
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert_eq!(
+            tier_shape(&d),
+            [
+                ("dev".to_string(), owned(&["dev"])),
+                ("prod".into(), owned(&["prod-eu", "prod-us", "staging"])),
+                ("canary".into(), owned(&["canary"])),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_environment_in_no_configured_tier_is_a_problem() {
+        let t = repo(&REGIONS);
+        let options = Options {
+            tiers: vec![owned(&["dev", "staging"]), owned(&["prod-us", "prod-eu"])],
+            ignore: owned(&["dev"]),
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert_eq!(d.problems.len(), 1, "{:?}", d.problems);
+        assert_eq!(
+            d.problems[0].message,
+            "environment(s) canary found in the repo but missing from `environments.tiers`: add them, or list them in `environments.ignore`"
+        );
+        assert_eq!(d.envs, ["staging", "prod-eu", "prod-us"]);
     }
 }

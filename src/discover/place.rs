@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::graph::{Graph, Node};
-use super::tier;
+use super::tiers::Vocabulary;
 
 /// Path segments that describe a layout, not a service (`apps/web/overlays/dev` is the service `web`).
 const LAYOUT_WORDS: &[&str] = &[
@@ -198,25 +198,20 @@ fn tokens(segment: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_ascii_lowercase)
 }
 
-/// Whether the whole segment is an environment word.
-fn is_env_word(segment: &str) -> bool {
-    tier(&segment.to_ascii_lowercase()).is_some()
-}
-
 /// Whether one of the segment's tokens is an environment word (and the segment is more than that word).
-fn has_env_token(segment: &str) -> bool {
-    !is_env_word(segment) && tokens(segment).any(|t| tier(&t).is_some())
+fn has_env_token(segment: &str, words: &Vocabulary) -> bool {
+    !words.is_word(segment) && tokens(segment).any(|t| words.is_word(&t))
 }
 
 /// The index of the segment that names the environment: the last whole environment word, else the last
 /// segment with an environment token (`strong` = false).
-fn env_segment(segments: &[String]) -> Option<(usize, bool)> {
-    if let Some(i) = segments.iter().rposition(|s| is_env_word(s)) {
+fn env_segment(segments: &[String], words: &Vocabulary) -> Option<(usize, bool)> {
+    if let Some(i) = segments.iter().rposition(|s| words.is_word(s)) {
         return Some((i, true));
     }
     segments
         .iter()
-        .rposition(|s| has_env_token(s))
+        .rposition(|s| has_env_token(s, words))
         .map(|i| (i, false))
 }
 
@@ -236,8 +231,14 @@ fn service_name(rest: &[String], repo_name: &str) -> String {
         .unwrap_or_else(|| repo_name.to_string())
 }
 
-/// Places `roots` (of `graph`) by their paths. Returns the services, and the roots left out with why.
-pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedService>, LeftOut) {
+/// Places `roots` (of `graph`) by their paths, recognising environments by `words`. Returns the services,
+/// and the roots left out with why.
+pub fn place(
+    graph: &Graph,
+    roots: &[&Node],
+    repo_name: &str,
+    words: &Vocabulary,
+) -> (Vec<PlacedService>, LeftOut) {
     // Candidate service path (the root's path without its environment segment) → its roots.
     let mut groups: BTreeMap<Vec<String>, Vec<(&Node, String, bool)>> = BTreeMap::new();
     // Roots that no environment placement takes, with why: they may still be variants of a default.
@@ -245,7 +246,7 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
     let mut left_out: LeftOut = Vec::new();
     for root in roots {
         let segs = segments(&root.dir);
-        match env_segment(&segs) {
+        match env_segment(&segs, words) {
             Some((i, strong)) => {
                 let mut rest = segs.clone();
                 let env = rest.remove(i);
@@ -291,7 +292,7 @@ pub fn place(graph: &Graph, roots: &[&Node], repo_name: &str) -> (Vec<PlacedServ
             },
         ));
     }
-    let (variants, rest) = variants(graph, loose, repo_name);
+    let (variants, rest) = variants(graph, loose, repo_name, words);
     services.extend(variants);
     left_out.extend(rest);
     // Two services that would share a name are named by their paths instead.
@@ -330,6 +331,7 @@ fn variants<'g>(
     graph: &'g Graph,
     loose: Vec<(&'g Node, &str)>,
     repo_name: &str,
+    words: &Vocabulary,
 ) -> (Vec<(Vec<String>, PlacedService)>, LeftOut) {
     let is_base_dir = |p: &Path| {
         matches!(
@@ -401,7 +403,7 @@ fn variants<'g>(
         }];
         for root in roots {
             let segs = segments(&root.dir);
-            let env = match env_segment(&segs) {
+            let env = match env_segment(&segs, words) {
                 Some((i, true)) => segs[i].clone(),
                 _ => segs.last().cloned().unwrap_or_default(),
             };
@@ -437,11 +439,11 @@ fn variants<'g>(
 }
 
 /// The environment word among the tokens of a name (`catalog-prod` → `prod`, `shop-staging` → `staging`).
-fn env_token(name: &str) -> Option<String> {
-    if is_env_word(name) {
+fn env_token(name: &str, words: &Vocabulary) -> Option<String> {
+    if words.is_word(name) {
         return Some(name.to_string());
     }
-    tokens(name).find(|t| tier(t).is_some())
+    tokens(name).find(|t| words.is_word(t))
 }
 
 /// Places the directories the repo's own Argo CD Applications and Flux Kustomizations deploy (those that
@@ -455,6 +457,7 @@ pub fn place_targets(
     targets: &[crate::gitops::LocalTarget],
     reader: &crate::input::Reader,
     repo_name: &str,
+    words: &Vocabulary,
 ) -> (Vec<PlacedService>, LeftOut, Vec<PathBuf>) {
     use crate::gitops::Owner;
     let mut groups: BTreeMap<Vec<String>, Vec<Placed>> = BTreeMap::new();
@@ -479,13 +482,13 @@ pub fn place_targets(
         };
         let segs = segments(&dir);
         // (the key that groups one service's environments, the environment)
-        let placed: Option<(Vec<String>, String)> = match env_segment(&segs) {
+        let placed: Option<(Vec<String>, String)> = match env_segment(&segs, words) {
             Some((i, _)) => {
                 let mut rest = segs.clone();
                 let env = rest.remove(i);
                 Some((rest, env))
             }
-            None => match env_token(name) {
+            None => match env_token(name, words) {
                 // `catalog-prod` and `catalog-staging` are one service, wherever their paths are.
                 Some(env) => {
                     let service: Vec<String> = tokens(name).filter(|t| *t != env).collect();
@@ -497,8 +500,8 @@ pub fn place_targets(
                     .and_then(|d| {
                         d.namespace
                             .as_deref()
-                            .and_then(env_token)
-                            .or_else(|| d.name.as_deref().and_then(env_token))
+                            .and_then(|n| env_token(n, words))
+                            .or_else(|| d.name.as_deref().and_then(|n| env_token(n, words)))
                     })
                     .map(|env| (segs.clone(), env)),
             },
@@ -571,7 +574,7 @@ mod tests {
 
     fn placed(g: &Graph) -> (Vec<Summary>, LeftOut) {
         let roots: Vec<&Node> = g.roots().collect();
-        let (services, left) = place(g, &roots, "infra");
+        let (services, left) = place(g, &roots, "infra", &Vocabulary::default());
         let services = services
             .into_iter()
             .map(|s| {

@@ -304,6 +304,7 @@ pub fn service_drift(
                         values,
                         message,
                         at_most: None,
+                        env: None,
                     },
                     file: o.origin.clone(),
                 }
@@ -434,6 +435,7 @@ pub fn service_drift(
                 ),
                 values,
                 at_most: None,
+                env: None,
             },
             file: None,
         });

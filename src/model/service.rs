@@ -11,8 +11,12 @@ use crate::quantity::Quantity;
 pub struct ServiceModel {
     /// Service name (its directory).
     pub service: String,
-    /// The environments that rendered, in promotion order (the last one is the reference).
+    /// The environments that rendered, in promotion order (the last one is the reference); peers of a tier
+    /// are next to each other, the tier's reference peer last.
     pub envs: Vec<EnvModel>,
+    /// Each environment's tier, as its position in the promotion order of tiers: environments of one tier
+    /// are peers (regions, clusters). An environment missing here is a tier of its own.
+    pub tiers: IndexMap<String, usize>,
     /// The rendered base, when the layout has one.
     pub base: Option<EnvModel>,
     /// Number of patches each overlay's kustomization declares.
@@ -92,6 +96,39 @@ impl ServiceModel {
         self.envs
             .iter()
             .filter_map(|e| Some((e.env.as_str(), show(e, e.object(key)?)?)))
+            .collect()
+    }
+
+    /// Whether `a` and `b` are peers: two environments of one tier.
+    pub fn peers(&self, a: &str, b: &str) -> bool {
+        a != b
+            && self
+                .tiers
+                .get(a)
+                .is_some_and(|t| self.tiers.get(b) == Some(t))
+    }
+
+    /// The environments that rendered grouped into tiers of at least two peers, in promotion order, each
+    /// reference peer first (the reference of the peers that rendered, when the configured one did not).
+    pub fn peer_groups(&self) -> Vec<Vec<&str>> {
+        let mut groups: Vec<(usize, Vec<&str>)> = Vec::new();
+        for e in &self.envs {
+            let Some(tier) = self.tiers.get(&e.env) else {
+                continue;
+            };
+            match groups.iter_mut().find(|(t, _)| t == tier) {
+                Some((_, members)) => members.push(&e.env),
+                None => groups.push((*tier, vec![&e.env])),
+            }
+        }
+        groups
+            .into_iter()
+            .filter(|(_, members)| members.len() > 1)
+            .map(|(_, mut members)| {
+                // In `envs` a tier's reference peer comes last.
+                members.reverse();
+                members
+            })
             .collect()
     }
 

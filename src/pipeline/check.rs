@@ -89,6 +89,12 @@ pub fn discover_options(config: &Config) -> discover::Options {
         overlays: config.layout.overlays.clone(),
         base: config.layout.base.clone(),
         order: config.environments.order.clone(),
+        tiers: config.environments.tiers.clone(),
+        vocabulary: if config.environments.vocabulary.is_empty() {
+            discover::Vocabulary::default()
+        } else {
+            discover::Vocabulary::new(&config.environments.vocabulary)
+        },
         ignore: config.environments.ignore.clone(),
         exclude: config.layout.exclude.clone(),
         max_file_bytes: config.limits.max_file_bytes(),
@@ -304,12 +310,19 @@ fn build_models(
         })
         .collect();
     let rendered = renderer.render(&requests);
+    let tiers: IndexMap<String, usize> = discovery
+        .tiers
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.envs.iter().map(move |e| (e.clone(), i)))
+        .collect();
 
     let mut models: Vec<(ServiceModel, Overlays)> = services
         .iter()
         .map(|s| {
             let model = ServiceModel {
                 service: s.name.clone(),
+                tiers: tiers.clone(),
                 ..ServiceModel::default()
             };
             (model, Overlays::new())

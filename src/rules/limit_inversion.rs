@@ -1,4 +1,5 @@
-//! `limit-inversion`: an earlier environment must not have a higher limit than a later one.
+//! `limit-inversion`: an earlier environment must not have a higher limit than a later one. Tiers are
+//! compared, never peers of one tier: between those, `peer-resources` wants equal limits.
 
 use indexmap::IndexMap;
 
@@ -20,7 +21,7 @@ impl Rule for LimitInversion {
                 let mut involved: Vec<String> = Vec::new();
                 for (i, (early, el)) in limits.iter().enumerate() {
                     for (late, ll) in &limits[i + 1..] {
-                        if el > ll {
+                        if el > ll && !service.peers(early, late) {
                             pairs.push(format!("{early} {el} > {late} {ll}"));
                             for e in [early, late] {
                                 if !involved.iter().any(|x| x == e) {
@@ -196,5 +197,31 @@ mod tests {
                     "memory limit shrinks on the way to production: dev 4Gi > production 2Gi"
                 )]
         );
+    }
+
+    /// Peers of one tier (regions) are not earlier or later than each other; tiers still are.
+    #[test]
+    fn peers_are_not_compared_but_tiers_are() {
+        let model = service("web")
+            .env("staging", [memory("1Gi")])
+            .env("prod-eu", [memory("2Gi")])
+            .peer("prod-us", [memory("512Mi")])
+            .build();
+        assert_eq!(
+            check(&LimitInversion, &model),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.limits.memory")
+                .envs(["staging", "prod-us"])
+                .values([("staging", "1Gi"), ("prod-us", "512Mi"), ("prod-eu", "2Gi")])
+                .message(
+                    "memory limit shrinks on the way to production: staging 1Gi > prod-us 512Mi"
+                )]
+        );
+        let peers_only = service("web")
+            .env("prod-eu", [memory("2Gi")])
+            .peer("prod-us", [memory("512Mi")])
+            .build();
+        assert_eq!(check(&LimitInversion, &peers_only), []);
     }
 }

@@ -1,4 +1,5 @@
-//! `limit-scale`: one environment's limit must not be more than N× another's.
+//! `limit-scale`: one environment's limit must not be more than N× another's. Tiers are compared, never
+//! peers of one tier: between those, `peer-resources` wants equal limits.
 
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -7,6 +8,7 @@ use super::request_limit_ratio::service_order;
 use super::{Rule, ServiceModel, Settings, container_draft, show_ratio};
 use crate::codes::RuleId;
 use crate::finding::Draft;
+use crate::quantity::Quantity;
 
 #[doc = include_str!("docs/limit-scale.md")]
 pub struct LimitScale;
@@ -19,13 +21,7 @@ impl Rule for LimitScale {
         let factor = settings.threshold_or(Decimal::from(4));
         for c in service.containers() {
             for (resource, limits) in c.limits() {
-                let (Some(min), Some(max)) = (
-                    limits.iter().min_by_key(|l| l.1),
-                    limits.iter().max_by_key(|l| l.1),
-                ) else {
-                    continue;
-                };
-                let Some(scale) = max.1.ratio(min.1) else {
+                let Some((min, max, scale)) = widest(service, &limits) else {
                     continue;
                 };
                 if scale <= factor {
@@ -55,6 +51,39 @@ impl Rule for LimitScale {
         }
     }
 }
+
+/// The smallest and the largest limit of environments of different tiers, and how many times the one is
+/// the other: the overall smallest and largest when they are of different tiers (always, without peers),
+/// else the widest pair of different tiers (the first found of equally wide ones).
+fn widest<'a>(
+    service: &ServiceModel,
+    limits: &[(&'a str, &'a Quantity)],
+) -> Option<(Limit<'a>, Limit<'a>, Decimal)> {
+    let min = *limits.iter().min_by_key(|l| l.1)?;
+    let max = *limits.iter().max_by_key(|l| l.1)?;
+    if !service.peers(min.0, max.0) {
+        return Some((min, max, max.1.ratio(min.1)?));
+    }
+    let mut best: Option<(Limit<'a>, Limit<'a>, Decimal)> = None;
+    for (i, a) in limits.iter().enumerate() {
+        for b in &limits[i + 1..] {
+            if service.peers(a.0, b.0) {
+                continue;
+            }
+            let (lo, hi) = if a.1 <= b.1 { (*a, *b) } else { (*b, *a) };
+            let Some(scale) = hi.1.ratio(lo.1) else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|(_, _, s)| scale > *s) {
+                best = Some((lo, hi, scale));
+            }
+        }
+    }
+    best
+}
+
+/// One environment's limit.
+type Limit<'a> = (&'a str, &'a Quantity);
 
 #[cfg(test)]
 mod tests {
@@ -164,5 +193,33 @@ mod tests {
             .env("production", [memory("2Gi")])
             .build();
         assert_eq!(check(&LimitScale, &model), []);
+    }
+
+    /// Peers of one tier are never compared (`peer-resources` is about them); the widest pair of different
+    /// tiers is.
+    #[test]
+    fn peers_are_not_compared_but_tiers_are() {
+        let peers_only = service("web")
+            .env("dev", [memory("512Mi")])
+            .env("prod-eu", [memory("256Mi")])
+            .peer("prod-us", [memory("2Gi")])
+            .build();
+        assert_eq!(check(&LimitScale, &peers_only), []);
+        let across = service("web")
+            .env("dev", [memory("256Mi")])
+            .env("prod-eu", [memory("4Gi")])
+            .peer("prod-us", [memory("128Mi")])
+            .build();
+        assert_eq!(
+            check(&LimitScale, &across),
+            [draft("Deployment/web")
+                .container("web")
+                .field("resources.limits.memory")
+                .envs(["dev", "prod-eu"])
+                .values([("dev", "256Mi"), ("prod-us", "128Mi"), ("prod-eu", "4Gi")])
+                .message(
+                    "memory limit is 4Gi in prod-eu but 256Mi in dev: 16× apart (more than 4×)"
+                )]
+        );
     }
 }

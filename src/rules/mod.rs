@@ -26,6 +26,7 @@ mod limits_presence;
 mod mesh;
 mod overlay_adds_resource;
 mod overlay_patch_count;
+mod peer_resources;
 mod probes;
 mod replicas;
 mod request_limit_ratio;
@@ -70,6 +71,7 @@ pub static RULES: &[&dyn Rule] = &[
     &resource_set::ResourceSet,
     &overlay_adds_resource::OverlayAddsResource,
     &overlay_patch_count::OverlayPatchCount,
+    &peer_resources::PeerResources,
     &replicas::Replicas,
 ];
 
@@ -125,6 +127,7 @@ pub(crate) fn object_draft(
         values,
         message,
         at_most: None,
+        env: None,
     }
 }
 
@@ -145,6 +148,7 @@ pub(crate) fn container_draft(
         values,
         message,
         at_most: None,
+        env: None,
     }
 }
 
@@ -177,7 +181,7 @@ mod tests {
 
     /// Everything parity allows to differ, at once: quantity spellings with proportional scaling, replica
     /// counts and autoscaler bounds, env values, hostnames, image and probe spellings, ports by name or
-    /// number, name prefixes and generated hashes. Every rule stays silent but `replicas`, which records
+    /// number, name prefixes and generated hashes, a region of production next to it. Every rule stays silent but `replicas`, which records
     /// the counts.
     #[test]
     fn environments_that_differ_only_where_parity_allows_give_only_replica_records() {
@@ -272,6 +276,11 @@ mod tests {
             .env(
                 "production",
                 rendered("", 4, "docker.io/library/nginx:1.25", "example.com"),
+            )
+            // A region of production: its peer, with its own hostnames.
+            .peer(
+                "production-eu",
+                rendered("", 4, "nginx:1.25", "eu.example.com"),
             )
             .patches("production", 10)
             .build();

@@ -44,6 +44,7 @@ impl Rule for OverlayPatchCount {
             field: "patches".into(),
             values,
             at_most: None,
+            env: None,
         });
     }
 }

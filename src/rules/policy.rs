@@ -71,6 +71,10 @@ impl<'a> Policy<'a> {
         draft: Draft,
     ) -> Result<Finding, Box<Suppressed>> {
         let severity = draft.at_most.map_or(severity, |cap| severity.min(cap));
+        let fingerprinted = match &draft.env {
+            Some(env) => format!("{env}:{}", draft.field),
+            None => draft.field.clone(),
+        };
         let finding = Finding {
             rule,
             severity,
@@ -81,7 +85,7 @@ impl<'a> Policy<'a> {
                 &draft.kind,
                 &draft.name,
                 draft.container.as_deref(),
-                &draft.field,
+                &fingerprinted,
             ),
             kind: draft.kind,
             name: draft.name,
@@ -110,18 +114,10 @@ impl<'a> Policy<'a> {
         service: &str,
         env: &str,
         severity: Severity,
-        draft: Draft,
+        mut draft: Draft,
     ) -> Result<Finding, Box<Suppressed>> {
-        let mut finding = self.apply(rule, service, severity, draft)?;
-        finding.fingerprint = fingerprint(
-            rule.as_str(),
-            service,
-            &finding.kind,
-            &finding.name,
-            finding.container.as_deref(),
-            &format!("{env}:{}", finding.field),
-        );
-        Ok(finding)
+        draft.env = Some(env.to_string());
+        self.apply(rule, service, severity, draft)
     }
 
     fn exception_for(&self, f: &Finding) -> Option<&'a Exception> {

@@ -8,7 +8,8 @@
 //! ```ignore
 //! let model = service("web")
 //!     .env("staging", [web(|c| c.limits(json!({"memory": "2Gi"})))])
-//!     .env("production", [web(|c| c.limits(json!({"memory": "512Mi"})))])
+//!     .env("prod-us", [web(|c| c.limits(json!({"memory": "512Mi"})))])
+//!     .peer("prod-eu", [web(|c| c.limits(json!({"memory": "512Mi"})))])
 //!     .build();
 //! assert_eq!(check(&LimitInversion, &model), [draft("Deployment/web").container("web") /* … */]);
 //! ```
@@ -26,7 +27,7 @@ pub(crate) fn service(name: &str) -> ServiceBuilder {
     ServiceBuilder {
         name: name.to_string(),
         base: None,
-        envs: Vec::new(),
+        tiers: Vec::new(),
         patches: IndexMap::new(),
     }
 }
@@ -35,13 +36,14 @@ pub(crate) fn service(name: &str) -> ServiceBuilder {
 pub(crate) struct ServiceBuilder {
     name: String,
     base: Option<Vec<Value>>,
-    envs: Vec<(String, Naming, Vec<Value>)>,
+    /// Tiers in promotion order, each reference peer first: (environment, naming, objects).
+    tiers: Vec<Vec<(String, Naming, Vec<Value>)>>,
     patches: IndexMap<String, usize>,
 }
 
 impl ServiceBuilder {
-    /// Adds an environment rendering `objects`. Environments are in promotion order: the last one added is
-    /// the reference.
+    /// Adds an environment rendering `objects`, as a tier of its own. Environments are in promotion order:
+    /// the last tier added is the reference.
     pub(crate) fn env(
         self,
         env: &str,
@@ -58,7 +60,25 @@ impl ServiceBuilder {
         objects: impl IntoIterator<Item = impl Into<Value>>,
     ) -> Self {
         let objects = objects.into_iter().map(Into::into).collect();
-        self.envs.push((env.to_string(), naming, objects));
+        self.tiers.push(vec![(env.to_string(), naming, objects)]);
+        self
+    }
+
+    /// Adds an environment rendering `objects` as a peer in the tier of the environment added last (whose
+    /// reference peer is the first environment of that tier), as discovery places `prod-eu` next to `prod-us`.
+    ///
+    /// # Panics
+    /// When no environment was added yet.
+    pub(crate) fn peer(
+        mut self,
+        env: &str,
+        objects: impl IntoIterator<Item = impl Into<Value>>,
+    ) -> Self {
+        let objects = objects.into_iter().map(Into::into).collect();
+        self.tiers
+            .last_mut()
+            .expect("a peer of an environment added before")
+            .push((env.to_string(), Naming::default(), objects));
         self
     }
 
@@ -93,15 +113,23 @@ impl ServiceBuilder {
             assert!(errors.is_empty(), "{env}: {errors:?}");
             model
         };
+        // Like discovery: tier by tier, each tier's reference peer after its other peers.
+        let mut tiers = IndexMap::new();
+        let mut envs = Vec::new();
+        for (i, tier) in self.tiers.into_iter().enumerate() {
+            for (env, naming, objects) in tier.into_iter().rev() {
+                tiers.insert(env.clone(), i);
+                envs.push((env, naming, objects));
+            }
+        }
         for env in self.patches.keys() {
             assert!(
-                self.envs.iter().any(|(e, _, _)| e == env),
+                tiers.contains_key(env),
                 "patch count for `{env}`, which is no environment of the service"
             );
         }
         // Like the pipeline, every overlay has a patch count, in promotion order.
-        let patch_counts = self
-            .envs
+        let patch_counts = envs
             .iter()
             .map(|(env, _, _)| (env.clone(), self.patches.get(env).copied().unwrap_or(0)))
             .collect();
@@ -110,11 +138,11 @@ impl ServiceBuilder {
             base: self
                 .base
                 .map(|objects| build("base", Naming::default(), objects)),
-            envs: self
-                .envs
+            envs: envs
                 .into_iter()
                 .map(|(env, naming, objects)| build(&env, naming, objects))
                 .collect(),
+            tiers,
             patch_counts,
         }
     }
@@ -341,6 +369,7 @@ pub(crate) fn draft(object: &str) -> Draft {
         values: IndexMap::new(),
         message: String::new(),
         at_most: None,
+        env: None,
     }
 }
 
@@ -373,12 +402,19 @@ impl Draft {
         self
     }
 
-    /// The message.
+    /// The most the finding may weigh.
     pub(crate) fn at_most(mut self, severity: crate::finding::Severity) -> Self {
         self.at_most = Some(severity);
         self
     }
 
+    /// The one environment the finding is about (part of its fingerprint).
+    pub(crate) fn env(mut self, env: &str) -> Self {
+        self.env = Some(env.to_string());
+        self
+    }
+
+    /// The message.
     pub(crate) fn message(mut self, message: &str) -> Self {
         self.message = message.to_string();
         self

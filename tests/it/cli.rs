@@ -302,12 +302,15 @@ fn the_demo_config_shows_every_rule_and_the_seed_cases() {
     let v = json(&out);
     assert_eq!(v["errors"], serde_json::json!([]));
     let findings = v["findings"].as_array().expect("findings");
+    // The demo has one environment per tier (dev, staging, production): no peers, so no `peer-resources`
+    // (its fixtures show it), and its findings stay what they were before tiers existed.
     for rule in envparity::rules::RULES {
-        assert!(
-            findings.iter().any(|f| f["rule"] == rule.id().as_str()),
-            "demo never fires {}",
-            rule.id()
-        );
+        let fires = findings.iter().any(|f| f["rule"] == rule.id().as_str());
+        if rule.id() == envparity::codes::RuleId::PeerResources {
+            assert!(!fires, "the demo has no peers");
+        } else {
+            assert!(fires, "demo never fires {}", rule.id());
+        }
     }
     let find = |service: &str, rule: &str| {
         findings
@@ -466,5 +469,56 @@ fn an_unsupported_overlay_blocks_until_layout_exclude_leaves_it_out() {
     assert!(
         text.contains("excluded      apps/charts/overlays/staging (layout.exclude)"),
         "{text}"
+    );
+}
+
+/// Tiers from config: `prod-us` is the reference peer, so prod-eu's smaller limit is the finding, and
+/// `discover` shows the tiers in text and JSON.
+#[test]
+fn configured_tiers_pick_the_reference_peer_and_discover_shows_them() {
+    let repo = fixture_copy("tests/fixtures/rules/peer-resources/fires");
+    fs::write(
+        repo.path().join("config.toml"),
+        "[source]\npath = \".\"\n[environments]\ntiers = [[\"prod-us\", \"prod-eu\"]]\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    let f = finding(&v, "peer-resources");
+    assert_eq!(f["severity"], "warn");
+    assert_eq!(f["envs"], serde_json::json!(["prod-eu", "prod-us"]));
+    assert_eq!(
+        f["message"],
+        "memory limit is 1Gi in prod-eu but 2Gi in the reference peer prod-us"
+    );
+
+    let out = envparity(repo.path(), &["discover", "--format", "json"]);
+    let d = json(&out);
+    assert_eq!(d["order"], "tiers");
+    assert_eq!(
+        d["tiers"],
+        serde_json::json!([{"name": "prod", "envs": ["prod-us", "prod-eu"], "reference": "prod-us"}])
+    );
+    assert_eq!(d["environments"], serde_json::json!(["prod-eu", "prod-us"]));
+    let out = envparity(repo.path(), &["discover"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("tiers         prod  prod-us (reference peer), prod-eu"),
+        "{text}"
+    );
+
+    fs::write(
+        repo.path().join("config.toml"),
+        "[source]\npath = \".\"\n[environments]\norder = [\"prod-us\", \"prod-eu\"]\ntiers = [[\"prod-us\", \"prod-eu\"]]\n",
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("config.toml:5")
+            && err.contains("`environments.tiers` and `environments.order` are both set"),
+        "{err}"
     );
 }
