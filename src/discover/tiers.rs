@@ -102,8 +102,10 @@ impl Tier {
 
 /// Tiers of the given environments by their words: known tiers in the vocabulary's order, each tier's
 /// peers alphabetical (the first is the reference), then every name without an environment word as a tier
-/// of its own, alphabetically.
+/// of its own, alphabetically (`default`, the default of a service's variants, last).
 pub fn infer<'a>(envs: impl IntoIterator<Item = &'a str>, vocabulary: &Vocabulary) -> Vec<Tier> {
+    // The `default` kustomization of a service's variants is what ships unless a variant is chosen:
+    // among names without an environment word it comes last, so it is their reference.
     let mut keyed: Vec<(usize, String)> = envs
         .into_iter()
         .map(|e| {
@@ -111,7 +113,7 @@ pub fn infer<'a>(envs: impl IntoIterator<Item = &'a str>, vocabulary: &Vocabular
             (tier, e.to_string())
         })
         .collect();
-    keyed.sort();
+    keyed.sort_by(|a, b| (a.0, a.1 == "default", &a.1).cmp(&(b.0, b.1 == "default", &b.1)));
     keyed.dedup();
     let mut groups: Vec<(usize, Vec<String>)> = Vec::new();
     for (tier, env) in keyed {
@@ -275,6 +277,13 @@ mod tests {
             ]
         );
         assert_eq!(flatten(&tiers), ["dev", "staging", "production"]);
+    }
+
+    #[test]
+    fn the_default_of_variants_is_their_reference() {
+        let v = Vocabulary::default();
+        let tiers = infer(["ha", "default", "dev", "arm64"], &v);
+        assert_eq!(flatten(&tiers), ["dev", "arm64", "ha", "default"]);
     }
 
     #[test]
