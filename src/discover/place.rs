@@ -345,11 +345,14 @@ fn variants<'g>(
             && !dir.ancestors().any(is_base_dir)
     };
     // The default's directory -> (whether it is a root itself, its variants).
-    let mut by_default: BTreeMap<PathBuf, Vec<&Node>> = BTreeMap::new();
+    let mut by_default: BTreeMap<PathBuf, Vec<(&Node, &str)>> = BTreeMap::new();
     let mut rest: Vec<(&Node, &str)> = Vec::new();
     for (root, why) in loose {
         match root.references.iter().find(|r| deployable(r)) {
-            Some(default) => by_default.entry(default.clone()).or_default().push(root),
+            Some(default) => by_default
+                .entry(default.clone())
+                .or_default()
+                .push((root, why)),
             None => rest.push((root, why)),
         }
     }
@@ -370,7 +373,10 @@ fn variants<'g>(
             d.dir != root.dir && root.dir.starts_with(&d.dir) && root.references.contains(base)
         });
         match default {
-            Some((d, _)) => by_default.entry(d.dir.clone()).or_default().push(root),
+            Some((d, _)) => by_default
+                .entry(d.dir.clone())
+                .or_default()
+                .push((root, why)),
             None if defaults.iter().any(|(d, _)| d.dir == root.dir) => {
                 by_default.entry(root.dir.clone()).or_default();
             }
@@ -379,7 +385,7 @@ fn variants<'g>(
     }
     let mut out = Vec::new();
     for (default, mut roots) in by_default {
-        roots.sort_by(|a, b| a.dir.cmp(&b.dir));
+        roots.sort_by(|a, b| a.0.dir.cmp(&b.0.dir));
         if roots.is_empty() {
             left_out.push((
                 default,
@@ -387,6 +393,22 @@ fn variants<'g>(
             ));
             continue;
         }
+        // One root pulling a deployable kustomization is more often an app built on another one
+        // (`pre-post-sync` on `kustomize-guestbook`) than a variant: variants come at least in pairs,
+        // unless they sit inside the default's own directory.
+        let default_is_root = graph
+            .nodes
+            .get(&default)
+            .is_some_and(|n| n.referenced_by.is_empty());
+        if roots.len() < 2 && !default_is_root {
+            left_out.extend(
+                roots
+                    .iter()
+                    .map(|(r, why)| (r.dir.clone(), why.to_string())),
+            );
+            continue;
+        }
+        let roots: Vec<&Node> = roots.into_iter().map(|(r, _)| r).collect();
         let mut envs = vec![Placed {
             service: String::new(),
             env: "default".into(),
@@ -681,6 +703,9 @@ mod tests {
             ("lonely/kustomize", "resources: [base]\n"),
             ("apps/web/base", ""),
             ("apps/web/single", "resources: [../base]\n"),
+            // One app built on another is no variant.
+            ("guestbook", ""),
+            ("pre-post-sync", "resources: [../guestbook]\n"),
         ]);
         let (services, left) = placed(&g);
         assert_eq!(
@@ -703,7 +728,10 @@ mod tests {
             .into_iter()
             .map(|(d, _)| d.display().to_string())
             .collect();
-        assert_eq!(left, ["apps/web/single", "lonely/kustomize"]);
+        assert_eq!(
+            left,
+            ["apps/web/single", "pre-post-sync", "lonely/kustomize"]
+        );
     }
 
     #[test]
