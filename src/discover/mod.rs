@@ -777,17 +777,18 @@ mod tests {
         assert_eq!(
             tier_shape(&d),
             [
-                ("dev".to_string(), owned(&["dev"])),
+                // No environment word: before the known tiers, never the reference.
+                ("canary".to_string(), owned(&["canary"])),
+                ("dev".into(), owned(&["dev"])),
                 ("staging".into(), owned(&["staging"])),
                 ("prod".into(), owned(&["prod-eu", "prod-us"])),
-                ("canary".into(), owned(&["canary"])),
             ]
         );
         // The flat order keeps "the last of a tier is its reference".
-        assert_eq!(d.envs, ["dev", "staging", "prod-us", "prod-eu", "canary"]);
+        assert_eq!(d.envs, ["canary", "dev", "staging", "prod-us", "prod-eu"]);
         assert_eq!(
             d.services[0].overlays.keys().collect::<Vec<_>>(),
-            ["dev", "staging", "prod-us", "prod-eu", "canary"]
+            ["canary", "dev", "staging", "prod-us", "prod-eu"]
         );
     }
 
@@ -838,9 +839,9 @@ mod tests {
         assert_eq!(
             tier_shape(&d),
             [
-                ("dev".to_string(), owned(&["dev"])),
+                ("canary".to_string(), owned(&["canary"])),
+                ("dev".into(), owned(&["dev"])),
                 ("prod".into(), owned(&["prod-eu", "prod-us", "staging"])),
-                ("canary".into(), owned(&["canary"])),
             ]
         );
     }

@@ -3,8 +3,8 @@
 //! An environment's *tier* is decided by its environment word — the whole name when it is one, else its first
 //! token (split on `-`, `_`, `.`) that is one: `prod-eu`, `eu-prod` and `production` are all the production
 //! tier. Environments of one tier are *peers* (regions, clusters); the tier's first environment is its
-//! *reference peer*. Tiers are in promotion order and the last one is the reference. A name with no
-//! environment word is a tier of its own, after the known ones.
+//! *reference peer*. Tiers are in promotion order and the last one is the reference. Names with no
+//! environment word are one tier of peers, before the known ones (see [`infer`]).
 //!
 //! The flat promotion order every consumer reads ([`flatten`]) lists each tier's peers with the reference
 //! peer *last*, so "the last environment is the reference" stays true everywhere, peers or not.
@@ -101,28 +101,37 @@ impl Tier {
 }
 
 /// Tiers of the given environments by their words: known tiers in the vocabulary's order, each tier's
-/// peers alphabetical (the first is the reference), then every name without an environment word as a tier
-/// of its own, alphabetically (`default`, the default of a service's variants, last).
+/// peers alphabetical (the first is the reference). Names without an environment word (clusters, platforms,
+/// colours, variants: `kind`, `cluster2`, `blue`, `ha`) say nothing about promotion, so they are one tier of
+/// peers — `default` (the default of a service's variants) its reference, else the first alphabetically —
+/// placed before the known tiers (they are most often local clusters or alternatives, never the production
+/// a known word names).
 pub fn infer<'a>(envs: impl IntoIterator<Item = &'a str>, vocabulary: &Vocabulary) -> Vec<Tier> {
-    // The `default` kustomization of a service's variants is what ships unless a variant is chosen:
-    // among names without an environment word it comes last, so it is their reference.
-    let mut keyed: Vec<(usize, String)> = envs
-        .into_iter()
-        .map(|e| {
-            let tier = vocabulary.word_of(e).map_or(usize::MAX, |(_, t)| t);
-            (tier, e.to_string())
-        })
-        .collect();
-    keyed.sort_by(|a, b| (a.0, a.1 == "default", &a.1).cmp(&(b.0, b.1 == "default", &b.1)));
-    keyed.dedup();
+    let mut known: Vec<(usize, String)> = Vec::new();
+    let mut unknown: Vec<String> = Vec::new();
+    for e in envs {
+        match vocabulary.word_of(e) {
+            Some((_, tier)) => known.push((tier, e.to_string())),
+            None => unknown.push(e.to_string()),
+        }
+    }
+    known.sort();
+    known.dedup();
+    unknown.sort_by(|a, b| (a != "default", a).cmp(&(b != "default", b)));
+    unknown.dedup();
     let mut groups: Vec<(usize, Vec<String>)> = Vec::new();
-    for (tier, env) in keyed {
+    for (tier, env) in known {
         match groups.last_mut() {
-            Some((t, members)) if *t == tier && tier != usize::MAX => members.push(env),
+            Some((t, members)) if *t == tier => members.push(env),
             _ => groups.push((tier, vec![env])),
         }
     }
-    named(groups.into_iter().map(|(_, g)| g).collect(), vocabulary)
+    let groups = (!unknown.is_empty())
+        .then_some(unknown)
+        .into_iter()
+        .chain(groups.into_iter().map(|(_, g)| g))
+        .collect();
+    named(groups, vocabulary)
 }
 
 /// Tiers of a configured promotion order (`environments.order`): environments that share a tier by their
@@ -237,18 +246,20 @@ mod tests {
         assert_eq!(
             shape(&tiers),
             [
+                // Names without an environment word are peers, before the known tiers.
+                ("canary", vec!["canary", "zeta"]),
                 ("dev", vec!["dev"]),
                 ("integration", vec!["integration-gpu", "qa"]),
                 ("load", vec!["load"]),
                 ("staging", vec!["staging-eu", "staging-us-east-1", "uat"]),
                 ("prod", vec!["eu-prod", "prod-us"]),
-                ("canary", vec!["canary"]),
-                ("zeta", vec!["zeta"]),
             ]
         );
         assert_eq!(
             flatten(&tiers),
             [
+                "zeta",
+                "canary",
                 "dev",
                 "qa",
                 "integration-gpu",
@@ -258,8 +269,6 @@ mod tests {
                 "staging-eu",
                 "prod-us",
                 "eu-prod",
-                "canary",
-                "zeta"
             ]
         );
     }
@@ -282,8 +291,11 @@ mod tests {
     #[test]
     fn the_default_of_variants_is_their_reference() {
         let v = Vocabulary::default();
-        let tiers = infer(["ha", "default", "dev", "arm64"], &v);
-        assert_eq!(flatten(&tiers), ["dev", "arm64", "ha", "default"]);
+        let tiers = infer(["ha", "default", "arm64"], &v);
+        assert_eq!(shape(&tiers), [("default", vec!["default", "arm64", "ha"])]);
+        assert_eq!(flatten(&tiers), ["ha", "arm64", "default"]);
+        let tiers = infer(["ha", "default", "dev"], &v);
+        assert_eq!(flatten(&tiers), ["ha", "default", "dev"]);
     }
 
     #[test]
@@ -342,9 +354,9 @@ mod tests {
         assert_eq!(
             shape(&tiers),
             [
+                ("prod", vec!["prod"]),
                 ("lab", vec!["lab"]),
                 ("core", vec!["core-us", "edge-eu"]),
-                ("prod", vec!["prod"]),
             ]
         );
     }
