@@ -12,6 +12,25 @@ use crate::yaml::YamlError;
 /// The file names kustomize accepts for a kustomization, in the order it looks for them.
 pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// `a/b/../c` → `a/c`, relative to the repo root; `None` when it leaves the root or is absolute.
+pub fn repo_path(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::Normal(n) => out.push(n),
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
 /// The kustomization file in `dir`, if any.
 pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
     FILE_NAMES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
@@ -26,21 +45,32 @@ pub struct Naming {
     pub suffix: String,
     /// `namespace` of the overlay.
     pub namespace: Option<String>,
+    /// `namePrefix`/`nameSuffix` pairs of the kustomizations the overlay pulls in, outermost first: an
+    /// intermediate overlay (`overlays/prod` under `overlays/prod-eu`) renames objects too.
+    pub inner: Vec<(String, String)>,
 }
 
 impl Naming {
     /// A rendered name as it is compared across environments.
     pub fn normalize(&self, name: &str) -> String {
         let mut n = name;
-        if !self.prefix.is_empty() {
-            n = n.strip_prefix(self.prefix.as_str()).unwrap_or(n);
+        // Kustomize applies the innermost rename first, so the outermost prefix is the first in the name.
+        for prefix in
+            std::iter::once(self.prefix.as_str()).chain(self.inner.iter().map(|(p, _)| p.as_str()))
+        {
+            if !prefix.is_empty() {
+                n = n.strip_prefix(prefix).unwrap_or(n);
+            }
         }
-        let n = strip_generated_hash(n);
-        let n = if self.suffix.is_empty() {
-            n
-        } else {
-            n.strip_suffix(self.suffix.as_str()).unwrap_or(n)
-        };
+        // A generator's hash goes after every suffix.
+        let mut n = strip_generated_hash(n);
+        for suffix in
+            std::iter::once(self.suffix.as_str()).chain(self.inner.iter().map(|(_, s)| s.as_str()))
+        {
+            if !suffix.is_empty() {
+                n = n.strip_suffix(suffix).unwrap_or(n);
+            }
+        }
         n.to_string()
     }
 }
@@ -220,6 +250,7 @@ impl Kustomization {
                 prefix: raw.name_prefix.unwrap_or_default(),
                 suffix: raw.name_suffix.unwrap_or_default(),
                 namespace: raw.namespace,
+                inner: Vec::new(),
             },
             patches,
             sets_images: !raw.images.is_empty(),
@@ -372,6 +403,41 @@ impl Naming {
             prefix: format!("{prefix}{}", self.prefix),
             suffix: format!("{}{suffix}", self.suffix),
             namespace: layer.namespace().or_else(|| self.namespace.clone()),
+            inner: self.inner.clone(),
         }
+    }
+
+    /// This naming with the renames of the kustomizations `dir` (repo-relative) pulls in, read with
+    /// `reader` (those it cannot read rename nothing here; rendering reports them).
+    pub fn with_inner(mut self, dir: &Path, reader: &Reader) -> Naming {
+        const MAX_DEPTH: usize = 32;
+        let mut seen = std::collections::HashSet::new();
+        let mut pending: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), 0)];
+        while let Some((current, depth)) = pending.pop() {
+            if depth > MAX_DEPTH || !seen.insert(current.clone()) {
+                continue;
+            }
+            let Ok(k) = Kustomization::read(&reader.root().join(&current), reader) else {
+                continue;
+            };
+            if depth > 0 {
+                let pair = (k.naming.prefix.clone(), k.naming.suffix.clone());
+                if (!pair.0.is_empty() || !pair.1.is_empty()) && !self.inner.contains(&pair) {
+                    self.inner.push(pair);
+                }
+            }
+            for entry in k.references.iter().rev() {
+                if is_remote(entry) {
+                    continue;
+                }
+                let Some(next) = repo_path(&current.join(entry)) else {
+                    continue;
+                };
+                if kustomization_file(&reader.root().join(&next)).is_some() {
+                    pending.push((next, depth + 1));
+                }
+            }
+        }
+        self
     }
 }

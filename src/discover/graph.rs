@@ -3,10 +3,10 @@
 //! a component, a base (something else references it) or a root (nothing does: deployable).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::input::Reader;
-use crate::kustomization::{Kustomization, is_remote, kustomization_file};
+use crate::kustomization::{Kustomization, is_remote, kustomization_file, repo_path as normalize};
 
 /// Directories deeper than this are not searched (a link loop or a generated tree, not a GitOps layout).
 const MAX_DEPTH: usize = 24;
@@ -198,24 +198,6 @@ impl Graph {
             .min_by(|(a, da), (b, db)| da.cmp(db).then_with(|| a.cmp(b)))
             .map(|(d, _)| d)
     }
-}
-
-/// `a/b/../c` → `a/c`, relative to the repo root; `None` when it leaves the root or is absolute.
-fn normalize(path: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
-            Component::Normal(n) => out.push(n),
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -518,9 +518,18 @@ mod tests {
             prefix: "dev-".into(),
             suffix: "-v2".into(),
             namespace: None,
+            inner: Vec::new(),
         };
         assert_eq!(n.normalize("dev-web-v2"), "web");
         assert_eq!(n.normalize("dev-cfg-v2-9f2k5m7tbc"), "cfg");
+        // An intermediate overlay's rename (eu- over prod-, -x under -v2) comes off too.
+        let n = Naming {
+            prefix: "eu-".into(),
+            inner: vec![("prod-".into(), "-x".into())],
+            ..Naming::default()
+        };
+        assert_eq!(n.normalize("eu-prod-cfg-x-9f2k5m7tbc"), "cfg");
+        assert_eq!(n.normalize("eu-web"), "web");
     }
 
     /// The parser must fill in Docker Hub's defaults exactly as the Docker CLI does before `Image` relies on it.

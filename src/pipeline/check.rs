@@ -367,6 +367,8 @@ fn build_models(
         }
         let naming = kustomization
             .naming
+            .clone()
+            .with_inner(dir, reader)
             .under(deployment.and_then(|d| d.layer.as_ref()));
         let (env_model, problems) = EnvModel::build(&env, naming, objects);
         for p in problems {

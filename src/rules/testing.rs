@@ -151,6 +151,7 @@ impl ServiceBuilder {
 /// A [`Naming`] with this `namePrefix` and `nameSuffix`.
 pub(crate) fn naming(prefix: &str, suffix: &str) -> Naming {
     Naming {
+        inner: Vec::new(),
         prefix: prefix.to_string(),
         suffix: suffix.to_string(),
         namespace: None,
