@@ -400,6 +400,9 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             ),
         });
     }
+    // One directory may be reached twice (two GitOps objects deploying it): listed once per reason.
+    let mut seen = BTreeSet::new();
+    left_out.retain(|entry| seen.insert(entry.clone()));
     Discovery {
         root: root.to_path_buf(),
         layouts,
