@@ -304,6 +304,24 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         );
         left_out.extend(left);
         claimed.extend(taken);
+        // What an ApplicationSet's git generator explicitly excludes is not deployed: path conventions
+        // must not place it either.
+        for set in &objects.application_sets {
+            for dir in &set.excluded {
+                let dir = PathBuf::from(dir);
+                if graph.nodes.contains_key(&dir) && claimed.insert(dir.clone()) {
+                    let ns = set
+                        .namespace
+                        .as_deref()
+                        .map(|n| format!("{n}/"))
+                        .unwrap_or_default();
+                    left_out.push((
+                        dir,
+                        format!("excluded by argo-cd ApplicationSet {ns}{}", set.name),
+                    ));
+                }
+            }
+        }
         let unclaimed: Vec<&graph::Node> = graph
             .roots()
             .filter(|n| !claimed.contains(&n.dir))

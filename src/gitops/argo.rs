@@ -156,6 +156,9 @@ pub struct ApplicationSet {
     pub generators: Vec<String>,
     /// The names of the Applications it generated here (empty when expansion failed: see the notices).
     pub generated: Vec<String>,
+    /// Directories a git generator's `exclude: true` entry takes out of what its other entries match: the
+    /// repo says they are not deployed.
+    pub excluded: Vec<String>,
     pub(super) raw: Value,
 }
 
@@ -363,6 +366,7 @@ pub(super) fn parse_application_set(doc: &Value, found: Found) -> Option<Applica
         go_template: doc.pointer("/spec/goTemplate").and_then(Value::as_bool) == Some(true),
         generators,
         generated: Vec::new(),
+        excluded: Vec::new(),
         raw: doc.clone(),
     })
 }
@@ -381,6 +385,8 @@ pub(super) struct Tree<'a> {
     pub directories: &'a [String],
     /// Who the repository is.
     pub identity: &'a RepoIdentity,
+    /// Directories git generators excluded while expanding (filled in by the expansion).
+    pub excluded: std::cell::RefCell<BTreeSet<String>>,
 }
 
 /// The Applications `set` generates from the repository tree.
@@ -554,7 +560,11 @@ fn git(body: &Value, tree: &Tree<'_>, syntax: Syntax) -> Result<Vec<Value>, Expa
                         && pathmatch::matches(pattern, dir, Slash::Separator).unwrap_or(false)
                 })
             };
-            hit(false) && !hit(true)
+            let out = hit(false) && hit(true);
+            if out {
+                tree.excluded.borrow_mut().insert((*dir).clone());
+            }
+            hit(false) && !out
         })
         .collect();
     let url = body.get("repoURL").and_then(Value::as_str).unwrap_or("");

@@ -182,14 +182,17 @@ pub fn scan(root: &Path, reader: &Reader, identity: &RepoIdentity) -> GitOpsObje
     let tree = argo::Tree {
         directories: &objects.directories,
         identity,
+        excluded: Default::default(),
     };
     let mut generated = Vec::new();
     let mut notices = Vec::new();
     let mut sets = objects.application_sets.clone();
     for set in &mut sets {
+        tree.excluded.borrow_mut().clear();
         match argo::expand(set, &tree) {
             Ok(apps) => {
                 set.generated = apps.iter().map(|a| a.name.clone()).collect();
+                set.excluded = tree.excluded.borrow().iter().cloned().collect();
                 generated.extend(apps);
             }
             Err(err) => notices.push(Notice {
