@@ -252,8 +252,13 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     let mut problems = Vec::new();
     let mut left_out: Vec<(PathBuf, String)> = Vec::new();
     let scope = Scope::new(options);
-    // An include that matches nothing is most likely a typo, and would leave nothing to check.
-    let mut included_any = false;
+    // An include that matches nothing (no overlay, root or deployed directory, claimed or not) is most
+    // likely a typo, and would leave nothing to check.
+    let mut included_any = options
+        .services
+        .iter()
+        .flat_map(|c| c.overlays.values())
+        .any(|dir| scope.inside(dir));
     let mut excluded_dirs: BTreeSet<PathBuf> = BTreeSet::new();
     let reader = Reader::new(root, options.max_file_bytes);
     // The repo's own Argo CD and Flux objects: they place what they deploy (when config names no layout),
@@ -299,6 +304,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         );
         let mut used = false;
         for (dir, caps) in matches {
+            included_any |= scope.inside(&dir);
             if NOT_ENVS.contains(&caps.env.as_str())
                 || claimed.contains(&dir)
                 || explicit_dirs.contains(&dir)
@@ -323,7 +329,6 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                 }
                 continue;
             }
-            included_any = true;
             if scope.excluded(&dir) {
                 excluded_dirs.insert(dir);
                 continue;
@@ -379,6 +384,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         let graph = graph::Graph::build(&reader);
         kustomizations = graph.nodes.len();
         roots = graph.roots().count();
+        included_any |= graph.roots().any(|n| scope.inside(&n.dir));
         // The repo's own Argo CD and Flux objects place what they deploy, before path conventions do.
         let (targets, of_patterns): (Vec<_>, Vec<_>) = local
             .iter()
@@ -430,7 +436,6 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                     left_out.push((n.dir.clone(), OUTSIDE_INCLUDE.into()));
                     return false;
                 }
-                included_any = true;
                 let out = scope.excluded(&n.dir);
                 if out {
                     excluded_dirs.insert(n.dir.clone());
@@ -1308,6 +1313,16 @@ mod tests {
             d.excluded,
             [Path::new("apps/old/dev"), Path::new("apps/old/prod")]
         );
+
+        // Directories config claims count as matched.
+        let options = Options {
+            include: vec!["tools/**".into()],
+            services: options.services,
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.services.len(), 1);
 
         // An include that matches nothing is a problem, not an empty map that passes.
         let options = Options {
