@@ -6,6 +6,12 @@
 //! name it always had), and the roots of the kustomization graph ([`graph`]) that no pattern claimed are
 //! placed by their paths ([`place`]): an environment segment names the environment, the rest the service.
 //!
+//! Config has the last word. A service config places itself ([`Configured`], `services.<name>.overlays`) is
+//! placed first, as written, and its directories are nobody else's: no pattern, GitOps object or path
+//! convention places them again, and a discovered service of the same name is named by its path.
+//! `layout.include` narrows what the patterns, the GitOps objects and the graph consider; `layout.exclude`
+//! leaves directories out of what is left. Neither applies to a configured service.
+//!
 //! A pattern is a path with `{service}`, `{env}` and `*` segments, e.g. `apps/{service}/overlays/{env}`. A
 //! directory matches when it holds a kustomization file. A service is identified by its directory (the
 //! `{service}` segment, else the `*` segments, else the repo's name), never by the names of its objects.
@@ -657,18 +663,20 @@ fn configured(
         }
     }
     if let Some(base) = &c.base {
-        if inside_repo(root, base) && kustomization_file(&root.join(base)).is_some() {
-            service.base = Some(base.clone());
+        let wrong = if !inside_repo(root, base) {
+            Some("is not a directory of the repo")
+        } else if kustomization_file(&root.join(base)).is_none() {
+            Some("holds no kustomization")
         } else {
-            problems.push(Problem {
+            None
+        };
+        match wrong {
+            None => service.base = Some(base.clone()),
+            Some(wrong) => problems.push(Problem {
                 service: Some(c.name.clone()),
                 env: None,
-                message: format!(
-                    "`services.{}.base`: {} holds no kustomization",
-                    c.name,
-                    shown(base)
-                ),
-            });
+                message: format!("`services.{}.base`: {} {wrong}", c.name, shown(base)),
+            }),
         }
     }
     service
@@ -1230,7 +1238,7 @@ mod tests {
                 (
                     Some("x"),
                     None,
-                    "`services.x.base`: nope/base holds no kustomization"
+                    "`services.x.base`: nope/base is not a directory of the repo"
                 ),
             ]
         );
