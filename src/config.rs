@@ -100,6 +100,13 @@ pub struct LayoutConfig {
     /// render (Helm charts, remote bases), so they do not fail every check. Default: none.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// When set, discovery only considers what lies inside these globs (relative to the repo, matched like
+    /// `exclude`: the directory or one of its parents), e.g. `["apps/**", "clusters/prod-*/**"]`: overlays
+    /// of the patterns, roots of the kustomization graph, directories GitOps objects deploy. `exclude` still
+    /// applies inside. Services configured with `services.<name>.overlays` are placed anyway. Default: none
+    /// (the whole repo).
+    #[serde(default)]
+    pub include: Vec<String>,
 }
 
 /// `[environments]`.
@@ -484,7 +491,18 @@ pub struct ServiceConfig {
     /// Leave this service out entirely.
     #[serde(default)]
     pub ignore: bool,
+    /// Every environment of the service and its overlay directory (relative to the repo, or to
+    /// `source.subdir`), e.g. `{ dev = "apps/web/dev", prod = "deploy/prod/web" }`: the service is placed
+    /// exactly so, whatever discovery finds, and no other service gets these directories. A directory
+    /// holds a kustomization, or a Flux Kustomization deploys it. Default: none (discovered).
+    #[serde(default)]
+    pub overlays: BTreeMap<String, PathBuf>,
+    /// The base those overlays share (only with `overlays`). Default: none.
+    pub base: Option<PathBuf>,
 }
+
+/// Names a service's overlays may not take: `base` stands for the base wherever overlays are rendered.
+const NOT_AN_ENV: [&str; 1] = ["base"];
 
 /// `[[exceptions]]`: hides matching findings until `expires`.
 #[derive(Debug, Clone)]
@@ -702,15 +720,21 @@ impl<'a> Parser<'a> {
                 "layout" => {
                     let span = locate(&value, &["overlays".into()]).unwrap_or_else(|| value.span());
                     let exclude = locate(&value, &["exclude".into()]).unwrap_or_else(|| value.span());
+                    let include = locate(&value, &["include".into()]).unwrap_or_else(|| value.span());
                     config.layout = self.section(value, name).unwrap_or_default();
                     for pattern in &config.layout.overlays {
                         if !pattern.contains("{env}") {
                             self.error(&span, format!("layout pattern `{pattern}` has no `{{env}}` placeholder"));
                         }
                     }
-                    for glob in &config.layout.exclude {
-                        if let Err(e) = globset::Glob::new(glob) {
-                            self.error(&exclude, format!("`layout.exclude` entry `{glob}` is not a glob: {}", e.kind()));
+                    for (key, globs, span) in [
+                        ("exclude", &config.layout.exclude, &exclude),
+                        ("include", &config.layout.include, &include),
+                    ] {
+                        for glob in globs {
+                            if let Err(e) = globset::Glob::new(glob) {
+                                self.error(span, format!("`layout.{key}` entry `{glob}` is not a glob: {}", e.kind()));
+                            }
                         }
                     }
                 }
@@ -878,6 +902,8 @@ impl<'a> Parser<'a> {
         for (name, v) in self.table_entries(value, "services") {
             let path = format!("services.{}", name.get_ref());
             let mut service = ServiceConfig::default();
+            // Where `overlays` and `base` are written, to say that `base` needs `overlays`.
+            let (mut overlays, mut base) = (None, None);
             for (key, field) in self.table_entries(v, &path) {
                 match key.get_ref().as_str() {
                     "rules" => service.rules = self.rules(field, &format!("{path}.rules")),
@@ -886,15 +912,100 @@ impl<'a> Parser<'a> {
                             .section(field, &format!("{path}.ignore"))
                             .unwrap_or_default();
                     }
+                    "overlays" => {
+                        overlays = Some(key.span());
+                        service.overlays = self.service_overlays(field, &path);
+                    }
+                    "base" => {
+                        base = Some(key.span());
+                        service.base = self.repo_dir(field, &format!("{path}.base"));
+                    }
                     other => self.error(
                         &key.span(),
-                        format!("unknown key `{path}.{other}` (expected rules or ignore)"),
+                        format!(
+                            "unknown key `{path}.{other}` (expected rules, ignore, overlays or base)"
+                        ),
                     ),
                 }
+            }
+            if let (Some(span), None) = (&base, &overlays) {
+                self.error(
+                    span,
+                    format!("`{path}.base` needs `{path}.overlays`: the base of a discovered service is found with it"),
+                );
             }
             out.insert(name.into_inner(), service);
         }
         out
+    }
+
+    /// `services.<name>.overlays`: environment → directory.
+    fn service_overlays(
+        &mut self,
+        value: Spanned<DeValue<'a>>,
+        path: &str,
+    ) -> BTreeMap<String, PathBuf> {
+        let mut out = BTreeMap::new();
+        let span = value.span();
+        if !matches!(value.get_ref(), DeValue::Table(_)) {
+            self.error(
+                &span,
+                format!(
+                    "`{path}.overlays` must be a table of environment = directory, e.g. `overlays = {{ dev = \"apps/web/dev\", prod = \"deploy/prod/web\" }}`, found {}",
+                    value.get_ref().type_str()
+                ),
+            );
+            return out;
+        }
+        let entries = self.table_entries(value, &format!("{path}.overlays"));
+        if entries.is_empty() {
+            self.error(&span, format!("`{path}.overlays` names no environment"));
+        }
+        for (env, dir) in entries {
+            let key = format!("{path}.overlays.{}", env.get_ref());
+            if env.get_ref().trim().is_empty() || NOT_AN_ENV.contains(&env.get_ref().as_str()) {
+                self.error(
+                    &env.span(),
+                    format!(
+                        "`{}` is not an environment name in `{path}.overlays` (the base is `{path}.base`)",
+                        env.get_ref()
+                    ),
+                );
+                continue;
+            }
+            if let Some(dir) = self.repo_dir(dir, &key) {
+                out.insert(env.into_inner(), dir);
+            }
+        }
+        out
+    }
+
+    /// A directory inside the repo, as written at `key`: relative, without `..`; `.` and empty
+    /// components dropped (`./apps/web/` is `apps/web`, `.` the repo's root).
+    fn repo_dir(&mut self, value: Spanned<DeValue<'a>>, key: &str) -> Option<PathBuf> {
+        let span = value.span();
+        let text: String = self.section(value, key)?;
+        let path = Path::new(&text);
+        let inside = path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !inside {
+            self.error(
+                &span,
+                format!(
+                    "`{key}` = `{text}` must be a directory inside the repo: relative, without `..`"
+                ),
+            );
+            return None;
+        }
+        Some(
+            path.components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect(),
+        )
     }
 
     fn exceptions(&mut self, value: Spanned<DeValue<'a>>) -> Vec<Exception> {
@@ -1313,6 +1424,108 @@ mod tests {
         assert!(
             diagnostics[0].message.contains("apps/[x"),
             "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn an_include_entry_that_is_not_a_glob_is_located() {
+        let text = "[layout]\ninclude = [\"apps/**\"]\nexclude = [\"apps/helm/**\"]\n";
+        let (config, _) = parse(text).expect("valid");
+        assert_eq!(config.layout.include, ["apps/**"]);
+        let text = "[layout]\nexclude = [\"apps/helm/**\"]\n\ninclude = [\"apps/**\", \"clusters/{prod\"]\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        assert_eq!(diagnostics[0].line, 4);
+        assert!(
+            diagnostics[0]
+                .message
+                .starts_with("`layout.include` entry `clusters/{prod` is not a glob"),
+            "{diagnostics:?}"
+        );
+    }
+
+    #[test]
+    fn configured_services_are_read_with_their_directories() {
+        let text = "[services.web]\noverlays = { dev = \"./apps/web/dev/\", prod = \"deploy/prod/web\" }\nbase = \"apps/web/base\"\nignore = false\n[services.web.rules.replicas]\nseverity = \"off\"\n[services.root]\noverlays = { prod = \".\" }\n";
+        let (config, diagnostics) = parse(text).expect("valid");
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let web = &config.services["web"];
+        let overlays: Vec<(&str, &Path)> = web
+            .overlays
+            .iter()
+            .map(|(e, d)| (e.as_str(), d.as_path()))
+            .collect();
+        assert_eq!(
+            overlays,
+            [
+                ("dev", Path::new("apps/web/dev")),
+                ("prod", Path::new("deploy/prod/web"))
+            ],
+            "`.` and trailing slashes dropped"
+        );
+        assert_eq!(web.base.as_deref(), Some(Path::new("apps/web/base")));
+        assert!(web.rules.contains_key(&RuleId::Replicas));
+        assert_eq!(config.services["root"].overlays["prod"], PathBuf::new());
+    }
+
+    #[test]
+    fn configured_service_problems_are_located() {
+        let text = "[services.web]\noverlays = { dev = \"apps/web/dev\" }\nbsae = \"apps/web/base\"\n\
+                    [services.api]\noverlays = [\"apps/api/dev\"]\n\
+                    [services.db]\noverlays = { dev = \"../other/dev\", prod = \"/srv/prod\", base = \"db/base\", qa = 3 }\n\
+                    [services.cache]\nbase = \"cache/base\"\n\
+                    [services.queue]\noverlays = {}\n";
+        let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
+            panic!("expected errors");
+        };
+        let lines: Vec<(usize, &str)> = diagnostics
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(lines.len(), 8, "{lines:#?}");
+        assert_eq!(lines[0].0, 3);
+        assert_eq!(
+            lines[0].1,
+            "unknown key `services.web.bsae` (expected rules, ignore, overlays or base)"
+        );
+        assert_eq!(lines[1].0, 5);
+        assert!(
+            lines[1]
+                .1
+                .starts_with("`services.api.overlays` must be a table of environment = directory"),
+            "{lines:#?}"
+        );
+        assert!(lines[1].1.ends_with("found array"), "{lines:#?}");
+        for (i, needle) in [
+            (
+                2,
+                "`base` is not an environment name in `services.db.overlays`",
+            ),
+            (
+                3,
+                "`services.db.overlays.dev` = `../other/dev` must be a directory inside the repo",
+            ),
+            (
+                4,
+                "`services.db.overlays.prod` = `/srv/prod` must be a directory inside the repo",
+            ),
+            (5, "in `services.db.overlays.qa`"),
+        ] {
+            assert_eq!(lines[i].0, 7, "{lines:#?}");
+            assert!(lines[i].1.starts_with(needle), "{lines:#?}");
+        }
+        assert_eq!(lines[6].0, 9);
+        assert!(
+            lines[6]
+                .1
+                .starts_with("`services.cache.base` needs `services.cache.overlays`"),
+            "{lines:#?}"
+        );
+        assert_eq!(
+            lines[7],
+            (11, "`services.queue.overlays` names no environment")
         );
     }
 

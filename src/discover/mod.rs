@@ -6,6 +6,12 @@
 //! name it always had), and the roots of the kustomization graph ([`graph`]) that no pattern claimed are
 //! placed by their paths ([`place`]): an environment segment names the environment, the rest the service.
 //!
+//! Config has the last word. A service config places itself ([`Configured`], `services.<name>.overlays`) is
+//! placed first, as written, and its directories are nobody else's: no pattern, GitOps object or path
+//! convention places them again, and a discovered service of the same name is named by its path.
+//! `layout.include` narrows what the patterns, the GitOps objects and the graph consider; `layout.exclude`
+//! leaves directories out of what is left. Neither applies to a configured service.
+//!
 //! A pattern is a path with `{service}`, `{env}` and `*` segments, e.g. `apps/{service}/overlays/{env}`. A
 //! directory matches when it holds a kustomization file. A service is identified by its directory (the
 //! `{service}` segment, else the `*` segments, else the repo's name), never by the names of its objects.
@@ -91,8 +97,22 @@ impl OrderSource {
 pub struct Problem {
     /// The service, if the problem is about one.
     pub service: Option<String>,
+    /// The environment, if the problem is about one service's overlay in it.
+    pub env: Option<String>,
     /// What is wrong (names the path).
     pub message: String,
+}
+
+/// A service config places itself (`services.<name>.overlays`, `services.<name>.base`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Configured {
+    /// Its name.
+    pub name: String,
+    /// Every environment's overlay directory (repo-relative): a kustomization, or a directory a Flux
+    /// Kustomization deploys.
+    pub overlays: std::collections::BTreeMap<String, PathBuf>,
+    /// Its base, if config names one.
+    pub base: Option<PathBuf>,
 }
 
 /// What a repo holds.
@@ -140,6 +160,10 @@ pub struct Options {
     pub ignore: Vec<String>,
     /// Globs of overlay directories left out (`layout.exclude`).
     pub exclude: Vec<String>,
+    /// Globs outside which nothing is discovered (`layout.include`; empty: the whole repo).
+    pub include: Vec<String>,
+    /// Services placed as config says, whatever discovery finds (`services.<name>.overlays`).
+    pub services: Vec<Configured>,
     /// The most bytes read from one kustomization file (`limits.max_file_bytes`).
     pub max_file_bytes: u64,
 }
@@ -154,17 +178,65 @@ impl Default for Options {
             vocabulary: Vocabulary::default(),
             ignore: Vec::new(),
             exclude: Vec::new(),
+            include: Vec::new(),
+            services: Vec::new(),
             max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
         }
     }
 }
 
 /// Whether `dir` (repo-relative) or one of its parents matches one of `globs`.
-fn excluded(globs: &globset::GlobSet, dir: &Path) -> bool {
+fn matches(globs: &globset::GlobSet, dir: &Path) -> bool {
     !globs.is_empty()
         && dir
             .ancestors()
             .any(|d| !d.as_os_str().is_empty() && globs.is_match(d))
+}
+
+/// Why a root outside `layout.include` is not in the map.
+const OUTSIDE_INCLUDE: &str = "outside layout.include";
+
+/// What automatic discovery considers: what lies inside `layout.include` (when set) and outside
+/// `layout.exclude`.
+struct Scope {
+    include: globset::GlobSet,
+    exclude: globset::GlobSet,
+}
+
+impl Scope {
+    fn new(options: &Options) -> Scope {
+        // Config validated every glob; one that still does not compile matches nothing.
+        let set = |globs: &[String]| {
+            let mut set = globset::GlobSetBuilder::new();
+            for glob in globs.iter().filter_map(|g| globset::Glob::new(g).ok()) {
+                set.add(glob);
+            }
+            set.build().unwrap_or_else(|_| globset::GlobSet::empty())
+        };
+        Scope {
+            include: set(&options.include),
+            exclude: set(&options.exclude),
+        }
+    }
+
+    /// Whether `dir` lies inside `layout.include` (everything does when it is not set).
+    fn inside(&self, dir: &Path) -> bool {
+        self.include.is_empty() || matches(&self.include, dir)
+    }
+
+    /// Whether `layout.exclude` leaves `dir` out.
+    fn excluded(&self, dir: &Path) -> bool {
+        matches(&self.exclude, dir)
+    }
+}
+
+/// The directory a GitOps target deploys, as discovery names directories (the root is empty).
+fn target_dir(target: &crate::gitops::LocalTarget) -> PathBuf {
+    if target.path == "." {
+        PathBuf::new()
+    } else {
+        PathBuf::from(&target.path)
+    }
 }
 
 /// Finds services and environments under `root`.
@@ -184,19 +256,50 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     let mut services: IndexMap<String, Service> = IndexMap::new();
     let mut layouts = Vec::new();
     let mut problems = Vec::new();
-    let mut globs = globset::GlobSetBuilder::new();
-    // Config validated every glob; one that still does not compile excludes nothing.
-    for glob in options
-        .exclude
+    let mut left_out: Vec<(PathBuf, String)> = Vec::new();
+    let scope = Scope::new(options);
+    // An include that matches nothing (no overlay, root or deployed directory, claimed or not) is most
+    // likely a typo, and would leave nothing to check.
+    let mut included_any = options
+        .services
         .iter()
-        .filter_map(|g| globset::Glob::new(g).ok())
-    {
-        globs.add(glob);
-    }
-    let globs = globs.build().unwrap_or_else(|_| globset::GlobSet::empty());
+        .flat_map(|c| c.overlays.values())
+        .any(|dir| scope.inside(dir));
     let mut excluded_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let reader = Reader::new(root, options.max_file_bytes);
+    // The repo's own Argo CD and Flux objects: they place what they deploy (when config names no layout),
+    // and say how a configured service's directories are deployed.
+    let identity = crate::gitops::RepoIdentity::unknown();
+    let objects = (detect || !options.services.is_empty())
+        .then(|| crate::gitops::scan(root, &reader, &identity));
+    let local = objects
+        .as_ref()
+        .map(|o| crate::gitops::targets(o, &identity).local)
+        .unwrap_or_default();
+
+    // Config has the last word: configured services are placed as written, and their directories are
+    // nobody else's. Their names are too: a discovered service of the same name is named by its path.
+    let mut explicit_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    let configured_names: BTreeSet<&str> =
+        options.services.iter().map(|c| c.name.as_str()).collect();
+    for c in &options.services {
+        explicit_dirs.extend(c.overlays.values().cloned());
+        explicit_dirs.extend(c.base.iter().cloned());
+        let service = configured(
+            root,
+            &reader,
+            objects.as_ref(),
+            &local,
+            c,
+            &options.ignore,
+            &mut problems,
+        );
+        services.insert(c.name.clone(), service);
+    }
+
     for pattern in &patterns {
         let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+        let env_segment = segments.iter().position(|s| *s == "{env}");
         let mut matches = Vec::new();
         walk(
             root,
@@ -207,7 +310,11 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         );
         let mut used = false;
         for (dir, caps) in matches {
-            if NOT_ENVS.contains(&caps.env.as_str()) || claimed.contains(&dir) {
+            included_any |= scope.inside(&dir);
+            if NOT_ENVS.contains(&caps.env.as_str())
+                || claimed.contains(&dir)
+                || explicit_dirs.contains(&dir)
+            {
                 continue;
             }
             // A directory already claimed as a base or overlay by an earlier (more specific) pattern wins.
@@ -221,16 +328,33 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             if options.ignore.contains(&caps.env) {
                 continue;
             }
-            if excluded(&globs, &dir) {
+            if !scope.inside(&dir) {
+                // Without configured patterns the graph lists the roots outside the include.
+                if !detect && !left_out.iter().any(|(d, _)| *d == dir) {
+                    left_out.push((dir, OUTSIDE_INCLUDE.into()));
+                }
+                continue;
+            }
+            if scope.excluded(&dir) {
                 excluded_dirs.insert(dir);
                 continue;
             }
-            used = true;
-            let name = caps
+            let mut name = caps
                 .service
                 .clone()
                 .or_else(|| (!caps.wild.is_empty()).then(|| caps.wild.join("/")))
                 .unwrap_or_else(|| repo_name.clone());
+            if configured_names.contains(name.as_str()) {
+                name = without_segment(&dir, env_segment);
+                if configured_names.contains(name.as_str()) {
+                    left_out.push((
+                        dir,
+                        format!("service {name} is configured (services.{name})"),
+                    ));
+                    continue;
+                }
+            }
+            used = true;
             claimed.insert(dir.clone());
             let service = services.entry(name.clone()).or_insert_with(|| Service {
                 name: name.clone(),
@@ -258,29 +382,35 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             layouts.push(pattern.clone());
         }
     }
+    claimed.extend(explicit_dirs.iter().cloned());
 
     // The kustomization graph places the roots no pattern claimed (only when config names no layout).
-    let mut left_out: Vec<(PathBuf, String)> = Vec::new();
     let (mut kustomizations, mut roots) = (0, 0);
-    if detect {
-        let reader = Reader::new(root, options.max_file_bytes);
+    if let (true, Some(objects)) = (detect, objects.as_ref()) {
         let graph = graph::Graph::build(&reader);
         kustomizations = graph.nodes.len();
         roots = graph.roots().count();
+        included_any |= graph.roots().any(|n| scope.inside(&n.dir));
         // The repo's own Argo CD and Flux objects place what they deploy, before path conventions do.
-        let identity = crate::gitops::RepoIdentity::unknown();
-        let objects = crate::gitops::scan(root, &reader, &identity);
-        let (targets, of_patterns): (Vec<_>, Vec<_>) = crate::gitops::targets(&objects, &identity)
-            .local
-            .into_iter()
-            .filter(|t| t.exists && !excluded(&globs, Path::new(&t.path)))
-            .partition(|t| !claimed.contains(Path::new(&t.path)));
+        let (targets, of_patterns): (Vec<_>, Vec<_>) = local
+            .iter()
+            .filter(|t| {
+                let dir = target_dir(t);
+                let inside = t.exists && scope.inside(&dir);
+                included_any |= inside;
+                inside && !scope.excluded(&dir)
+            })
+            .cloned()
+            .partition(|t| !claimed.contains(&target_dir(t)));
         // A directory a pattern placed keeps its name and reason, and is rendered the way its GitOps
-        // object deploys it.
+        // object deploys it (a configured service's directories have theirs already).
         for target in &of_patterns {
-            let dir = PathBuf::from(&target.path);
-            let (_, deployment, _) = deploy::of_target(target, &objects, &dir, &reader);
-            for service in services.values_mut() {
+            let dir = target_dir(target);
+            let (_, deployment, _) = deploy::of_target(target, objects, &dir, &reader);
+            for service in services
+                .values_mut()
+                .filter(|s| !configured_names.contains(s.name.as_str()))
+            {
                 let envs: Vec<String> = service
                     .overlays
                     .iter()
@@ -296,7 +426,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         }
         let (by_gitops, left, taken) = place::place_targets(
             &graph,
-            &objects,
+            objects,
             &targets,
             &reader,
             &repo_name,
@@ -326,7 +456,11 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             .roots()
             .filter(|n| !claimed.contains(&n.dir))
             .filter(|n| {
-                let out = excluded(&globs, &n.dir);
+                if !scope.inside(&n.dir) {
+                    left_out.push((n.dir.clone(), OUTSIDE_INCLUDE.into()));
+                    return false;
+                }
+                let out = scope.excluded(&n.dir);
                 if out {
                     excluded_dirs.insert(n.dir.clone());
                 }
@@ -338,11 +472,23 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         let (placed, left) =
             place::split_apps(&graph, by_gitops.into_iter().chain(placed).collect());
         left_out.extend(left);
-        for p in placed {
+        for mut p in placed {
+            // A configured directory may still come in as the default of its variants.
+            let before = p.envs.len();
+            p.envs.retain(|e| !explicit_dirs.contains(&e.dir));
+            if p.envs.len() < before && p.envs.len() < 2 {
+                left_out.extend(p.envs.into_iter().map(|e| {
+                    (
+                        e.dir,
+                        format!("{}: a single environment (nothing to compare)", e.reason),
+                    )
+                }));
+                continue;
+            }
             let mut name = p.name.clone();
             if services.contains_key(&name) {
-                // A pattern already named a service so: this one is named by its own base, else by its
-                // overlays' parent path.
+                // A pattern or config already named a service so: this one is named by its own base, else
+                // by its overlays' parent path.
                 name = match &p.part {
                     Some(place::Part::Base(base)) => base.display().to_string(),
                     _ => p
@@ -351,6 +497,15 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                         .and_then(|e| e.dir.parent())
                         .map_or_else(|| name.clone(), |d| d.display().to_string()),
                 };
+            }
+            if configured_names.contains(name.as_str()) {
+                left_out.extend(p.envs.into_iter().map(|e| {
+                    (
+                        e.dir,
+                        format!("service {name} is configured (services.{name})"),
+                    )
+                }));
+                continue;
             }
             let service = services.entry(name.clone()).or_insert_with(|| Service {
                 name: name.clone(),
@@ -372,7 +527,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
             }
         }
         for n in graph.nodes.values() {
-            if n.component {
+            if n.component && scope.inside(&n.dir) {
                 left_out.push((n.dir.clone(), "component (mixed into overlays)".into()));
             }
         }
@@ -411,10 +566,21 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     if services.is_empty() && (kustomizations == 0 || !detect) {
         problems.push(Problem {
             service: None,
+            env: None,
             message: format!(
                 "no Kustomize overlays found in {} (looked for {}); set `layout.overlays` in config.toml",
                 root.display(),
                 patterns.join(", ")
+            ),
+        });
+    } else if !options.include.is_empty() && !included_any {
+        problems.push(Problem {
+            service: None,
+            env: None,
+            message: format!(
+                "`layout.include` ({}) matches no overlay in {}",
+                options.include.join(", "),
+                root.display()
             ),
         });
     }
@@ -434,6 +600,149 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
         roots,
         left_out,
     }
+}
+
+/// `dir` without its `index`th segment (the environment of a pattern match), as a service name.
+fn without_segment(dir: &Path, index: Option<usize>) -> String {
+    dir.components()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != index)
+        .map(|(_, c)| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// A directory as config and `discover` name it (`.` for the repo's root).
+fn shown(dir: &Path) -> String {
+    if dir.as_os_str().is_empty() {
+        ".".into()
+    } else {
+        dir.display().to_string()
+    }
+}
+
+/// Whether `dir` (repo-relative) is a directory that stays inside the repo once links are resolved.
+fn inside_repo(root: &Path, dir: &Path) -> bool {
+    match (root.canonicalize(), root.join(dir).canonicalize()) {
+        (Ok(root), Ok(dir)) => dir.starts_with(&root) && dir.is_dir(),
+        _ => false,
+    }
+}
+
+/// Places the service `c` as config writes it: each environment's directory, if it can be deployed (a
+/// kustomization, or a directory a Flux Kustomization deploys), with how a GitOps object deploys it. What
+/// cannot be is a problem naming the service, environment and path; the rest is placed.
+fn configured(
+    root: &Path,
+    reader: &Reader,
+    objects: Option<&crate::gitops::GitOpsObjects>,
+    targets: &[crate::gitops::LocalTarget],
+    c: &Configured,
+    ignore: &[String],
+    problems: &mut Vec<Problem>,
+) -> Service {
+    let mut service = Service {
+        name: c.name.clone(),
+        base: None,
+        overlays: IndexMap::new(),
+        reasons: IndexMap::new(),
+        deploy: IndexMap::new(),
+        part: None,
+    };
+    for (env, dir) in &c.overlays {
+        if ignore.contains(env) {
+            continue;
+        }
+        let deployment = objects
+            .map(|o| deployment_of(dir, env, targets, o, reader))
+            .unwrap_or_default();
+        let wrong = if !inside_repo(root, dir) {
+            Some("is not a directory of the repo")
+        } else if kustomization_file(&root.join(dir)).is_none() && !deployment.generate {
+            Some("holds no kustomization, and no Flux Kustomization deploys it")
+        } else {
+            None
+        };
+        if let Some(wrong) = wrong {
+            problems.push(Problem {
+                service: Some(c.name.clone()),
+                env: Some(env.clone()),
+                message: format!(
+                    "`services.{}.overlays.{env}`: {} {wrong}",
+                    c.name,
+                    shown(dir)
+                ),
+            });
+            continue;
+        }
+        service.overlays.insert(env.clone(), dir.clone());
+        service
+            .reasons
+            .insert(env.clone(), format!("config: services.{}", c.name));
+        if deployment != deploy::Deployment::default() {
+            service.deploy.insert(env.clone(), deployment);
+        }
+    }
+    if let Some(base) = &c.base {
+        let wrong = if !inside_repo(root, base) {
+            Some("is not a directory of the repo")
+        } else if kustomization_file(&root.join(base)).is_none() {
+            Some("holds no kustomization")
+        } else {
+            None
+        };
+        match wrong {
+            None => service.base = Some(base.clone()),
+            Some(wrong) => problems.push(Problem {
+                service: Some(c.name.clone()),
+                env: None,
+                message: format!("`services.{}.base`: {} {wrong}", c.name, shown(base)),
+            }),
+        }
+    }
+    service
+}
+
+/// How the repo's GitOps objects deploy `dir` as the environment `env`: as the object whose name,
+/// destination namespace or destination cluster names `env` deploys it, else as the first that deploys it
+/// (none: the default, a plain `kustomize build`).
+fn deployment_of(
+    dir: &Path,
+    env: &str,
+    targets: &[crate::gitops::LocalTarget],
+    objects: &crate::gitops::GitOpsObjects,
+    reader: &Reader,
+) -> deploy::Deployment {
+    use crate::gitops::Owner;
+    let tokens = |s: &str| -> Vec<String> {
+        s.split(['-', '_', '.'])
+            .filter(|t| !t.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let wanted = tokens(env);
+    let names_env =
+        |name: &str| !wanted.is_empty() && tokens(name).windows(wanted.len()).any(|w| w == wanted);
+    let mut first = None;
+    for target in targets.iter().filter(|t| t.exists && target_dir(t) == dir) {
+        let (_, deployment, destination) = deploy::of_target(target, objects, dir, reader);
+        let (Owner::Application { name, .. } | Owner::FluxKustomization { name, .. }) =
+            &target.owner;
+        let destination = destination.unwrap_or_default();
+        let named = [
+            Some(name.as_str()),
+            destination.namespace.as_deref(),
+            destination.name.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(names_env);
+        if named {
+            return deployment;
+        }
+        first.get_or_insert(deployment);
+    }
+    first.unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Default)]
@@ -544,6 +853,7 @@ fn order(
     if !unlisted.is_empty() {
         problems.push(Problem {
             service: None,
+            env: None,
             message: format!(
                 "environment(s) {} found in the repo but missing from `{}`: add them, or list them in `environments.ignore`",
                 unlisted.join(", "),
@@ -700,6 +1010,406 @@ mod tests {
         );
     }
 
+    /// Writes `files` (path, text) under a new temp dir.
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let t = tempfile::tempdir().expect("tempdir");
+        for (path, text) in files {
+            let p = t.path().join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+        t
+    }
+
+    /// Each service as (name, [(env, dir)]).
+    fn map(d: &Discovery) -> Vec<(String, Vec<(String, String)>)> {
+        d.services
+            .iter()
+            .map(|s| {
+                let envs = s
+                    .overlays
+                    .iter()
+                    .map(|(e, dir)| (e.clone(), dir.display().to_string()))
+                    .collect();
+                (s.name.clone(), envs)
+            })
+            .collect()
+    }
+
+    fn configured_service(name: &str, overlays: &[(&str, &str)], base: Option<&str>) -> Configured {
+        Configured {
+            name: name.into(),
+            overlays: overlays
+                .iter()
+                .map(|(e, d)| (e.to_string(), PathBuf::from(d)))
+                .collect(),
+            base: base.map(PathBuf::from),
+        }
+    }
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_configured_service_takes_its_directories_from_every_automatic_placement() {
+        let argo = |name: &str, path: &str, prefix: &str| {
+            format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\n\
+                 spec:\n  source:\n    repoURL: https://git.example.com/infra.git\n    path: {path}\n\
+                 \x20   kustomize:\n      namePrefix: {prefix}\n  destination:\n    namespace: shop\n"
+            )
+        };
+        let k = "resources: []\n";
+        let t = tree(&[
+            // A layout pattern would make `web` of apps/web/overlays/{dev,prod}.
+            ("apps/web/base/kustomization.yaml", k),
+            (
+                "apps/web/overlays/dev/kustomization.yaml",
+                "resources: [../../base]\n",
+            ),
+            (
+                "apps/web/overlays/prod/kustomization.yaml",
+                "resources: [../../base]\n",
+            ),
+            ("legacy/web/prod/kustomization.yaml", k),
+            // The graph would make `regions` of three peers.
+            ("regions/base/kustomization.yaml", k),
+            (
+                "regions/prod-eu/kustomization.yaml",
+                "resources: [../base]\n",
+            ),
+            (
+                "regions/prod-us/kustomization.yaml",
+                "resources: [../base]\n",
+            ),
+            (
+                "regions/staging-eu/kustomization.yaml",
+                "resources: [../base]\n",
+            ),
+            // Argo CD would make `catalog` of what its Applications deploy.
+            ("deploy/catalog-a/kustomization.yaml", k),
+            ("deploy/catalog-b/kustomization.yaml", k),
+            (
+                "argocd/apps.yaml",
+                &[
+                    argo("catalog-dev", "deploy/catalog-a", "dev-"),
+                    argo("catalog-prod", "deploy/catalog-b", "prod-"),
+                ]
+                .join("---\n"),
+            ),
+            // Variants of a default kustomization.
+            ("imgproxy/kustomize/kustomization.yaml", k),
+            (
+                "imgproxy/variants/dev/kustomization.yaml",
+                "resources: [../../kustomize]\n",
+            ),
+            (
+                "imgproxy/variants/ha/kustomization.yaml",
+                "resources: [../../kustomize]\n",
+            ),
+        ]);
+        let options = Options {
+            services: vec![
+                configured_service(
+                    "web",
+                    &[
+                        ("dev", "apps/web/overlays/dev"),
+                        ("prod", "legacy/web/prod"),
+                    ],
+                    Some("apps/web/base"),
+                ),
+                configured_service(
+                    "eu",
+                    &[
+                        ("staging", "regions/staging-eu"),
+                        ("prod", "regions/prod-eu"),
+                    ],
+                    None,
+                ),
+                configured_service(
+                    "shop",
+                    &[("dev", "deploy/catalog-a"), ("prod", "deploy/catalog-b")],
+                    None,
+                ),
+                configured_service(
+                    "img",
+                    &[
+                        ("default", "imgproxy/kustomize"),
+                        ("dev", "imgproxy/variants/dev"),
+                    ],
+                    None,
+                ),
+            ],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(
+            map(&d),
+            [
+                // What the pattern still finds of `web` is named by its path.
+                (
+                    "apps/web/overlays".to_string(),
+                    pairs(&[("prod", "apps/web/overlays/prod")])
+                ),
+                (
+                    "eu".into(),
+                    pairs(&[
+                        ("staging", "regions/staging-eu"),
+                        ("prod", "regions/prod-eu")
+                    ])
+                ),
+                (
+                    "img".into(),
+                    pairs(&[
+                        ("dev", "imgproxy/variants/dev"),
+                        ("default", "imgproxy/kustomize")
+                    ])
+                ),
+                (
+                    "shop".into(),
+                    pairs(&[("dev", "deploy/catalog-a"), ("prod", "deploy/catalog-b")])
+                ),
+                (
+                    "web".into(),
+                    pairs(&[
+                        ("dev", "apps/web/overlays/dev"),
+                        ("prod", "legacy/web/prod")
+                    ])
+                ),
+            ]
+        );
+        let web = &d.services[4];
+        assert_eq!(web.base.as_deref(), Some(Path::new("apps/web/base")));
+        assert_eq!(web.reasons["prod"], "config: services.web");
+        // The Applications that deploy shop's directories still say how: prefix and namespace.
+        let shop = &d.services[3];
+        assert_eq!(shop.reasons["prod"], "config: services.shop");
+        let prod = &shop.deploy["prod"];
+        assert_eq!(prod.namespace.as_deref(), Some("shop"));
+        assert!(
+            format!("{:?}", prod.layer).contains("prod-"),
+            "{:?}",
+            prod.layer
+        );
+        assert!(
+            format!("{:?}", shop.deploy["dev"].layer).contains("dev-"),
+            "{:?}",
+            shop.deploy
+        );
+        // What automatic discovery is left with of the groups config took: single environments.
+        let left: Vec<&Path> = d.left_out.iter().map(|(dir, _)| dir.as_path()).collect();
+        assert!(left.contains(&Path::new("regions/prod-us")), "{left:?}");
+        assert!(
+            left.contains(&Path::new("imgproxy/variants/ha")),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn configured_directories_that_cannot_be_deployed_are_problems_and_the_rest_is_placed() {
+        let t = tree(&[
+            ("apps/a/overlays/dev/kustomization.yaml", "resources: []\n"),
+            ("apps/a/overlays/prod/kustomization.yaml", "resources: []\n"),
+            ("manual/prod/cm.yaml", "kind: ConfigMap\n"),
+            // Flux deploys a directory without a kustomization: it generates one.
+            ("plain/qa/cm.yaml", "kind: ConfigMap\n"),
+            (
+                "clusters/qa/web.yaml",
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: web\n  namespace: flux-system\n\
+                 spec:\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n  path: ./plain/qa\n",
+            ),
+        ]);
+        let options = Options {
+            overlays: vec!["apps/{service}/overlays/{env}".into()],
+            services: vec![configured_service(
+                "x",
+                &[
+                    ("dev", "apps/a/overlays/dev"),
+                    ("prod", "manual/prod"),
+                    ("qa", "plain/qa"),
+                    ("staging", "missing/staging"),
+                ],
+                Some("nope/base"),
+            )],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        let problems: Vec<(Option<&str>, Option<&str>, &str)> = d
+            .problems
+            .iter()
+            .map(|p| (p.service.as_deref(), p.env.as_deref(), p.message.as_str()))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (
+                    Some("x"),
+                    Some("prod"),
+                    "`services.x.overlays.prod`: manual/prod holds no kustomization, and no Flux Kustomization deploys it"
+                ),
+                (
+                    Some("x"),
+                    Some("staging"),
+                    "`services.x.overlays.staging`: missing/staging is not a directory of the repo"
+                ),
+                (
+                    Some("x"),
+                    None,
+                    "`services.x.base`: nope/base is not a directory of the repo"
+                ),
+            ]
+        );
+        assert_eq!(
+            map(&d),
+            [
+                ("a".to_string(), pairs(&[("prod", "apps/a/overlays/prod")])),
+                (
+                    "x".into(),
+                    pairs(&[("dev", "apps/a/overlays/dev"), ("qa", "plain/qa")])
+                ),
+            ],
+            "the configured pattern does not take x's directory"
+        );
+        assert!(d.services[1].deploy["qa"].generate);
+        assert_eq!(d.services[1].base, None);
+    }
+
+    #[test]
+    fn include_globs_limit_automatic_discovery() {
+        let k = "resources: []\n";
+        let t = tree(&[
+            ("apps/web/base/kustomization.yaml", k),
+            ("apps/web/dev/kustomization.yaml", "resources: [../base]\n"),
+            ("apps/web/prod/kustomization.yaml", "resources: [../base]\n"),
+            ("apps/old/dev/kustomization.yaml", k),
+            ("apps/old/prod/kustomization.yaml", k),
+            ("clusters/prod-eu/infra/kustomization.yaml", k),
+            ("clusters/staging-eu/infra/kustomization.yaml", k),
+            ("tools/base/kustomization.yaml", k),
+            ("tools/dev/kustomization.yaml", "resources: [../base]\n"),
+            ("tools/prod/kustomization.yaml", "resources: [../base]\n"),
+            ("tools/mixin/kustomization.yaml", "kind: Component\n"),
+            ("envs/dev/kustomization.yaml", k),
+            ("envs/prod/kustomization.yaml", k),
+        ]);
+        let options = Options {
+            include: vec!["apps/**".into(), "clusters/prod-*/**".into()],
+            exclude: vec!["apps/old".into()],
+            services: vec![configured_service(
+                "tools",
+                &[("dev", "tools/dev"), ("prod", "tools/prod")],
+                None,
+            )],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(
+            map(&d),
+            [
+                (
+                    "tools".to_string(),
+                    pairs(&[("dev", "tools/dev"), ("prod", "tools/prod")])
+                ),
+                (
+                    "web".into(),
+                    pairs(&[("dev", "apps/web/dev"), ("prod", "apps/web/prod")])
+                ),
+            ],
+            "a configured service is placed wherever it is"
+        );
+        let outside: Vec<String> = d
+            .left_out
+            .iter()
+            .filter(|(_, why)| why == OUTSIDE_INCLUDE)
+            .map(|(dir, _)| dir.display().to_string())
+            .collect();
+        // Roots only: not tools/base (a base) nor tools/mixin (a component).
+        assert_eq!(
+            outside,
+            ["clusters/staging-eu/infra", "envs/dev", "envs/prod"]
+        );
+        assert!(
+            !d.left_out.iter().any(|(dir, _)| dir.starts_with("tools")),
+            "{:?}",
+            d.left_out
+        );
+        assert_eq!(
+            d.excluded,
+            [Path::new("apps/old/dev"), Path::new("apps/old/prod")]
+        );
+
+        // Directories config claims count as matched.
+        let options = Options {
+            include: vec!["tools/**".into()],
+            services: options.services,
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(d.services.len(), 1);
+
+        // An include that matches nothing is a problem, not an empty map that passes.
+        let options = Options {
+            include: vec!["app/**".into()],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.services.is_empty());
+        assert_eq!(d.problems.len(), 1, "{:?}", d.problems);
+        assert!(
+            d.problems[0]
+                .message
+                .starts_with("`layout.include` (app/**) matches no overlay in "),
+            "{:?}",
+            d.problems
+        );
+    }
+
+    #[test]
+    fn include_globs_apply_to_configured_patterns() {
+        let t = repo(&[
+            "apps/a/overlays/dev",
+            "apps/a/overlays/prod",
+            "apps/b/overlays/dev",
+            "apps/b/overlays/prod",
+        ]);
+        let options = Options {
+            overlays: vec!["apps/{service}/overlays/{env}".into()],
+            include: vec!["apps/a/**".into()],
+            ..Options::default()
+        };
+        let d = discover(t.path(), &options);
+        assert!(d.problems.is_empty(), "{:?}", d.problems);
+        assert_eq!(
+            map(&d),
+            [(
+                "a".to_string(),
+                pairs(&[
+                    ("dev", "apps/a/overlays/dev"),
+                    ("prod", "apps/a/overlays/prod")
+                ])
+            )]
+        );
+        assert_eq!(
+            d.left_out,
+            [
+                (
+                    PathBuf::from("apps/b/overlays/dev"),
+                    OUTSIDE_INCLUDE.to_string()
+                ),
+                (
+                    PathBuf::from("apps/b/overlays/prod"),
+                    OUTSIDE_INCLUDE.to_string()
+                ),
+            ]
+        );
+    }
+
     #[test]
     fn single_service_layouts_are_named_after_the_repo() {
         let t = repo(&["base", "envs/dev", "envs/prod"]);
@@ -749,6 +1459,8 @@ mod tests {
                 vocabulary: Vocabulary::default(),
                 ignore: vec![],
                 exclude: vec![],
+                include: vec![],
+                services: vec![],
                 max_file_bytes: crate::input::DEFAULT_MAX_BYTES,
             },
         );

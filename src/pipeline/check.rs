@@ -97,6 +97,17 @@ pub fn discover_options(config: &Config) -> discover::Options {
         },
         ignore: config.environments.ignore.clone(),
         exclude: config.layout.exclude.clone(),
+        include: config.layout.include.clone(),
+        services: config
+            .services
+            .iter()
+            .filter(|(_, s)| !s.overlays.is_empty())
+            .map(|(name, s)| discover::Configured {
+                name: name.clone(),
+                overlays: s.overlays.clone(),
+                base: s.base.clone(),
+            })
+            .collect(),
         max_file_bytes: config.limits.max_file_bytes(),
     }
 }
@@ -244,7 +255,7 @@ fn selection_errors(discovery: &Discovery, scope: &Scope) -> Vec<CheckError> {
         .iter()
         .map(|p| CheckError {
             service: p.service.clone(),
-            env: None,
+            env: p.env.clone(),
             kind: ErrorKind::Config,
             message: p.message.clone(),
         })

@@ -522,3 +522,89 @@ fn configured_tiers_pick_the_reference_peer_and_discover_shows_them() {
         "{err}"
     );
 }
+
+/// Config has the last word on the map: a service placed as `services.<name>.overlays` writes it, with its
+/// reason, from directories no layout or path convention puts together; `layout.include` leaves the roots
+/// outside it out, saying so; a configured directory that does not exist is an error naming the service,
+/// environment and path, and the rest is still checked.
+#[test]
+fn configured_services_and_include_globs_shape_the_map() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: \"registry.example.com/web:1.0\"}]\n";
+    for (path, text) in [
+        (
+            "apps/web/base/kustomization.yaml",
+            "resources: [deployment.yaml]\n",
+        ),
+        ("apps/web/base/deployment.yaml", deployment),
+        (
+            "apps/web/overlays/dev/kustomization.yaml",
+            "resources: [../../base]\n",
+        ),
+        (
+            "deploy/prod/web/kustomization.yaml",
+            "resources: [../../../apps/web/base]\n",
+        ),
+        ("tools/dev/kustomization.yaml", "resources: []\n"),
+        ("tools/prod/kustomization.yaml", "resources: []\n"),
+    ] {
+        let p = repo.path().join(path);
+        fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        fs::write(p, text).expect("write");
+    }
+    let config = |extra: &str| {
+        format!(
+            "[source]\npath = \".\"\n[layout]\ninclude = [\"apps/**\", \"deploy/**\"]\n[services.web]\n\
+             overlays = {{ dev = \"apps/web/overlays/dev\", prod = \"deploy/prod/web\"{extra} }}\nbase = \"apps/web/base\"\n"
+        )
+    };
+    fs::write(repo.path().join("config.toml"), config("")).expect("write");
+    let out = envparity(repo.path(), &["discover", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let d = json(&out);
+    assert_eq!(
+        d["services"],
+        serde_json::json!([{
+            "name": "web",
+            "base": "apps/web/base",
+            "overlays": {"dev": "apps/web/overlays/dev", "prod": "deploy/prod/web"},
+            "reasons": {"dev": "config: services.web", "prod": "config: services.web"},
+        }])
+    );
+    assert_eq!(d["environments"], serde_json::json!(["dev", "prod"]));
+    assert_eq!(
+        d["left_out"],
+        serde_json::json!([
+            {"dir": "tools/dev", "reason": "outside layout.include"},
+            {"dir": "tools/prod", "reason": "outside layout.include"},
+        ])
+    );
+    assert_eq!(d["problems"], serde_json::json!([]));
+
+    fs::write(
+        repo.path().join("config.toml"),
+        config(", qa = \"deploy/qa/web\""),
+    )
+    .expect("write");
+    let out = envparity(repo.path(), &["discover", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        json(&out)["problems"],
+        serde_json::json!([
+            "`services.web.overlays.qa`: deploy/qa/web is not a directory of the repo"
+        ])
+    );
+    let out = envparity(repo.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(
+        v["errors"],
+        serde_json::json!([{
+            "service": "web",
+            "env": "qa",
+            "kind": "config",
+            "message": "`services.web.overlays.qa`: deploy/qa/web is not a directory of the repo",
+        }]),
+        "dev and prod are still rendered and compared"
+    );
+}
