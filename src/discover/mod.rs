@@ -1165,8 +1165,8 @@ mod tests {
                 (
                     "img".into(),
                     pairs(&[
-                        ("dev", "imgproxy/variants/dev"),
-                        ("default", "imgproxy/kustomize")
+                        ("default", "imgproxy/kustomize"),
+                        ("dev", "imgproxy/variants/dev")
                     ])
                 ),
                 (
