@@ -94,14 +94,50 @@ fn live_key(o: &Value) -> Option<LiveKey> {
     ))
 }
 
-/// The namespace a Git object lands in: its own, else the environment's configured one, else `fallback`
-/// (with a dump directory and no config: the only namespace the dump holds). Cluster-scoped kinds have
-/// none.
-fn git_namespace(o: &Object, configured: Option<&str>, fallback: Option<&str>) -> Option<String> {
-    if CLUSTER_SCOPED.contains(&o.key.kind.as_str()) {
-        return None;
+/// Where a Git object lives, as the GitOps tools apply it — the one resolution both the list requests
+/// and the matching use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Placement {
+    /// A cluster-scoped kind.
+    Cluster,
+    /// This namespace.
+    Namespace(String),
+    /// A namespaced object whose namespace nothing names.
+    Unknown,
+}
+
+impl Placement {
+    fn namespace(&self) -> Option<String> {
+        match self {
+            Placement::Namespace(ns) => Some(ns.clone()),
+            _ => None,
+        }
     }
-    namespace_of(&o.value).or_else(|| configured.or(fallback).map(str::to_string))
+}
+
+/// The namespace a Git object lands in: its own (the overlay's `namespace:` and Flux's `targetNamespace`
+/// are applied by the render), else the one Argo CD's `destination.namespace` fills in, else the
+/// environment's configured one, else `fallback` (a dump of one namespace). Cluster-scoped kinds have none.
+fn placement(
+    o: &Object,
+    env: &EnvModel,
+    configured: Option<&str>,
+    fallback: Option<&str>,
+) -> Placement {
+    if CLUSTER_SCOPED.contains(&o.key.kind.as_str()) {
+        return Placement::Cluster;
+    }
+    namespace_of(&o.value)
+        .or_else(|| env.destination_namespace.clone())
+        .or_else(|| configured.or(fallback).map(str::to_string))
+        .map_or(Placement::Unknown, Placement::Namespace)
+}
+
+/// Whether live drift looks at the object at all: not the environment's own Namespace, not a Secret.
+fn compared(env: &EnvModel, o: &Object) -> bool {
+    // Secrets are never listed: envparity does not read secret data (and its ClusterRole cannot).
+    !((env.is_env_namespace(o) && o.key.kind == "Namespace")
+        || NOT_COMPARED.contains(&o.key.kind.as_str()))
 }
 
 /// Kinds that live outside namespaces (the common ones; others are listed cluster-wide as well).
@@ -117,24 +153,25 @@ const CLUSTER_SCOPED: [&str; 9] = [
     "ValidatingWebhookConfiguration",
 ];
 
-/// One list request per kind and namespace that the services declare in `env`.
+/// One list request per kind and namespace that the services declare in `env`, and an error per service
+/// and kind whose namespace nothing names (those objects are not listed, nor reported missing).
 pub fn requests(
     models: &[&ServiceModel],
     env: &str,
     options: &LiveOptions,
     fallback: Option<&str>,
-) -> Vec<ListRequest> {
+) -> (Vec<ListRequest>, Vec<LiveError>) {
     let configured = options.namespaces.get(env).map(String::as_str);
     let mut set: BTreeSet<ListRequest> = BTreeSet::new();
+    let mut unplaced: BTreeSet<(String, String)> = BTreeSet::new();
     for m in models {
         let Some(e) = m.envs.iter().find(|e| e.env == env) else {
             continue;
         };
-        for o in &e.objects {
-            // Secrets are never listed: envparity does not read secret data (and its ClusterRole cannot).
-            if (e.is_env_namespace(o) && o.key.kind == "Namespace")
-                || NOT_COMPARED.contains(&o.key.kind.as_str())
-            {
+        for o in e.objects.iter().filter(|o| compared(e, o)) {
+            let placed = placement(o, e, configured, fallback);
+            if placed == Placement::Unknown {
+                unplaced.insert((m.service.clone(), o.key.kind.clone()));
                 continue;
             }
             set.insert(ListRequest {
@@ -145,17 +182,19 @@ pub fn requests(
                     .unwrap_or("v1")
                     .to_string(),
                 kind: o.key.kind.clone(),
-                namespace: git_namespace(o, configured, fallback),
+                namespace: placed.namespace(),
             });
         }
     }
-    set.into_iter().collect()
-}
-
-/// The only namespace among listed objects, if there is exactly one (dump directories without config).
-pub fn sole_namespace(objects: &[Value]) -> Option<String> {
-    let set: BTreeSet<String> = objects.iter().filter_map(namespace_of).collect();
-    (set.len() == 1).then(|| set.into_iter().next()).flatten()
+    let errors = unplaced
+        .into_iter()
+        .map(|(service, kind)| LiveError::NoNamespace {
+            env: env.to_string(),
+            service,
+            kind,
+        })
+        .collect();
+    (set.into_iter().collect(), errors)
 }
 
 /// What the clusters answered: per environment, the listed objects and the namespace to assume for objects
@@ -190,7 +229,12 @@ pub fn list(
         if !source.covers(env) {
             continue;
         }
-        let requests = requests(models, env, options, None);
+        // The same fallback for the requests and, through the listing, for the matching.
+        let sole_namespace = source.sole_namespace(env);
+        let (requests, unplaced) = requests(models, env, options, sole_namespace.as_deref());
+        listing
+            .errors
+            .extend(unplaced.into_iter().map(|e| (env.clone(), e)));
         match source.list(env, &requests) {
             Err(e) => listing.errors.push((env.clone(), e)),
             Ok(answers) => {
@@ -199,13 +243,6 @@ pub fn list(
                         listing.errors.push((env.clone(), e.clone()));
                     }
                 }
-                let all: Vec<Value> = answers
-                    .iter()
-                    .filter_map(|a| a.result.as_ref().ok())
-                    .flatten()
-                    .cloned()
-                    .collect();
-                let sole_namespace = sole_namespace(&all);
                 listing.envs.insert(
                     env.clone(),
                     EnvListing {
@@ -266,18 +303,18 @@ pub fn service_drift(
     }
     let mut out = Vec::new();
     let mut declared: BTreeSet<LiveKey> = BTreeSet::new();
-    for o in &env.objects {
-        if (env.is_env_namespace(o) && o.key.kind == "Namespace")
-            || NOT_COMPARED.contains(&o.key.kind.as_str())
-        {
-            continue;
-        }
+    for o in env.objects.iter().filter(|o| compared(env, o)) {
         let api_version = o
             .value
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or("v1");
-        let ns = git_namespace(o, configured, fallback);
+        let placed = placement(o, env, configured, fallback);
+        // Reported by `requests` as an error for its kind: never listed, so never "missing".
+        if placed == Placement::Unknown {
+            continue;
+        }
+        let ns = placed.namespace();
         let key = (
             group(api_version).to_string(),
             o.key.kind.clone(),

@@ -72,6 +72,21 @@ pub enum LiveError {
         /// Why.
         reason: String,
     },
+    /// A namespaced object's namespace is named nowhere: not in the rendered object, not by the GitOps
+    /// object deploying the overlay, not in config, and the dump holds more than one namespace.
+    #[error(
+        "cannot tell which namespace the {kind} objects of {service} run in, in `{env}`: the overlay sets no \
+         `namespace:`, no Argo CD Application or Flux Kustomization of the repo names one, and \
+         `[clusters.{env}] namespace` is not set"
+    )]
+    NoNamespace {
+        /// Environment.
+        env: String,
+        /// The service.
+        service: String,
+        /// The kind.
+        kind: String,
+    },
     /// No source for this environment (no cluster configured, no dump folder).
     #[error("no cluster configured for `{env}`")]
     NotConfigured {
@@ -101,7 +116,7 @@ impl LiveError {
             | LiveError::Request { .. } => ErrorKind::ClusterUnreachable,
             LiveError::Forbidden { .. } => ErrorKind::ClusterForbidden,
             LiveError::UnknownKind { .. } => ErrorKind::ClusterKind,
-            LiveError::NotConfigured { .. } => ErrorKind::Config,
+            LiveError::NotConfigured { .. } | LiveError::NoNamespace { .. } => ErrorKind::Config,
             LiveError::Dump { .. } | LiveError::Read(_) => ErrorKind::Read,
         }
     }
@@ -114,6 +129,12 @@ pub trait LiveSource: Sync {
 
     /// Whether this source has anything for `env` (environments without a cluster are skipped quietly).
     fn covers(&self, env: &str) -> bool;
+
+    /// The namespace of every namespaced object the source holds for `env`, when there is exactly one (a
+    /// dump of one namespace): the last resort for objects whose namespace nothing else names.
+    fn sole_namespace(&self, _env: &str) -> Option<String> {
+        None
+    }
 }
 
 /// `kubectl get -o yaml` dumps: `<dir>/<env>/*.yaml`, each a `List` or single objects.
@@ -200,6 +221,17 @@ impl LiveSource for DirSource {
 
     fn covers(&self, env: &str) -> bool {
         self.dir.join(env).is_dir()
+    }
+
+    fn sole_namespace(&self, env: &str) -> Option<String> {
+        let objects = self.objects(env).ok()?;
+        let namespaces: std::collections::BTreeSet<&str> = objects
+            .iter()
+            .filter_map(|o| o.pointer("/metadata/namespace").and_then(Value::as_str))
+            .collect();
+        (namespaces.len() == 1)
+            .then(|| namespaces.into_iter().next().map(str::to_string))
+            .flatten()
     }
 }
 

@@ -172,6 +172,9 @@ pub struct EnvModel {
     pub env: String,
     /// How the overlay renames objects.
     pub naming: Naming,
+    /// The namespace the GitOps object deploying the overlay fills in for objects without one (Argo CD's
+    /// `destination.namespace`; Flux's `targetNamespace` is already set on every object by the render).
+    pub destination_namespace: Option<String>,
     /// Every object, in render order.
     pub objects: Vec<Object>,
     /// Pod-template owners.
@@ -224,6 +227,7 @@ impl EnvModel {
         let mut model = EnvModel {
             env: env.to_string(),
             naming,
+            destination_namespace: None,
             objects,
             workloads: Vec::new(),
         };

@@ -381,7 +381,8 @@ fn build_models(
             .clone()
             .with_inner(dir, reader)
             .under(deployment.and_then(|d| d.layer.as_ref()));
-        let (env_model, problems) = EnvModel::build(&env, naming, objects);
+        let (mut env_model, problems) = EnvModel::build(&env, naming, objects);
+        env_model.destination_namespace = deployment.and_then(|d| d.namespace.clone());
         for p in problems {
             let message = format!("{}: {p}", dir.display());
             errors.push(CheckError::of(service, &env, ErrorKind::Read, message));
