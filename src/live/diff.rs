@@ -118,8 +118,8 @@ pub struct Drift {
 }
 
 impl Drift {
-    /// What changed, in words, for a field Git sets (`live-value`): the two values, or that the values
-    /// differ when they are hidden.
+    /// What changed, in words, for a field Git sets (`live-value`): the two values, their hashes, or only
+    /// that they differ when all that differs is hidden.
     pub fn describe(&self, env: &str) -> String {
         let git = self.git.as_deref().unwrap_or("not set");
         match (self.hidden, &self.live) {
@@ -129,7 +129,7 @@ impl Drift {
                     self.path
                 )
             }
-            (Some(Hidden::Redacted), Some(_)) => format!(
+            (_, Some(live)) if self.git.as_ref() == Some(live) => format!(
                 "{} differs in the {env} cluster from Git (value not shown)",
                 self.path
             ),
