@@ -6,7 +6,7 @@
 //! stage ([`rules`]) and the drift stage ([`live`]) → [`rules::policy`], orchestrated by [`pipeline`] (the one
 //! module that does I/O across stages, called by [`cli`] and [`daemon`] alike). Dependencies between
 //! top-level modules point one way (docs/architecture.md; a test keeps it so); [`codes`] is the leaf every
-//! module may use.
+//! module may use, and [`redact`] the leaf that hides values before any of them is shown.
 
 pub mod cli;
 pub mod codes;
@@ -24,6 +24,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod quantity;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod rules;

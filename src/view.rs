@@ -182,8 +182,10 @@ pub fn of(model: &ServiceModel) -> ServiceView {
     }
 }
 
-/// A probe in a few words: `GET /ready :8080 · delay 5s · every 10s · timeout 1s · 3 failures`.
+/// A probe in a few words: `GET /ready :8080 · delay 5s · every 10s · timeout 1s · 3 failures`; an exec
+/// probe's arguments and header values are never shown (they may carry a token).
 fn probe_summary(probe: &Value) -> String {
+    let probe = &crate::redact::subtree("", "probe", probe);
     let field = |k: &str| probe.get(k).map(compact).unwrap_or_default();
     let handler = if let Some(h) = probe.get("httpGet") {
         let scheme = h.get("scheme").and_then(Value::as_str).unwrap_or("HTTP");
@@ -221,7 +223,7 @@ fn probe_summary(probe: &Value) -> String {
     if field("successThreshold") != "1" {
         parts.push(format!("{} successes", field("successThreshold")));
     }
-    parts.join(" · ")
+    crate::redact::bound(&parts.join(" · "))
 }
 
 #[cfg(test)]
@@ -242,6 +244,13 @@ mod tests {
         assert_eq!(
             probe_summary(&g),
             "grpc :9000 · delay 0s · every 10s · timeout 1s · 3 failures · 2 successes"
+        );
+        let e = serde_json::json!({"exec": {"command": ["sh", "-c", "curl -H 'X-Token: s3cr3t' :8080"]},
+            "initialDelaySeconds": 0, "periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3,
+            "successThreshold": 1});
+        assert_eq!(
+            probe_summary(&e),
+            "exec sh <redacted> <redacted> · delay 0s · every 10s · timeout 1s · 3 failures"
         );
     }
 }

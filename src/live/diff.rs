@@ -6,6 +6,10 @@
 //! their key (containers, env, volumes by `name`, ports by `containerPort`), never by position. A field that
 //! is live but not in Git is drift only when `metadata.managedFields` says a manager other than the GitOps
 //! tool (and other than the cluster's own controllers) owns it: a `kubectl edit`, `kubectl scale`, a patch.
+//!
+//! Values become text only through [`crate::redact`]: env var values, Secret data, probe headers and exec
+//! arguments are never shown, ConfigMap data only as a short hash, and `last-applied-configuration` is
+//! dropped from both sides before anything is compared.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::codes::RuleId;
 use crate::model::{Image, keyed, list_key, list_name};
 use crate::quantity::Quantity;
+use crate::redact::{self, Hidden};
 
 /// Which managers are the GitOps tool, and which are the cluster's own (neither counts as a hand edit).
 #[derive(Debug, Clone)]
@@ -106,8 +111,35 @@ pub struct Drift {
     pub git: Option<String>,
     /// The live value (none for missing objects); env var values are never shown.
     pub live: Option<String>,
+    /// How the values at `path` are hidden, when they are (then `git` and `live` say only that, or a hash).
+    pub hidden: Option<Hidden>,
     /// Who last wrote the field live.
     pub owner: Option<Owner>,
+}
+
+impl Drift {
+    /// What changed, in words, for a field Git sets (`live-value`): the two values, their hashes, or only
+    /// that they differ when all that differs is hidden.
+    pub fn describe(&self, env: &str) -> String {
+        let git = self.git.as_deref().unwrap_or("not set");
+        match (self.hidden, &self.live) {
+            (Some(Hidden::Hashed), Some(live)) => {
+                format!(
+                    "{} differs in the {env} cluster from Git ({git} → {live})",
+                    self.path
+                )
+            }
+            (_, Some(live)) if self.git.as_ref() == Some(live) => format!(
+                "{} differs in the {env} cluster from Git (value not shown)",
+                self.path
+            ),
+            (_, live) => format!(
+                "{} is {} in the {env} cluster, {git} in Git",
+                self.path,
+                live.as_deref().unwrap_or("absent"),
+            ),
+        }
+    }
 }
 
 /// Top-level metadata fields the server owns.
@@ -121,13 +153,20 @@ const SERVER_METADATA: [&str; 8] = [
     "deletionTimestamp",
     "deletionGracePeriodSeconds",
 ];
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Compares one object as Git declares it with its live version.
 pub fn diff_object(git: &Value, live: &Value, managers: &Managers) -> Vec<Drift> {
+    // A manual `kubectl apply` leaves the whole manifest in an annotation: never a field to compare or show.
+    let (git, live) = (
+        redact::without_last_applied(git),
+        redact::without_last_applied(live),
+    );
+    let (git, live) = (git.as_ref(), live.as_ref());
+    let kind = git.get("kind").and_then(Value::as_str).unwrap_or("");
     let owners = owners(live);
     let mut out = Vec::new();
     let mut ctx = Ctx {
+        kind,
         owners: &owners,
         managers,
         out: &mut out,
@@ -160,7 +199,8 @@ pub fn diff_object(git: &Value, live: &Value, managers: &Managers) -> Vec<Drift>
                     container: container_of(path),
                     path: path.to_string(),
                     git: None,
-                    live: live_value.map(|v| show(path, v)),
+                    live: live_value.map(|v| redact::show(kind, path, v)),
+                    hidden: redact::hidden(kind, path),
                     owner: Some(owner.clone()),
                 });
             },
@@ -172,6 +212,8 @@ pub fn diff_object(git: &Value, live: &Value, managers: &Managers) -> Vec<Drift>
 }
 
 struct Ctx<'a> {
+    /// The object's kind (what may be shown of a value depends on it: a Secret's data, a ConfigMap's).
+    kind: &'a str,
     owners: &'a [(Owner, Value)],
     managers: &'a Managers,
     out: &'a mut Vec<Drift>,
@@ -185,15 +227,7 @@ impl Ctx<'_> {
                 continue;
             }
             let lv = live.and_then(|l| l.get(key));
-            if key == "annotations" {
-                let mut gv = gv.clone();
-                if let Some(m) = gv.as_object_mut() {
-                    m.remove(LAST_APPLIED);
-                }
-                self.value("metadata.annotations", &gv, lv);
-            } else {
-                self.value(&format!("metadata.{key}"), gv, lv);
-            }
+            self.value(&format!("metadata.{key}"), gv, lv);
         }
     }
 
@@ -234,8 +268,9 @@ impl Ctx<'_> {
             kind: DriftKind::Value,
             container: container_of(path),
             path: path.to_string(),
-            git: git.map(|v| show(path, v)),
-            live: live.map(|v| show(path, v)),
+            git: git.map(|v| redact::show(self.kind, path, v)),
+            live: live.map(|v| redact::show(self.kind, path, v)),
+            hidden: redact::hidden(self.kind, path),
             owner: owner_of(self.owners, path, self.managers),
         });
     }
@@ -307,15 +342,6 @@ fn same(path: &str, git: &Value, live: &Value) -> bool {
         }),
         _ => false,
     }
-}
-
-/// How a value is shown: never an env var's value (it may be a secret typed in by hand).
-fn show(path: &str, v: &Value) -> String {
-    let in_env = path.contains(".env[");
-    if in_env && (path.ends_with(".value") || path.ends_with(']')) {
-        return "(set; value not shown)".into();
-    }
-    crate::model::compact(v)
 }
 
 /// The container a path points into (`…containers[web]…`).
@@ -598,6 +624,100 @@ mod tests {
             d.owner.as_ref().map(|o| o.manager.as_str()),
             Some("kubectl-edit")
         );
+    }
+
+    #[test]
+    fn hand_edits_are_reported_without_the_values_they_hold() {
+        const SECRET: &str = "ep-planted-s3cr3t";
+        let edit = |fields: Value| {
+            json!([{"manager": "kubectl-edit", "operation": "Update", "time": "2026-05-03T09:00:00Z",
+                "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": fields}}}}}])
+        };
+        // An env value changed on a declared var.
+        let git = deployment(3, "512Mi", json!([{"name": "MODE", "value": "standard"}]));
+        let mut live = deployment(3, "512Mi", json!([{"name": "MODE", "value": SECRET}]));
+        let drifts = diff_object(&git, &live, &Managers::default());
+        assert_eq!(drifts.len(), 1, "{drifts:#?}");
+        assert!(!format!("{drifts:?}").contains(SECRET));
+        assert_eq!(drifts[0].hidden, Some(Hidden::Redacted));
+        assert_eq!(
+            drifts[0].describe("production"),
+            "spec.template.spec.containers[web].env[MODE].value differs in the production cluster \
+             from Git (value not shown)"
+        );
+        // A sidecar added by hand, and a whole env list where Git sets none.
+        let mut git = deployment(3, "512Mi", json!(null));
+        if let Some(web) = git["spec"]["template"]["spec"]["containers"][0].as_object_mut() {
+            web.remove("env");
+        }
+        live["spec"]["template"]["spec"]["containers"][0]["env"] =
+            json!([{"name": "EXTRA", "value": SECRET}]);
+        let containers = live["spec"]["template"]["spec"]["containers"]
+            .as_array_mut()
+            .expect("containers");
+        containers.push(json!({"name": "sidecar", "image": "proxy:1",
+            "env": [{"name": "TOKEN", "value": SECRET}],
+            "livenessProbe": {"exec": {"command": ["sh", "-c", SECRET]}}}));
+        live["metadata"]["managedFields"] = edit(json!({
+            "k:{\"name\":\"web\"}": {"f:env": {}},
+            "k:{\"name\":\"sidecar\"}": {".": {}, "f:name": {}, "f:env": {}}
+        }));
+        let drifts = diff_object(&git, &live, &Managers::default());
+        let paths: Vec<&str> = drifts.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "spec.template.spec.containers[sidecar]",
+                "spec.template.spec.containers[web].env"
+            ]
+        );
+        assert!(!format!("{drifts:?}").contains(SECRET), "{drifts:#?}");
+        assert!(
+            drifts.iter().all(|d| d
+                .live
+                .as_deref()
+                .is_some_and(|v| v.contains(redact::REDACTED))),
+            "{drifts:#?}"
+        );
+    }
+
+    #[test]
+    fn a_config_map_value_shows_as_a_hash_of_each_side() {
+        let cm = |v: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"},
+                "data": {"GREETING": v}})
+        };
+        let drifts = diff_object(&cm("hello"), &cm("ep-planted-s3cr3t"), &Managers::default());
+        assert_eq!(drifts.len(), 1, "{drifts:#?}");
+        let d = &drifts[0];
+        assert_eq!(d.hidden, Some(Hidden::Hashed));
+        let git = redact::short_hash(&json!("hello"));
+        let live = redact::short_hash(&json!("ep-planted-s3cr3t"));
+        assert_eq!(
+            (d.git.as_deref(), d.live.as_deref()),
+            (Some(git.as_str()), Some(live.as_str()))
+        );
+        assert_eq!(
+            d.describe("production"),
+            format!("data.GREETING differs in the production cluster from Git ({git} → {live})")
+        );
+    }
+
+    #[test]
+    fn a_manual_kubectl_apply_leaves_no_last_applied_field() {
+        let git = deployment(3, "512Mi", json!([]));
+        let mut live = git.clone();
+        let manifest = "{\"spec\":{\"template\":{\"env\":[{\"value\":\"ep-planted-s3cr3t\"}]}}}";
+        live["metadata"]["annotations"] = json!({redact::LAST_APPLIED: manifest});
+        live["metadata"]["managedFields"] = json!([
+            {"manager": "kubectl-client-side-apply", "operation": "Update", "time": "2026-05-03T09:00:00Z",
+             "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}}}}}
+        ]);
+        assert_eq!(diff_object(&git, &live, &Managers::default()), vec![]);
+        // Declared in Git (a rendered object carrying one): not compared either.
+        let mut declared = git.clone();
+        declared["metadata"]["annotations"] = json!({redact::LAST_APPLIED: "{}"});
+        assert_eq!(diff_object(&declared, &live, &Managers::default()), vec![]);
     }
 
     #[test]

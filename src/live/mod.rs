@@ -405,16 +405,7 @@ pub fn service_drift(
                         d.path, env.env
                     ),
                 ),
-                _ => (
-                    RuleId::LiveValue,
-                    format!(
-                        "{} is {} in the {} cluster, {} in Git{by}",
-                        d.path,
-                        d.live.as_deref().unwrap_or("absent"),
-                        env.env,
-                        d.git.as_deref().unwrap_or("not set")
-                    ),
-                ),
+                _ => (RuleId::LiveValue, format!("{}{by}", d.describe(&env.env))),
             };
             out.push(draft(
                 rule,

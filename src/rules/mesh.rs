@@ -40,7 +40,10 @@ impl Rule for Mesh {
             let paths = diff_paths_all(specs.iter().map(|(_, s)| s), &reference);
             let values = specs
                 .iter()
-                .map(|(e, s)| (e.to_string(), show_paths(s, &paths)))
+                .map(|(e, s)| {
+                    let shown = crate::redact::subtree(&key.kind, "spec", s);
+                    (e.to_string(), show_paths(&shown, &paths))
+                })
                 .collect();
             let fields: Vec<String> = paths.iter().map(|p| format!("spec.{p}")).collect();
             let message = format!(

@@ -92,7 +92,13 @@ impl<'a> Policy<'a> {
             container: draft.container,
             envs: draft.envs,
             field: draft.field,
-            values: draft.values,
+            // Each value is bounded here, where every parity and live finding passes, whatever its rule
+            // showed.
+            values: draft
+                .values
+                .into_iter()
+                .map(|(env, value)| (env, crate::redact::bound(&value)))
+                .collect(),
             message: draft.message,
             files: Default::default(),
         };
@@ -147,5 +153,36 @@ impl<'a> Policy<'a> {
             .filter(|(_, u)| !**u)
             .map(|(e, _)| e)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_is_bounded_whatever_its_rule_showed() {
+        let config = Config::default();
+        let policy = Policy::new(&config, NaiveDate::MIN);
+        let draft = Draft {
+            kind: "Deployment".into(),
+            name: "web".into(),
+            container: None,
+            envs: vec!["production".into()],
+            field: "spec.x".into(),
+            values: [("production".to_string(), "x".repeat(5000))]
+                .into_iter()
+                .collect(),
+            message: "m".into(),
+            at_most: None,
+            env: None,
+        };
+        let finding = policy
+            .apply(RuleId::LiveValue, "web", Severity::Warn, draft)
+            .map_err(|s| s.finding)
+            .expect("no exception");
+        let shown = &finding.values["production"];
+        assert!(shown.chars().count() <= crate::redact::MAX_SHOWN, "{shown}");
+        assert!(shown.ends_with("(5000 chars)"), "{shown}");
     }
 }

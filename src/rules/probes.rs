@@ -6,6 +6,7 @@ use super::{Rule, ServiceModel, Settings, and_list, container_draft, differing_f
 use crate::codes::RuleId;
 use crate::finding::Draft;
 use crate::model::{compact, diff_paths_all, show_paths};
+use crate::redact;
 
 #[doc = include_str!("docs/probes.md")]
 pub struct Probes;
@@ -31,11 +32,13 @@ impl Rule for Probes {
                     }
                     _ => Vec::new(),
                 };
-                // Show only what differs, unless a probe is missing altogether.
+                // Show only what differs, unless a probe is missing altogether; never exec arguments or
+                // header values (a token typed into a probe), though a change in them is still reported.
                 let values: IndexMap<String, String> = probes
                     .iter()
                     .map(|(e, p)| {
-                        let v = match p {
+                        let shown = p.map(|p| redact::subtree("", kind, p));
+                        let v = match &shown {
                             None => "(none)".to_string(),
                             Some(p) if paths.is_empty() => compact(p),
                             Some(p) => show_paths(p, &paths),
@@ -207,6 +210,46 @@ mod tests {
                 .message(
                     "readinessProbe differs in periodSeconds, timeoutSeconds: dev and staging vs production"
                 )]
+        );
+    }
+
+    /// A token in a probe's header or exec command is never shown, though a change in it still fires.
+    #[test]
+    fn header_values_and_exec_arguments_are_redacted_but_still_compared() {
+        let probe = |token: &str| {
+            web(|c| {
+                c.port("http", 8080)
+                    .probe(
+                        "readinessProbe",
+                        json!({"httpGet": {"path": "/ready", "port": 8080,
+                            "httpHeaders": [{"name": "X-Token", "value": token}]}}),
+                    )
+                    .probe(
+                        "livenessProbe",
+                        json!({"exec": {"command": ["sh", "-c", format!("check --token {token}")]}}),
+                    )
+            })
+        };
+        let model = service("web")
+            .env("staging", [probe("s3cr3t-staging")])
+            .env("production", [probe("s3cr3t-production")])
+            .build();
+        let drafts = check(&Probes, &model);
+        assert_eq!(drafts.len(), 2, "{drafts:#?}");
+        assert!(!format!("{drafts:?}").contains("s3cr3t"), "{drafts:#?}");
+        let by_field = |f: &str| {
+            drafts
+                .iter()
+                .find(|d| d.field == f)
+                .unwrap_or_else(|| panic!("no {f}: {drafts:#?}"))
+        };
+        assert_eq!(
+            by_field("readinessProbe").values["production"],
+            "httpGet.httpHeaders[0].value: <redacted>"
+        );
+        assert_eq!(
+            by_field("livenessProbe").values["production"],
+            "exec.command[2]: <redacted>"
         );
     }
 

@@ -17,6 +17,7 @@ mod history;
 mod hostile;
 mod kube;
 mod pipeline;
+mod redaction;
 mod render;
 mod rules;
 mod shapes;
