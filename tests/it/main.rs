@@ -16,6 +16,7 @@ mod gitserver;
 mod history;
 mod hostile;
 mod kube;
+mod live_namespaces;
 mod pipeline;
 mod redaction;
 mod render;
