@@ -38,6 +38,9 @@ pub struct Config {
     pub live: LiveConfig,
     /// The cluster of each environment, by environment name.
     pub clusters: BTreeMap<String, ClusterConfig>,
+    /// The cluster of each Argo CD destination (its `name`, else its `server` URL) the repo's Applications
+    /// deploy to: used for environments without `[clusters.<env>]`.
+    pub destinations: BTreeMap<String, ClusterConfig>,
     /// Per-rule policy, by rule id.
     pub rules: BTreeMap<RuleId, RulePolicy>,
     /// Per-service overrides, by service name.
@@ -768,6 +771,14 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
+                "destinations" => {
+                    for (dest, v) in self.table_entries(value, "destinations") {
+                        let path = format!("destinations.\"{}\"", dest.get_ref());
+                        if let Some(c) = self.section(v, &path) {
+                            config.destinations.insert(dest.into_inner(), c);
+                        }
+                    }
+                }
                 "report" => {
                     let span = value.span();
                     config.report = self.section(value, name).unwrap_or_default();
@@ -807,7 +818,7 @@ impl<'a> Parser<'a> {
                 other => self.error(
                     &key.span(),
                     format!(
-                        "unknown key `{other}` (expected source, layout, environments, state, limits, live, clusters, report, digest, smtp, daemon, rules, services or exceptions)"
+                        "unknown key `{other}` (expected source, layout, environments, state, limits, live, clusters, destinations, report, digest, smtp, daemon, rules, services or exceptions)"
                     ),
                 ),
             }

@@ -74,6 +74,16 @@ impl KubeSource {
         clusters: &BTreeMap<String, ClusterConfig>,
         base_dir: &Path,
     ) -> Result<KubeSource, LiveError> {
+        Self::with_destinations(clusters, &BTreeMap::new(), base_dir)
+    }
+
+    /// [`KubeSource::new`], also reaching the clusters of Argo CD destinations (by
+    /// [`super::source::destination_target`]) for environments without a cluster of their own.
+    pub fn with_destinations(
+        clusters: &BTreeMap<String, ClusterConfig>,
+        destinations: &BTreeMap<String, ClusterConfig>,
+        base_dir: &Path,
+    ) -> Result<KubeSource, LiveError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("envparity-kube")
@@ -85,9 +95,15 @@ impl KubeSource {
             })?;
         let clusters = clusters
             .iter()
+            .map(|(env, c)| (env.clone(), c))
+            .chain(
+                destinations
+                    .iter()
+                    .map(|(d, c)| (super::source::destination_target(d), c)),
+            )
             .map(|(env, c)| {
                 (
-                    env.clone(),
+                    env,
                     Cluster {
                         kubeconfig: c.kubeconfig.as_ref().map(|p| base_dir.join(p)),
                         context: c.context.clone(),
@@ -182,6 +198,10 @@ impl LiveSource for KubeSource {
 
     fn covers(&self, env: &str) -> bool {
         self.clusters.contains_key(env)
+    }
+
+    fn reads_clusters(&self) -> bool {
+        true
     }
 }
 

@@ -27,6 +27,9 @@ pub struct LiveOptions {
     pub tracking_label: String,
     /// Namespace of objects Git declares without one, per environment.
     pub namespaces: BTreeMap<String, String>,
+    /// The Argo CD destinations (`name`, else `server`) the repo's Applications deploy each environment to
+    /// (from the deployment map): where to read an environment that has no cluster of its own.
+    pub destinations: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Default for LiveOptions {
@@ -35,6 +38,7 @@ impl Default for LiveOptions {
             managers: Managers::default(),
             tracking_label: "app.kubernetes.io/instance".into(),
             namespaces: BTreeMap::new(),
+            destinations: BTreeMap::new(),
         }
     }
 }
@@ -226,16 +230,41 @@ pub fn list(
 ) -> Listing {
     let mut listing = Listing::default();
     for env in envs {
-        if !source.covers(env) {
-            continue;
-        }
+        // The environment's own cluster (or dump folder), else its one Argo CD destination's.
+        let target = if source.covers(env) {
+            env.clone()
+        } else {
+            let destinations = options
+                .destinations
+                .get(env)
+                .filter(|_| source.reads_clusters());
+            match destinations
+                .map(|d| d.iter().collect::<Vec<_>>())
+                .as_deref()
+            {
+                None | Some([]) => continue,
+                Some([one]) if source.covers(&source::destination_target(one)) => {
+                    source::destination_target(one)
+                }
+                Some(many) => {
+                    listing.errors.push((
+                        env.clone(),
+                        LiveError::DestinationNotConfigured {
+                            env: env.clone(),
+                            destinations: many.iter().map(|d| d.to_string()).collect(),
+                        },
+                    ));
+                    continue;
+                }
+            }
+        };
         // The same fallback for the requests and, through the listing, for the matching.
-        let sole_namespace = source.sole_namespace(env);
+        let sole_namespace = source.sole_namespace(&target);
         let (requests, unplaced) = requests(models, env, options, sole_namespace.as_deref());
         listing
             .errors
             .extend(unplaced.into_iter().map(|e| (env.clone(), e)));
-        match source.list(env, &requests) {
+        match source.list(&target, &requests) {
             Err(e) => listing.errors.push((env.clone(), e)),
             Ok(answers) => {
                 for a in &answers {

@@ -87,6 +87,23 @@ pub enum LiveError {
         /// The kind.
         kind: String,
     },
+    /// The repo's Argo CD Applications deploy the environment to destinations no config maps to a cluster.
+    #[error(
+        "`{env}` is deployed to {} by the repo's Argo CD Applications, and no cluster is configured for it: \
+         add `[clusters.{env}]`{}",
+        destinations.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", "),
+        if destinations.len() == 1 {
+            format!(" or `[destinations.\"{}\"]` (kubeconfig, context)", destinations[0])
+        } else {
+            " (live drift of one environment spread over several destinations reads one cluster)".to_string()
+        }
+    )]
+    DestinationNotConfigured {
+        /// Environment.
+        env: String,
+        /// The destinations (`name`, else `server`).
+        destinations: Vec<String>,
+    },
     /// No source for this environment (no cluster configured, no dump folder).
     #[error("no cluster configured for `{env}`")]
     NotConfigured {
@@ -116,13 +133,21 @@ impl LiveError {
             | LiveError::Request { .. } => ErrorKind::ClusterUnreachable,
             LiveError::Forbidden { .. } => ErrorKind::ClusterForbidden,
             LiveError::UnknownKind { .. } => ErrorKind::ClusterKind,
-            LiveError::NotConfigured { .. } | LiveError::NoNamespace { .. } => ErrorKind::Config,
+            LiveError::NotConfigured { .. }
+            | LiveError::NoNamespace { .. }
+            | LiveError::DestinationNotConfigured { .. } => ErrorKind::Config,
             LiveError::Dump { .. } | LiveError::Read(_) => ErrorKind::Read,
         }
     }
 }
 
-/// A source of live objects, per environment.
+/// The name a source knows an Argo CD destination's cluster by (`[destinations."<name or server>"]`); no
+/// environment name starts with `@`.
+pub fn destination_target(destination: &str) -> String {
+    format!("@{destination}")
+}
+
+/// A source of live objects, per environment (or per destination: see [`destination_target`]).
 pub trait LiveSource: Sync {
     /// Answers every request for `env`; `Err` when the environment as a whole cannot be read.
     fn list(&self, env: &str, requests: &[ListRequest]) -> Result<Vec<Listed>, LiveError>;
@@ -134,6 +159,12 @@ pub trait LiveSource: Sync {
     /// dump of one namespace): the last resort for objects whose namespace nothing else names.
     fn sole_namespace(&self, _env: &str) -> Option<String> {
         None
+    }
+
+    /// Whether the source reaches clusters (so an environment deployed to an Argo CD destination that no
+    /// config maps is an error); a dump directory simply has no folder for what it does not hold.
+    fn reads_clusters(&self) -> bool {
+        false
     }
 }
 

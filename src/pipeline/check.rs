@@ -153,7 +153,20 @@ pub fn check_tree(
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
     if let Some(live) = live {
-        let listing = crate::live::list(live.source, &refs, &envs, &live.options);
+        // Where the repo's Argo CD Applications send each environment (for environments without a cluster).
+        let mut options = live.options.clone();
+        for service in &services {
+            for (env, deployment) in &service.deploy {
+                if let Some(cluster) = &deployment.cluster {
+                    options
+                        .destinations
+                        .entry(env.clone())
+                        .or_default()
+                        .insert(cluster.clone());
+                }
+            }
+        }
+        let listing = crate::live::list(live.source, &refs, &envs, &options);
         errors.extend(listing.errors.iter().map(|(env, e)| CheckError {
             service: None,
             env: Some(env.clone()),

@@ -238,13 +238,16 @@ fn live_source(
             config.limits.max_file_bytes(),
         ))));
     }
-    if config.clusters.is_empty() {
+    if config.clusters.is_empty() && config.destinations.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Box::new(crate::live::kube::KubeSource::new(
-        &config.clusters,
-        &config.base_dir(),
-    )?)))
+    Ok(Some(Box::new(
+        crate::live::kube::KubeSource::with_destinations(
+            &config.clusters,
+            &config.destinations,
+            &config.base_dir(),
+        )?,
+    )))
 }
 
 /// A commit checked out into a temporary directory, ready to render.

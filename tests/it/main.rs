@@ -9,6 +9,7 @@ mod daemon;
 mod daemon_e2e;
 mod deploy;
 mod deploy_time;
+mod destinations;
 mod digest;
 mod failpoints;
 mod git;
