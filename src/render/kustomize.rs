@@ -143,6 +143,11 @@ impl Kustomize {
         &self.command
     }
 
+    /// The bounded reader of the repository's files.
+    fn reader(&self) -> crate::input::Reader {
+        crate::input::Reader::new(&self.repo_root, self.max_file_bytes)
+    }
+
     /// Renders one batch in one kustomize process. A batch of several overlays is a shared run (see the
     /// module docs): the markers are removed again here, and the overlays whose objects a shared run may
     /// have rendered differently from a run of their own are returned in `alone`, not rendered.
@@ -165,7 +170,7 @@ impl Kustomize {
             let target = match &slots[i].generated {
                 Some(entries) => {
                     let dir = wrapper.join(GENERATED_DIR);
-                    write_generated(&dir, entries, &self.repo_root, &mut aliases)?;
+                    write_generated(&dir, entries, &self.reader(), &mut aliases)?;
                     dir
                 }
                 None => slots[i].dir.clone(),
@@ -622,17 +627,17 @@ const GENERATED_DIR: &str = "generated";
 fn write_generated(
     dir: &Path,
     entries: &[Generated],
-    repo_root: &Path,
+    reader: &crate::input::Reader,
     aliases: &mut HashMap<PathBuf, String>,
 ) -> Result<(), Failure> {
-    let reader = crate::input::Reader::new(repo_root, u64::MAX);
+    let repo_root = reader.root();
     let mut resources = Vec::with_capacity(entries.len());
     std::fs::create_dir_all(dir).map_err(|err| Failure::Fatal(RenderError::io(dir, err)))?;
     for (k, entry) in entries.iter().enumerate() {
         match entry {
             Generated::Dir(sub) => resources.push(slash(&relative(dir, sub))),
             Generated::File(file) => {
-                // Read and checked (bounded) when the inputs were walked; read again for the copy.
+                // Checked when the inputs were walked; read again, as boundedly, for the copy.
                 let bytes = reader
                     .read(file)
                     .map_err(|err| Failure::Fatal(RenderError::Read(err)))?;
