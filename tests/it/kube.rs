@@ -998,3 +998,54 @@ fn live_benchmark() {
         assert_eq!(drifts, 20, "the 20 scaled deployments");
     }
 }
+
+#[test]
+fn a_rollout_is_listed_through_discovery_and_diffed_like_any_workload() {
+    // Argo Rollouts' CRD, served next to the standard kinds: found through discovery, not a fixed list.
+    let mut resources = standard_resources();
+    resources.push(crate::apiserver::Resource {
+        group: "argoproj.io",
+        versions: &["v1alpha1"],
+        kind: "Rollout",
+        plural: "rollouts",
+        namespaced: true,
+        short_names: &["ro"],
+        subresources: &["scale", "status"],
+        custom: true,
+    });
+    let server = ApiServer::start_with(resources);
+    let as_rollout = |mut object: Value| {
+        object["apiVersion"] = json!("argoproj.io/v1alpha1");
+        object["kind"] = json!("Rollout");
+        if let Some(entries) = object["metadata"]["managedFields"].as_array_mut() {
+            for entry in entries {
+                entry["apiVersion"] = json!("argoproj.io/v1alpha1");
+            }
+        }
+        object
+    };
+    server.add(as_rollout(live_deployment(
+        "checkout",
+        1,
+        &Edits {
+            scaled_to: Some(5),
+            ..Edits::default()
+        },
+    )));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listed = source(&server, &dir, 5)
+        .list(ENV, &[request("argoproj.io/v1alpha1", "Rollout", Some(NS))])
+        .expect("listed");
+    let live = named(objects(&listed, "Rollout"), "checkout");
+    let drifts = diff_object(
+        &as_rollout(git_deployment("checkout")),
+        live,
+        &Managers::default(),
+    );
+    assert_eq!(drifts.len(), 1, "{drifts:#?}");
+    assert_eq!(drifts[0].path, "spec.replicas");
+    assert_eq!(
+        drifts[0].owner.as_ref().map(|o| o.manager.as_str()),
+        Some("kubectl-scale")
+    );
+}
