@@ -77,9 +77,19 @@ impl Vocabulary {
         if let Some(t) = self.tier(&lower) {
             return Some((lower, t));
         }
-        lower
-            .split(['-', '_', '.'])
-            .find_map(|token| Some((token.to_string(), self.tier(token)?)))
+        let tokens: Vec<&str> = lower.split(['-', '_', '.']).collect();
+        tokens.iter().enumerate().find_map(|(i, token)| {
+            // `non-prod` (or `nonprod`) is not production but what comes before it.
+            if let Some(word) = token.strip_prefix("non").filter(|w| self.is_word(w)) {
+                let tier = self.tier(word)?;
+                return Some((format!("non{word}"), tier.saturating_sub(1)));
+            }
+            if i > 0 && tokens[i - 1] == "non" {
+                let tier = self.tier(token)?;
+                return Some((format!("non-{token}"), tier.saturating_sub(1)));
+            }
+            Some((token.to_string(), self.tier(token)?))
+        })
     }
 }
 
@@ -286,6 +296,19 @@ mod tests {
             ]
         );
         assert_eq!(flatten(&tiers), ["dev", "staging", "production"]);
+    }
+
+    #[test]
+    fn non_prod_is_the_tier_before_production() {
+        let v = Vocabulary::default();
+        let staging = v.tier("staging");
+        assert_eq!(v.word_of("non-prod").map(|(_, t)| Some(t)), Some(staging));
+        assert_eq!(v.word_of("nonprod-eu").map(|(_, t)| Some(t)), Some(staging));
+        assert_eq!(
+            v.word_of("eu-non-prod").map(|(w, _)| w),
+            Some("non-prod".into())
+        );
+        assert_eq!(v.word_of("prod-eu").map(|(w, _)| w), Some("prod".into()));
     }
 
     #[test]
