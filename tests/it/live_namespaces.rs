@@ -25,8 +25,9 @@ const SYNCED: &str = "2026-11-18T15:35:00Z";
 const SCALED: &str = "2026-11-21T10:00:00Z";
 /// `kubectl edit deployment web`: memory limit 1Gi, env var DEBUG added.
 const EDITED: &str = "2026-11-21T10:02:00Z";
-/// `kubectl create deployment web-debug`, then labelled as the app's.
+/// `kubectl create deployment web-debug`.
 const CREATED: &str = "2026-11-21T10:05:00Z";
+/// `kubectl label deployment web-debug app.kubernetes.io/instance=web`.
 const LABELLED: &str = "2026-11-21T10:05:40Z";
 
 fn write(root: &Path, path: &str, text: &str) {
