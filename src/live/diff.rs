@@ -56,7 +56,9 @@ impl Default for Managers {
 }
 
 impl Managers {
-    fn is_hand(&self, manager: &str) -> bool {
+    /// Whether `manager` is a person's tool (`kubectl-edit`, `kubectl-create`…): neither the GitOps tool
+    /// nor the cluster's own controllers.
+    pub fn is_hand(&self, manager: &str) -> bool {
         !self.gitops.iter().any(|m| manager.starts_with(m.as_str()))
             && !self.cluster.iter().any(|m| manager.starts_with(m.as_str()))
     }

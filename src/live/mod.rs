@@ -454,15 +454,12 @@ pub fn service_drift(
         if declared.contains(key) || !tracked_as(o, &names, &options.tracking_label) {
             continue;
         }
+        // The first hand among the managers: the server orders them by time, so the one who created the
+        // object — not the controller that annotated it in the same second (same-second entries are
+        // ordered by manager name, and `kube-controller-manager` sorts before `kubectl-create`).
         let by = diff::owners(o)
             .into_iter()
-            .filter(|(w, _)| {
-                options
-                    .managers
-                    .gitops
-                    .iter()
-                    .all(|g| !w.manager.starts_with(g.as_str()))
-            })
+            .filter(|(w, _)| options.managers.is_hand(&w.manager))
             .map(|(w, _)| w.manager)
             .next();
         let mut values = IndexMap::from([

@@ -432,6 +432,92 @@ fn drift_from_the_demo_dumps_finds_exactly_the_hand_changes() {
 }
 
 #[test]
+fn drift_of_the_argo_cd_example_finds_its_hand_changes_where_the_applicationset_puts_the_overlays()
+{
+    // The README's command. No overlay sets a namespace and each dump holds several: only the
+    // ApplicationSet's destination says which objects are the services'.
+    let state = tempfile::tempdir().expect("state");
+    let out = envparity(
+        &root(),
+        &[
+            "drift",
+            "--config",
+            "examples/argocd/config.toml",
+            "--live-dir",
+            "examples/argocd-live",
+            "--state",
+            state.path().to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["errors"], serde_json::json!([]), "{v:#}");
+    let got: Vec<[String; 7]> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            let s = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+            [
+                s(&f["rule"]),
+                s(&f["severity"]),
+                s(&f["name"]),
+                s(&f["field"]),
+                s(&f["envs"][0]),
+                s(&f["values"]["manager"]),
+                s(&f["values"]["changed"]),
+            ]
+        })
+        .collect();
+    let expected = [
+        [
+            "live-value",
+            "block",
+            "orders",
+            "spec.template.spec.containers[orders].resources.limits.memory",
+            "production",
+            "kubectl-edit",
+            "2026-11-28T02:41:55Z",
+        ],
+        [
+            "live-extra",
+            "warn",
+            "orders-debug",
+            "(object)",
+            "staging",
+            "kubectl-create",
+            "-",
+        ],
+        [
+            "live-value",
+            "block",
+            "storefront",
+            "spec.replicas",
+            "production",
+            "kubectl-scale",
+            "2026-11-27T19:04:12Z",
+        ],
+    ]
+    .map(|row| row.map(str::to_string));
+    // The load test's same-named objects in shop-loadtest and the ingress controller are not reported.
+    assert_eq!(got, expected, "{v:#}");
+    let extra = finding(&v, "live-extra");
+    assert!(
+        extra["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("namespace shop-staging")),
+        "{extra:#}"
+    );
+    let scaled = &v["findings"][2];
+    assert_eq!(
+        (&scaled["values"]["git"], &scaled["values"]["production"]),
+        (&serde_json::json!("3"), &serde_json::json!("8"))
+    );
+}
+
+#[test]
 fn an_unsupported_overlay_blocks_until_layout_exclude_leaves_it_out() {
     let repo = fixture_copy(CLEAN);
     for (dir, text) in [
