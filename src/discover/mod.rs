@@ -270,8 +270,7 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     // The repo's own Argo CD and Flux objects: they place what they deploy (when config names no layout),
     // and say how a configured service's directories are deployed.
     let identity = crate::gitops::RepoIdentity::unknown();
-    let objects = (detect || !options.services.is_empty())
-        .then(|| crate::gitops::scan(root, &reader, &identity));
+    let objects = Some(crate::gitops::scan(root, &reader, &identity));
     let local = objects
         .as_ref()
         .map(|o| crate::gitops::targets(o, &identity).local)
@@ -384,29 +383,19 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
     }
     claimed.extend(explicit_dirs.iter().cloned());
 
-    // The kustomization graph places the roots no pattern claimed (only when config names no layout).
-    let (mut kustomizations, mut roots) = (0, 0);
-    if let (true, Some(objects)) = (detect, objects.as_ref()) {
-        let graph = graph::Graph::build(&reader);
-        kustomizations = graph.nodes.len();
-        roots = graph.roots().count();
-        included_any |= graph.roots().any(|n| scope.inside(&n.dir));
-        // The repo's own Argo CD and Flux objects place what they deploy, before path conventions do.
-        let (targets, of_patterns): (Vec<_>, Vec<_>) = local
-            .iter()
-            .filter(|t| {
-                let dir = target_dir(t);
-                let inside = t.exists && scope.inside(&dir);
-                included_any |= inside;
-                inside && !scope.excluded(&dir)
-            })
-            .cloned()
-            .partition(|t| !claimed.contains(&target_dir(t)));
-        // A directory a pattern placed keeps its name and reason, and is rendered the way its GitOps
-        // object deploys it (a configured service's directories have theirs already).
-        for target in &of_patterns {
+    // A directory a pattern placed keeps its name and reason, and is rendered (and read live) the way its
+    // GitOps object deploys it — with `layout.overlays` configured too (a configured service's directories
+    // have theirs already).
+    if let Some(objects) = objects.as_ref() {
+        for target in local.iter().filter(|t| t.exists) {
             let dir = target_dir(target);
+            if !claimed.contains(&dir) {
+                continue;
+            }
             let (_, deployment, _) = deploy::of_target(target, objects, &dir, &reader);
+            if deployment == deploy::Deployment::default() {
+                continue;
+            }
             for service in services
                 .values_mut()
                 .filter(|s| !configured_names.contains(s.name.as_str()))
@@ -418,12 +407,30 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                     .map(|(e, _)| e.clone())
                     .collect();
                 for env in envs {
-                    if deployment != deploy::Deployment::default() {
-                        service.deploy.insert(env, deployment.clone());
-                    }
+                    service.deploy.insert(env, deployment.clone());
                 }
             }
         }
+    }
+
+    // The kustomization graph places the roots no pattern claimed (only when config names no layout).
+    let (mut kustomizations, mut roots) = (0, 0);
+    if let (true, Some(objects)) = (detect, objects.as_ref()) {
+        let graph = graph::Graph::build(&reader);
+        kustomizations = graph.nodes.len();
+        roots = graph.roots().count();
+        included_any |= graph.roots().any(|n| scope.inside(&n.dir));
+        // The repo's own Argo CD and Flux objects place what they deploy, before path conventions do.
+        let targets: Vec<_> = local
+            .iter()
+            .filter(|t| {
+                let dir = target_dir(t);
+                let inside = t.exists && scope.inside(&dir);
+                included_any |= inside;
+                inside && !scope.excluded(&dir) && !claimed.contains(&dir)
+            })
+            .cloned()
+            .collect();
         let (by_gitops, left, taken) = place::place_targets(
             &graph,
             objects,

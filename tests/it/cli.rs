@@ -515,6 +515,28 @@ fn drift_of_the_argo_cd_example_finds_its_hand_changes_where_the_applicationset_
         (&scaled["values"]["git"], &scaled["values"]["production"]),
         (&serde_json::json!("3"), &serde_json::json!("8"))
     );
+
+    // The demo config's `layout.overlays` names the same services by pattern: the ApplicationSet still says
+    // where they are deployed.
+    let out = envparity(
+        &root(),
+        &[
+            "drift",
+            "--config",
+            "config.toml",
+            "--repo",
+            "examples/argocd",
+            "--live-dir",
+            "examples/argocd-live",
+            "--state",
+            state.path().to_str().expect("utf-8"),
+            "--format",
+            "json",
+        ],
+    );
+    let w = json(&out);
+    assert_eq!(w["errors"], serde_json::json!([]), "{w:#}");
+    assert_eq!(w["findings"], v["findings"], "{w:#}");
 }
 
 #[test]
