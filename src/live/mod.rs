@@ -237,7 +237,7 @@ pub fn list(
             let destinations = options
                 .destinations
                 .get(env)
-                .filter(|_| source.reads_clusters());
+                .filter(|_| source.maps_destinations());
             match destinations
                 .map(|d| d.iter().collect::<Vec<_>>())
                 .as_deref()

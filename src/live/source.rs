@@ -147,6 +147,11 @@ pub fn destination_target(destination: &str) -> String {
     format!("@{destination}")
 }
 
+/// Whether a source's key is a [`destination_target`] (not an environment).
+pub fn is_destination_target(key: &str) -> bool {
+    key.starts_with('@')
+}
+
 /// A source of live objects, per environment (or per destination: see [`destination_target`]).
 pub trait LiveSource: Sync {
     /// Answers every request for `env`; `Err` when the environment as a whole cannot be read.
@@ -161,9 +166,10 @@ pub trait LiveSource: Sync {
         None
     }
 
-    /// Whether the source reaches clusters (so an environment deployed to an Argo CD destination that no
-    /// config maps is an error); a dump directory simply has no folder for what it does not hold.
-    fn reads_clusters(&self) -> bool {
+    /// Whether the source maps Argo CD destinations to clusters (`[destinations]` is configured), so that
+    /// an environment deployed to a destination no config maps is an error rather than skipped, as an
+    /// environment without a cluster (or a dump folder) is.
+    fn maps_destinations(&self) -> bool {
         false
     }
 }

@@ -179,7 +179,15 @@ pub fn check_tree(
             };
             match policy.apply_in_env(d.rule, &d.service, &d.env, severity, d.draft) {
                 Ok(mut f) => {
-                    if let Some(file) = d.file {
+                    // The file that sets Git's value (an overlay patch, its `replicas:` or `images:`), as
+                    // for parity findings; else the file that declares the object.
+                    let set_by = models
+                        .iter()
+                        .find(|(m, _)| m.service == d.service)
+                        .and_then(|(m, overlays)| {
+                            files_for(&f, m, overlays, root, &reader).shift_remove(&d.env)
+                        });
+                    if let Some(file) = set_by.or(d.file) {
                         f.files.insert(d.env, file);
                     }
                     findings.push(f);
