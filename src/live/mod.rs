@@ -3,6 +3,7 @@
 
 pub mod argo;
 pub mod diff;
+pub mod flux;
 pub mod kube;
 pub mod source;
 
@@ -61,7 +62,8 @@ impl LiveOptions {
 /// A live-drift finding before policy: the rule it belongs to and the draft.
 #[derive(Debug, Clone)]
 pub struct LiveDraft {
-    /// `live-value`, `live-manual-field`, `live-missing` or `live-extra`.
+    /// `live-value`, `live-manual-field`, `live-missing`, `live-extra`, `live-sync-disabled` or
+    /// `live-destination`.
     pub rule: RuleId,
     /// The service.
     pub service: String,
