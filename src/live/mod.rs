@@ -6,6 +6,7 @@ pub mod diff;
 pub mod flux;
 pub mod kube;
 pub mod source;
+pub mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
 
