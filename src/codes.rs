@@ -383,7 +383,7 @@ impl RuleId {
                 include_str!("live/docs/live-extra.md"),
             ),
             RuleId::LiveSyncDisabled => (
-                "automated sync (or self-heal) is off in the cluster while Git turns it on, or a Flux Kustomization is suspended live only (with who switched it off and when)",
+                "auto-sync or self-heal switched off live while Git turns it on, or a Flux Kustomization suspended live only (with who and when)",
                 Live,
                 Warn,
                 None,

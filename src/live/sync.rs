@@ -289,7 +289,7 @@ const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 #[derive(Debug, PartialEq, Eq)]
 enum Cluster<'a> {
     /// The cluster Argo CD runs in (by server or by name).
-    InCluster,
+    Local,
     /// By API address.
     Server(&'a str),
     /// By Argo CD cluster name.
@@ -301,7 +301,7 @@ enum Cluster<'a> {
 fn cluster<'a>(server: Option<&'a str>, name: Option<&'a str>) -> Cluster<'a> {
     let server = server.map(|s| s.trim_end_matches('/'));
     match (server, name) {
-        (Some(IN_CLUSTER_SERVER), _) | (None, Some(IN_CLUSTER_NAME)) => Cluster::InCluster,
+        (Some(IN_CLUSTER_SERVER), _) | (None, Some(IN_CLUSTER_NAME)) => Cluster::Local,
         (Some(s), _) => Cluster::Server(s),
         (None, Some(n)) => Cluster::Name(n),
         (None, None) => Cluster::Unset,
@@ -419,7 +419,7 @@ pub fn meanwhile(sync: &mut [LiveDraft], drift: &[LiveDraft]) {
         }
         s.draft
             .values
-            .insert("changed since".into(), since.len().to_string());
+            .insert("hand changes since".into(), since.len().to_string());
         let more = since.len().saturating_sub(LISTED);
         let mut listed = since
             .into_iter()
@@ -707,7 +707,7 @@ mod tests {
             change("spec.paused", "kubectl-patch", "2026-11-20T09:00:00Z"),
         ];
         meanwhile(&mut sync, &drift);
-        assert_eq!(sync[0].draft.values["changed since"], "1");
+        assert_eq!(sync[0].draft.values["hand changes since"], "1");
         assert!(
             sync[0]
                 .draft
