@@ -187,6 +187,10 @@ codes! {
         LiveMissing = "live-missing",
         /// `live-extra`
         LiveExtra = "live-extra",
+        /// `live-sync-disabled`
+        LiveSyncDisabled = "live-sync-disabled",
+        /// `live-destination`
+        LiveDestination = "live-destination",
     }
 }
 
@@ -377,6 +381,20 @@ impl RuleId {
                 Warn,
                 None,
                 include_str!("live/docs/live-extra.md"),
+            ),
+            RuleId::LiveSyncDisabled => (
+                "auto-sync or self-heal switched off live while Git turns it on, or a Flux Kustomization suspended live only (with who and when)",
+                Live,
+                Warn,
+                None,
+                include_str!("live/docs/live-sync-disabled.md"),
+            ),
+            RuleId::LiveDestination => (
+                "the live Argo CD Application deploys an overlay to another cluster or namespace than the repo's Application says",
+                Live,
+                Block,
+                None,
+                include_str!("live/docs/live-destination.md"),
             ),
         };
         RuleMeta {

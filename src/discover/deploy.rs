@@ -38,6 +38,8 @@ pub struct Deployment {
     pub file: Option<std::path::PathBuf>,
     /// The directory has no kustomization: Flux generates one over its manifests.
     pub generate: bool,
+    /// The GitOps object itself and what Git says about its syncing, held against the live object.
+    pub deployer: Option<crate::gitops::Deployer>,
 }
 
 /// Why a GitOps target places its directory (`argo-cd Application shop/catalog-prod`), how its object
@@ -105,6 +107,7 @@ pub fn of_application(app: &Application, dir: &Path, reader: &Reader, by: &str) 
             .or_else(|| app.destination.server.clone()),
         file: Some(app.found.file.clone()),
         generate: false,
+        deployer: Some(crate::gitops::Deployer::application(app)),
     }
 }
 
@@ -159,6 +162,7 @@ pub fn of_flux(
         cluster: None,
         file: Some(ks.found.file.clone()),
         generate: crate::kustomization::kustomization_file(&reader.root().join(dir)).is_none(),
+        deployer: Some(crate::gitops::Deployer::flux(ks)),
     }
 }
 

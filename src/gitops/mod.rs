@@ -353,6 +353,63 @@ pub enum Owner {
     },
 }
 
+/// The GitOps object that deploys a directory and what Git says about how it syncs: what the live object of
+/// the same name and namespace is held to (an incident's "disable auto-sync" that nobody undid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployer {
+    /// The object.
+    pub owner: Owner,
+    /// What Git says about syncing it.
+    pub syncing: Syncing,
+}
+
+/// What Git says about how a GitOps object syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Syncing {
+    /// An Argo CD Application: `spec.syncPolicy.automated` and `spec.destination`.
+    Argo {
+        /// Automated sync and self-heal.
+        policy: SyncPolicy,
+        /// Where it deploys.
+        destination: Destination,
+    },
+    /// A Flux Kustomization: `spec.suspend`.
+    Flux {
+        /// Whether Git suspends it.
+        suspend: bool,
+    },
+}
+
+impl Deployer {
+    /// The Application `app` as a deployer.
+    pub fn application(app: &Application) -> Deployer {
+        Deployer {
+            owner: Owner::Application {
+                name: app.name.clone(),
+                namespace: app.namespace.clone(),
+                generated_by: app.generated_by.clone(),
+            },
+            syncing: Syncing::Argo {
+                policy: app.sync,
+                destination: app.destination.clone(),
+            },
+        }
+    }
+
+    /// The Flux Kustomization `ks` as a deployer.
+    pub fn flux(ks: &FluxKustomization) -> Deployer {
+        Deployer {
+            owner: Owner::FluxKustomization {
+                name: ks.name.clone(),
+                namespace: ks.namespace.clone(),
+            },
+            syncing: Syncing::Flux {
+                suspend: ks.suspend,
+            },
+        }
+    }
+}
+
 /// A directory of this repository that a GitOps object deploys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalTarget {

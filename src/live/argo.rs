@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::diff::Written;
 use super::source::{ListRequest, LiveError, LiveSource};
 
 /// `apiVersion` of Argo CD's Application.
@@ -32,12 +33,21 @@ pub struct Application {
     pub target_revision: Option<String>,
     /// `spec.destination.server` or `.name`.
     pub destination_cluster: Option<String>,
+    /// `spec.destination.server`.
+    pub destination_server: Option<String>,
+    /// `spec.destination.name`.
+    pub destination_name: Option<String>,
     /// `spec.destination.namespace`.
     pub destination_namespace: Option<String>,
-    /// `spec.syncPolicy.automated` is set.
+    /// `spec.syncPolicy.automated` is set and its `enabled` is not `false` (as Argo CD reads it).
     pub automated: bool,
     /// `spec.syncPolicy.automated.selfHeal`.
     pub self_heal: bool,
+    /// Who last wrote `spec.syncPolicy` and when (`metadata.managedFields`): `argocd-server` for a toggle in
+    /// Argo CD's UI or CLI, `kubectl-edit`, `kubectl-patch`…
+    pub sync_policy_by: Option<Written>,
+    /// Who last wrote `spec.destination` and when.
+    pub destination_by: Option<Written>,
     /// `status.sync.status`: `Synced`, `OutOfSync`, `Unknown`.
     pub sync_status: Option<String>,
     /// `status.sync.revision`: the revision compared against.
@@ -92,6 +102,15 @@ pub struct SyncOperation {
     pub initiated_by: Option<String>,
 }
 
+/// The request that lists Applications in `namespace` (all namespaces with `None`).
+pub fn request(namespace: Option<&str>) -> ListRequest {
+    ListRequest {
+        api_version: API_VERSION.into(),
+        kind: KIND.into(),
+        namespace: namespace.map(str::to_string),
+    }
+}
+
 /// The Applications `source` serves for `env` (in `namespace`, or all namespaces), or `None` when the
 /// cluster does not serve Applications (Argo CD not installed there). A 403 is an error: Argo CD is there
 /// but envparity may not read it.
@@ -100,22 +119,10 @@ pub fn applications(
     env: &str,
     namespace: Option<&str>,
 ) -> Result<Option<Vec<Application>>, LiveError> {
-    let request = ListRequest {
-        api_version: API_VERSION.into(),
-        kind: KIND.into(),
-        namespace: namespace.map(str::to_string),
-    };
-    let listed = source.list(env, std::slice::from_ref(&request))?;
-    match listed.into_iter().next().map(|l| l.result) {
-        None | Some(Err(LiveError::UnknownKind { .. })) => Ok(None),
-        Some(Err(e)) => Err(e),
-        Some(Ok(objects)) => Ok(Some(
-            objects
-                .iter()
-                .filter(|o| o.get("kind").and_then(Value::as_str) == Some(KIND))
-                .map(application)
-                .collect(),
-        )),
+    let listed = source.list(env, &[request(namespace)])?;
+    match listed.into_iter().next() {
+        None => Ok(None),
+        Some(l) => Ok(l.served()?.map(|o| o.iter().map(application).collect())),
     }
 }
 
@@ -141,7 +148,10 @@ pub fn application(o: &Value) -> Application {
         .or_else(|| o.pointer("/spec/sources/0"))
         .cloned()
         .unwrap_or(Value::Null);
-    let automated = o.pointer("/spec/syncPolicy/automated");
+    // As Argo CD reads it: an `automated` object turns auto-sync on unless its `enabled` is `false`.
+    let automated = o
+        .pointer("/spec/syncPolicy/automated")
+        .filter(|a| a.is_object());
     Application {
         name: text(o, "/metadata/name").unwrap_or_default(),
         namespace: text(o, "/metadata/namespace"),
@@ -151,8 +161,11 @@ pub fn application(o: &Value) -> Application {
         target_revision: text(&source, "/targetRevision"),
         destination_cluster: text(o, "/spec/destination/server")
             .or_else(|| text(o, "/spec/destination/name")),
+        destination_server: text(o, "/spec/destination/server"),
+        destination_name: text(o, "/spec/destination/name"),
         destination_namespace: text(o, "/spec/destination/namespace"),
-        automated: automated.is_some_and(|a| !a.is_null()),
+        automated: automated
+            .is_some_and(|a| a.get("enabled").and_then(Value::as_bool) != Some(false)),
         self_heal: automated
             .and_then(|a| a.get("selfHeal"))
             .and_then(Value::as_bool)
@@ -162,6 +175,8 @@ pub fn application(o: &Value) -> Application {
         health: text(o, "/status/health/status"),
         health_message: text(o, "/status/health/message"),
         syncs: syncs(o),
+        sync_policy_by: super::diff::written(o, "spec.syncPolicy", "spec"),
+        destination_by: super::diff::written(o, "spec.destination", "spec"),
     }
 }
 

@@ -390,6 +390,45 @@ pub fn owners(live: &Value) -> Vec<(Owner, Value)> {
         .collect()
 }
 
+/// Who last wrote a part of an object, from `metadata.managedFields`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The newest entry that owns the part or a field below it, else (see `exact`) the newest entry that
+    /// owns anything under the fallback path.
+    pub by: Owner,
+    /// Whether `by` owns the part itself (or a field below it). A field removed by an update is owned by
+    /// nobody afterwards, so a policy taken out entirely leaves only the fallback: the newest writer of the
+    /// enclosing object part, which is likely, not certain, to be who removed it.
+    pub exact: bool,
+}
+
+/// Who last wrote `path` (a dotted path, `spec.syncPolicy`) or anything below it, else the newest writer of
+/// anything below `fallback` (`spec`). Entries of the `status` subresource never count.
+pub fn written(live: &Value, path: &str, fallback: &str) -> Option<Written> {
+    let owners = owners(live);
+    let newest_under = |wanted: &str| {
+        owners
+            .iter()
+            .filter(|(_, fields)| {
+                let mut hit = false;
+                walk_fields(fields, "", &mut |p| {
+                    hit |= p == wanted || p.starts_with(&format!("{wanted}."));
+                });
+                hit
+            })
+            .map(|(o, _)| o)
+            // The newest; an entry without a time counts as oldest, and the later entry wins a tie.
+            .fold(None::<&Owner>, |best, o| match best {
+                Some(b) if b.time > o.time => Some(b),
+                _ => Some(o),
+            })
+            .cloned()
+    };
+    newest_under(path)
+        .map(|by| Written { by, exact: true })
+        .or_else(|| newest_under(fallback).map(|by| Written { by, exact: false }))
+}
+
 /// The manager that owns `path` (or the closest owned ancestor of it); the most recent when several do.
 fn owner_of(owners: &[(Owner, Value)], path: &str, _: &Managers) -> Option<Owner> {
     let mut best: Option<(&Owner, usize)> = None;

@@ -3,8 +3,10 @@
 
 pub mod argo;
 pub mod diff;
+pub mod flux;
 pub mod kube;
 pub mod source;
+pub mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -65,7 +67,8 @@ impl LiveOptions {
 /// A live-drift finding before policy: the rule it belongs to and the draft.
 #[derive(Debug, Clone)]
 pub struct LiveDraft {
-    /// `live-value`, `live-manual-field`, `live-missing` or `live-extra`.
+    /// `live-value`, `live-manual-field`, `live-missing`, `live-extra`, `live-sync-disabled` or
+    /// `live-destination`.
     pub rule: RuleId,
     /// The service.
     pub service: String,
@@ -218,6 +221,9 @@ pub struct EnvListing {
     pub answers: Vec<Listed>,
     /// The only namespace among the listed objects, if there is exactly one.
     pub sole_namespace: Option<String>,
+    /// What the source was asked for: the environment, or its Argo CD destination
+    /// ([`source::destination_target`]).
+    pub target: String,
 }
 
 /// Lists what the services declare in every environment of `envs` that `source` covers: one list request
@@ -277,6 +283,7 @@ pub fn list(
                     EnvListing {
                         answers,
                         sole_namespace,
+                        target: target.clone(),
                     },
                 );
             }

@@ -27,6 +27,25 @@ pub struct Listed {
     pub result: Result<Vec<Value>, LiveError>,
 }
 
+impl Listed {
+    /// The objects of the requested kind, `None` when the cluster does not serve the kind (a CRD not
+    /// installed: Argo CD or Flux does not run there, nothing to read); any other failure is an error.
+    pub fn served(self) -> Result<Option<Vec<Value>>, LiveError> {
+        match self.result {
+            Err(LiveError::UnknownKind { .. }) => Ok(None),
+            Err(e) => Err(e),
+            Ok(objects) => Ok(Some(
+                objects
+                    .into_iter()
+                    .filter(|o| {
+                        o.get("kind").and_then(Value::as_str) == Some(self.request.kind.as_str())
+                    })
+                    .collect(),
+            )),
+        }
+    }
+}
+
 /// Why live objects could not be read. Never carries a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LiveError {
@@ -262,14 +281,26 @@ impl LiveSource for DirSource {
 
     fn sole_namespace(&self, env: &str) -> Option<String> {
         let objects = self.objects(env).ok()?;
+        // The GitOps tool's own objects (Applications in `argocd`, Flux Kustomizations in `flux-system`)
+        // do not say where the applications run.
         let namespaces: std::collections::BTreeSet<&str> = objects
             .iter()
+            .filter(|o| !is_gitops_object(o))
             .filter_map(|o| o.pointer("/metadata/namespace").and_then(Value::as_str))
             .collect();
         (namespaces.len() == 1)
             .then(|| namespaces.into_iter().next().map(str::to_string))
             .flatten()
     }
+}
+
+/// Whether `o` is an object of Argo CD or Flux (they live in the tool's namespace, not the application's).
+fn is_gitops_object(o: &Value) -> bool {
+    let g = group(o.get("apiVersion").and_then(Value::as_str).unwrap_or(""));
+    let kind = o.get("kind").and_then(Value::as_str).unwrap_or("");
+    // Not the whole `argoproj.io` group: an Argo Rollout is the application's own workload.
+    (g == "argoproj.io" && matches!(kind, "Application" | "ApplicationSet" | "AppProject"))
+        || g.ends_with(".toolkit.fluxcd.io")
 }
 
 /// The API group of an apiVersion (`apps/v1` → `apps`, `v1` → ``): versions of one kind are the same objects.

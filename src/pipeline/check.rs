@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Serialize;
 
-use crate::codes::ErrorKind;
+use crate::codes::{ErrorKind, RuleId};
 use crate::config::Config;
 use crate::discover::{self, Discovery};
 use crate::finding::{CheckError, Finding, Summary};
@@ -173,7 +173,24 @@ pub fn check_tree(
             kind: e.kind(),
             message: e.to_string(),
         }));
-        for d in crate::live::drift(&refs, &listing, &live.options) {
+        let mut drafts = crate::live::drift(&refs, &listing, &live.options);
+        // The GitOps objects themselves, in the environments whose cluster answered.
+        let listed: Vec<(String, String)> = listing
+            .envs
+            .iter()
+            .map(|(env, l)| (env.clone(), l.target.clone()))
+            .collect();
+        let (mut gitops, unread) =
+            crate::live::sync::check(live.source, &declared(&services, &envs), &listed);
+        crate::live::sync::meanwhile(&mut gitops, &drafts);
+        errors.extend(unread.iter().map(|(env, e)| CheckError {
+            service: None,
+            env: Some(env.clone()),
+            kind: e.kind(),
+            message: e.to_string(),
+        }));
+        drafts.extend(gitops);
+        for d in drafts {
             let Some((severity, _)) = policy.settings(d.rule, &d.service) else {
                 continue;
             };
@@ -183,6 +200,7 @@ pub fn check_tree(
                     // for parity findings; else the file that declares the object.
                     let set_by = models
                         .iter()
+                        .filter(|_| matches!(d.rule, RuleId::LiveValue | RuleId::LiveManualField))
                         .find(|(m, _)| m.service == d.service)
                         .and_then(|(m, overlays)| {
                             files_for(&f, m, overlays, root, &reader).shift_remove(&d.env)
@@ -267,6 +285,29 @@ pub fn check_tree(
             .collect(),
         views: refs.iter().map(|m| crate::view::of(m)).collect(),
     }
+}
+
+/// Every overlay of `services` in `envs` that the repo deploys through a GitOps object, with that object.
+fn declared(services: &[&discover::Service], envs: &[String]) -> Vec<crate::live::sync::Declared> {
+    services
+        .iter()
+        .flat_map(|s| {
+            s.deploy
+                .iter()
+                .filter(|(env, _)| envs.contains(env))
+                .filter_map(|(env, d)| {
+                    Some(crate::live::sync::Declared {
+                        service: s.name.clone(),
+                        env: env.clone(),
+                        deployer: d.deployer.clone()?,
+                        file: d
+                            .file
+                            .as_ref()
+                            .map(|f| f.to_string_lossy().replace('\\', "/")),
+                    })
+                })
+        })
+        .collect()
 }
 
 /// Discovery's problems, and environments or services asked for that the repo does not have.

@@ -84,7 +84,7 @@ const fn crd(
     }
 }
 
-/// What a cluster with Istio and Argo CD installed serves (a realistic subset).
+/// What a cluster with Istio, Argo CD and Flux installed serves (a realistic subset).
 pub fn standard_resources() -> Vec<Resource> {
     vec![
         builtin(
@@ -256,6 +256,13 @@ pub fn standard_resources() -> Vec<Resource> {
             "Application",
             "applications",
             &["app", "apps"],
+        ),
+        crd(
+            "kustomize.toolkit.fluxcd.io",
+            &["v1", "v1beta2"],
+            "Kustomization",
+            "kustomizations",
+            &["ks"],
         ),
     ]
 }

@@ -397,6 +397,22 @@ fn rbac_grants_reads_only_and_never_secrets() {
     }
 }
 
+#[test]
+fn rbac_lets_live_drift_read_the_gitops_objects() {
+    let docs = kustomize("");
+    let role = only(&docs, "ClusterRole");
+    let grants = |group: &str, resource: &str| {
+        role["rules"].as_array().expect("rules").iter().any(|r| {
+            strs(&r["apiGroups"]).contains(&group)
+                && strs(&r["resources"]).contains(&resource)
+                && strs(&r["verbs"]).contains(&"list")
+        })
+    };
+    // `live-sync-disabled` and the Argo CD events read them; a refusal is an error of the scan.
+    assert!(grants("argoproj.io", "applications"));
+    assert!(grants("kustomize.toolkit.fluxcd.io", "kustomizations"));
+}
+
 /// `Key=value` settings of a unit file (comments and section headers left out), in order.
 fn unit_settings(text: &str) -> Vec<(&str, &str)> {
     text.lines()

@@ -18,6 +18,7 @@ mod history;
 mod hostile;
 mod kube;
 mod live_namespaces;
+mod live_sync;
 mod pipeline;
 mod redaction;
 mod render;
