@@ -40,6 +40,34 @@ pub struct Deployment {
     pub generate: bool,
     /// The GitOps object itself and what Git says about its syncing, held against the live object.
     pub deployer: Option<crate::gitops::Deployer>,
+    /// Other GitOps objects deploying the same directory for the same environment to other destinations
+    /// (an ApplicationSet over clusters): each is a live target of its own.
+    pub also: Vec<Deployment>,
+}
+
+impl Deployment {
+    /// Adds `other`, a deployment of the same directory and environment: a second destination is kept in
+    /// `also`; the same destination twice is one.
+    pub fn merge(&mut self, other: Deployment) {
+        if other.cluster == self.cluster && other.namespace == self.namespace {
+            return;
+        }
+        if !self
+            .also
+            .iter()
+            .any(|d| d.cluster == other.cluster && d.namespace == other.namespace)
+        {
+            self.also.push(other);
+        }
+    }
+
+    /// Every destination (`cluster`, `namespace`) this deployment and those in `also` go to.
+    pub fn destinations(&self) -> Vec<(Option<&str>, Option<&str>)> {
+        std::iter::once(self)
+            .chain(&self.also)
+            .map(|d| (d.cluster.as_deref(), d.namespace.as_deref()))
+            .collect()
+    }
 }
 
 /// Why a GitOps target places its directory (`argo-cd Application shop/catalog-prod`), how its object
@@ -108,6 +136,7 @@ pub fn of_application(app: &Application, dir: &Path, reader: &Reader, by: &str) 
         file: Some(app.found.file.clone()),
         generate: false,
         deployer: Some(crate::gitops::Deployer::application(app)),
+        also: Vec::new(),
     }
 }
 
@@ -163,6 +192,7 @@ pub fn of_flux(
         file: Some(ks.found.file.clone()),
         generate: crate::kustomization::kustomization_file(&reader.root().join(dir)).is_none(),
         deployer: Some(crate::gitops::Deployer::flux(ks)),
+        also: Vec::new(),
     }
 }
 

@@ -407,7 +407,12 @@ pub fn discover(root: &Path, options: &Options) -> Discovery {
                     .map(|(e, _)| e.clone())
                     .collect();
                 for env in envs {
-                    service.deploy.insert(env, deployment.clone());
+                    match service.deploy.get_mut(&env) {
+                        Some(known) => known.merge(deployment.clone()),
+                        None => {
+                            service.deploy.insert(env, deployment.clone());
+                        }
+                    }
                 }
             }
         }

@@ -545,7 +545,15 @@ pub fn place_targets(
     let mut services = Vec::new();
     for (rest, mut envs) in groups {
         envs.sort_by(|a, b| a.env.cmp(&b.env));
-        envs.dedup_by(|a, b| a.env == b.env);
+        // One directory deployed for one environment by several objects (to several destinations) is one
+        // placement, whose deployment knows every destination.
+        envs.dedup_by(|a, b| {
+            let same = a.env == b.env;
+            if same && a.dir == b.dir {
+                b.deploy.merge(std::mem::take(&mut a.deploy));
+            }
+            same
+        });
         if envs.len() < 2 {
             left_out.extend(envs.into_iter().map(|e| {
                 (

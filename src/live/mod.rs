@@ -29,9 +29,10 @@ pub struct LiveOptions {
     pub tracking_label: String,
     /// Namespace of objects Git declares without one, per environment.
     pub namespaces: BTreeMap<String, String>,
-    /// The Argo CD destinations (`name`, else `server`) the repo's Applications deploy each environment to
-    /// (from the deployment map): where to read an environment that has no cluster of its own.
-    pub destinations: BTreeMap<String, BTreeSet<String>>,
+    /// The Argo CD destinations (`name`, else `server`, with the destination namespace) the repo's
+    /// Applications deploy each environment to (from the deployment map): where to read an environment that
+    /// has no cluster of its own.
+    pub destinations: BTreeMap<String, BTreeMap<String, Option<String>>>,
 }
 
 impl Default for LiveOptions {
@@ -78,6 +79,19 @@ pub struct LiveDraft {
     pub draft: Draft,
     /// The repo file that declares the object, when Git declares it.
     pub file: Option<String>,
+    /// The Argo CD destination whose cluster drifted, when the environment is deployed to several.
+    pub destination: Option<String>,
+}
+
+impl LiveDraft {
+    /// The environment as the finding's fingerprint knows it: with the destination when there are several,
+    /// so each destination's drift is followed on its own.
+    pub fn fingerprint_env(&self) -> String {
+        match &self.destination {
+            Some(d) => format!("{} @ {d}", self.env),
+            None => self.env.clone(),
+        }
+    }
 }
 
 /// Kinds that are neither listed nor compared live: their data is secret (values were never read from Git).
@@ -128,6 +142,7 @@ impl Placement {
 fn placement(
     o: &Object,
     env: &EnvModel,
+    target: &Target,
     configured: Option<&str>,
     fallback: Option<&str>,
 ) -> Placement {
@@ -135,6 +150,7 @@ fn placement(
         return Placement::Cluster;
     }
     namespace_of(&o.value)
+        .or_else(|| target.namespace.clone())
         .or_else(|| env.destination_namespace.clone())
         .or_else(|| configured.or(fallback).map(str::to_string))
         .map_or(Placement::Unknown, Placement::Namespace)
@@ -165,6 +181,7 @@ const CLUSTER_SCOPED: [&str; 9] = [
 pub fn requests(
     models: &[&ServiceModel],
     env: &str,
+    target: &Target,
     options: &LiveOptions,
     fallback: Option<&str>,
 ) -> (Vec<ListRequest>, Vec<LiveError>) {
@@ -176,7 +193,7 @@ pub fn requests(
             continue;
         };
         for o in e.objects.iter().filter(|o| compared(e, o)) {
-            let placed = placement(o, e, configured, fallback);
+            let placed = placement(o, e, target, configured, fallback);
             if placed == Placement::Unknown {
                 unplaced.insert((m.service.clone(), o.key.kind.clone()));
                 continue;
@@ -209,7 +226,7 @@ pub fn requests(
 #[derive(Debug, Default)]
 pub struct Listing {
     /// Per environment that could be read.
-    pub envs: BTreeMap<String, EnvListing>,
+    pub envs: BTreeMap<String, Vec<EnvListing>>,
     /// Environments, or single lists, that could not be read.
     pub errors: Vec<(String, LiveError)>,
 }
@@ -221,9 +238,67 @@ pub struct EnvListing {
     pub answers: Vec<Listed>,
     /// The only namespace among the listed objects, if there is exactly one.
     pub sole_namespace: Option<String>,
-    /// What the source was asked for: the environment, or its Argo CD destination
-    /// ([`source::destination_target`]).
-    pub target: String,
+    /// Where the environment was read.
+    pub target: Target,
+}
+
+/// Where one environment is read: its own cluster (or dump folder), or the cluster of an Argo CD
+/// destination it is deployed to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// The key the source knows it by: the environment, or [`source::destination_target`].
+    pub key: String,
+    /// The destination, when the environment is deployed to several: findings name it, and each
+    /// destination's are followed on their own.
+    pub destination: Option<String>,
+    /// The destination's namespace (Argo CD fills objects without one with it), when several.
+    pub namespace: Option<String>,
+}
+
+impl Target {
+    fn env(env: &str) -> Target {
+        Target {
+            key: env.to_string(),
+            ..Target::default()
+        }
+    }
+}
+
+/// Where `env` is read: its own cluster (or dump folder), else each Argo CD destination the repo deploys it
+/// to whose cluster config names; destinations no config names are an error (once `[destinations]` is in
+/// use; else the environment is skipped, as one without a cluster always was).
+fn targets(
+    source: &dyn LiveSource,
+    env: &str,
+    options: &LiveOptions,
+) -> (Vec<Target>, Option<LiveError>) {
+    if source.covers(env) {
+        return (vec![Target::env(env)], None);
+    }
+    let Some(destinations) = options
+        .destinations
+        .get(env)
+        .filter(|d| !d.is_empty() && source.maps_destinations())
+    else {
+        return (Vec::new(), None);
+    };
+    let several = destinations.len() > 1;
+    let (known, unknown): (Vec<_>, Vec<_>) = destinations
+        .iter()
+        .partition(|(d, _)| source.covers(&source::destination_target(d)));
+    let targets = known
+        .into_iter()
+        .map(|(d, namespace)| Target {
+            key: source::destination_target(d),
+            destination: several.then(|| d.clone()),
+            namespace: several.then(|| namespace.clone()).flatten(),
+        })
+        .collect();
+    let error = (!unknown.is_empty()).then(|| LiveError::DestinationNotConfigured {
+        env: env.to_string(),
+        destinations: unknown.into_iter().map(|(d, _)| d.clone()).collect(),
+    });
+    (targets, error)
 }
 
 /// Lists what the services declare in every environment of `envs` that `source` covers: one list request
@@ -236,56 +311,36 @@ pub fn list(
 ) -> Listing {
     let mut listing = Listing::default();
     for env in envs {
-        // The environment's own cluster (or dump folder), else its one Argo CD destination's.
-        let target = if source.covers(env) {
-            env.clone()
-        } else {
-            let destinations = options
-                .destinations
-                .get(env)
-                .filter(|_| source.maps_destinations());
-            match destinations
-                .map(|d| d.iter().collect::<Vec<_>>())
-                .as_deref()
-            {
-                None | Some([]) => continue,
-                Some([one]) if source.covers(&source::destination_target(one)) => {
-                    source::destination_target(one)
-                }
-                Some(many) => {
-                    listing.errors.push((
-                        env.clone(),
-                        LiveError::DestinationNotConfigured {
-                            env: env.clone(),
-                            destinations: many.iter().map(|d| d.to_string()).collect(),
-                        },
-                    ));
-                    continue;
-                }
-            }
-        };
-        // The same fallback for the requests and, through the listing, for the matching.
-        let sole_namespace = source.sole_namespace(&target);
-        let (requests, unplaced) = requests(models, env, options, sole_namespace.as_deref());
+        let (targets, unmapped) = targets(source, env, options);
         listing
             .errors
-            .extend(unplaced.into_iter().map(|e| (env.clone(), e)));
-        match source.list(&target, &requests) {
-            Err(e) => listing.errors.push((env.clone(), e)),
-            Ok(answers) => {
-                for a in &answers {
-                    if let Err(e) = &a.result {
-                        listing.errors.push((env.clone(), e.clone()));
+            .extend(unmapped.into_iter().map(|e| (env.clone(), e)));
+        for target in targets {
+            // The same fallback for the requests and, through the listing, for the matching.
+            let sole_namespace = source.sole_namespace(&target.key);
+            let (requests, unplaced) =
+                requests(models, env, &target, options, sole_namespace.as_deref());
+            listing
+                .errors
+                .extend(unplaced.into_iter().map(|e| (env.clone(), e)));
+            match source.list(&target.key, &requests) {
+                Err(e) => listing.errors.push((env.clone(), e)),
+                Ok(answers) => {
+                    for a in &answers {
+                        if let Err(e) = &a.result {
+                            listing.errors.push((env.clone(), e.clone()));
+                        }
                     }
+                    listing
+                        .envs
+                        .entry(env.clone())
+                        .or_default()
+                        .push(EnvListing {
+                            answers,
+                            sole_namespace,
+                            target,
+                        });
                 }
-                listing.envs.insert(
-                    env.clone(),
-                    EnvListing {
-                        answers,
-                        sole_namespace,
-                        target: target.clone(),
-                    },
-                );
             }
         }
     }
@@ -297,16 +352,19 @@ pub fn drift(models: &[&ServiceModel], listing: &Listing, options: &LiveOptions)
     let mut out = Vec::new();
     for model in models {
         for env in &model.envs {
-            let Some(listed) = listing.envs.get(&env.env) else {
-                continue;
-            };
-            out.extend(service_drift(
-                model,
-                env,
-                &listed.answers,
-                options,
-                listed.sole_namespace.as_deref(),
-            ));
+            for listed in listing.envs.get(&env.env).into_iter().flatten() {
+                let mut drafts = service_drift(model, env, listed, options);
+                // One environment on several clusters: each finding says which.
+                if let Some(d) = &listed.target.destination {
+                    for live in &mut drafts {
+                        live.draft.message = format!("{} (destination {d})", live.draft.message);
+                        live.draft
+                            .values
+                            .insert("destination".to_string(), d.clone());
+                    }
+                }
+                out.extend(drafts);
+            }
         }
     }
     out
@@ -316,10 +374,12 @@ pub fn drift(models: &[&ServiceModel], listing: &Listing, options: &LiveOptions)
 pub fn service_drift(
     model: &ServiceModel,
     env: &EnvModel,
-    listed: &[Listed],
+    listing: &EnvListing,
     options: &LiveOptions,
-    fallback: Option<&str>,
 ) -> Vec<LiveDraft> {
+    let listed = listing.answers.as_slice();
+    let fallback = listing.sole_namespace.as_deref();
+    let target = &listing.target;
     let configured = options.namespaces.get(&env.env).map(String::as_str);
     let mut live: BTreeMap<LiveKey, &Value> = BTreeMap::new();
     let mut listed_kinds: BTreeSet<(String, String, Option<String>)> = BTreeSet::new();
@@ -345,7 +405,7 @@ pub fn service_drift(
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or("v1");
-        let placed = placement(o, env, configured, fallback);
+        let placed = placement(o, env, target, configured, fallback);
         // Reported by `requests` as an error for its kind: never listed, so never "missing".
         if placed == Placement::Unknown {
             continue;
@@ -380,6 +440,7 @@ pub fn service_drift(
                         env: None,
                     },
                     file: o.origin.clone(),
+                    destination: target.destination.clone(),
                 }
             };
         let Some(live_object) = live.get(&key) else {
@@ -499,6 +560,7 @@ pub fn service_drift(
                 env: None,
             },
             file: None,
+            destination: target.destination.clone(),
         });
     }
     out

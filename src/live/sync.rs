@@ -218,6 +218,7 @@ fn draft(d: &Declared, rule: RuleId, kind: &str, name: &str, field: &str) -> Liv
             env: None,
         },
         file: d.file.clone(),
+        destination: None,
     }
 }
 
@@ -702,6 +703,7 @@ mod tests {
                 env: None,
             },
             file: None,
+            destination: None,
         };
         let drift = [
             change("spec.replicas", "kubectl-scale", "2026-11-21T10:05:00Z"),

@@ -157,12 +157,14 @@ pub fn check_tree(
         let mut options = live.options.clone();
         for service in &services {
             for (env, deployment) in &service.deploy {
-                if let Some(cluster) = &deployment.cluster {
-                    options
-                        .destinations
-                        .entry(env.clone())
-                        .or_default()
-                        .insert(cluster.clone());
+                for (cluster, namespace) in deployment.destinations() {
+                    if let Some(cluster) = cluster {
+                        options
+                            .destinations
+                            .entry(env.clone())
+                            .or_default()
+                            .insert(cluster.to_string(), namespace.map(str::to_string));
+                    }
                 }
             }
         }
@@ -178,7 +180,7 @@ pub fn check_tree(
         let listed: Vec<(String, String)> = listing
             .envs
             .iter()
-            .map(|(env, l)| (env.clone(), l.target.clone()))
+            .flat_map(|(env, l)| l.iter().map(|l| (env.clone(), l.target.key.clone())))
             .collect();
         let (mut gitops, unread) =
             crate::live::sync::check(live.source, &declared(&services, &envs), &listed);
@@ -194,7 +196,8 @@ pub fn check_tree(
             let Some((severity, _)) = policy.settings(d.rule, &d.service) else {
                 continue;
             };
-            match policy.apply_in_env(d.rule, &d.service, &d.env, severity, d.draft) {
+            let fingerprint_env = d.fingerprint_env();
+            match policy.apply_in_env(d.rule, &d.service, &fingerprint_env, severity, d.draft) {
                 Ok(mut f) => {
                     // The file that sets Git's value (an overlay patch, its `replicas:` or `images:`), as
                     // for parity findings; else the file that declares the object.
