@@ -200,6 +200,10 @@ impl LiveSource for KubeSource {
         self.clusters.contains_key(env)
     }
 
+    fn reads_clusters(&self) -> bool {
+        true
+    }
+
     fn maps_destinations(&self) -> bool {
         self.clusters
             .keys()

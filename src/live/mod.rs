@@ -229,6 +229,9 @@ pub struct Listing {
     pub envs: BTreeMap<String, Vec<EnvListing>>,
     /// Environments, or single lists, that could not be read.
     pub errors: Vec<(String, LiveError)>,
+    /// Environments deployed to destinations nothing configures while `[destinations]` is not in use:
+    /// not read, said once (not an error: configuring one environment's cluster is a choice).
+    pub notices: Vec<String>,
 }
 
 /// One environment's answers.
@@ -278,7 +281,7 @@ fn targets(
     let Some(destinations) = options
         .destinations
         .get(env)
-        .filter(|d| !d.is_empty() && source.maps_destinations())
+        .filter(|d| !d.is_empty() && source.reads_clusters())
     else {
         return (Vec::new(), None);
     };
@@ -312,9 +315,11 @@ pub fn list(
     let mut listing = Listing::default();
     for env in envs {
         let (targets, unmapped) = targets(source, env, options);
-        listing
-            .errors
-            .extend(unmapped.into_iter().map(|e| (env.clone(), e)));
+        match unmapped {
+            Some(e) if source.maps_destinations() => listing.errors.push((env.clone(), e)),
+            Some(e) => listing.notices.push(format!("not read: {e}")),
+            None => {}
+        }
         for target in targets {
             // The same fallback for the requests and, through the listing, for the matching.
             let sole_namespace = source.sole_namespace(&target.key);

@@ -191,6 +191,12 @@ pub trait LiveSource: Sync {
     fn maps_destinations(&self) -> bool {
         false
     }
+
+    /// Whether the source reads clusters (not dumps): an environment deployed to a destination it cannot
+    /// reach is then worth a notice even without `[destinations]`.
+    fn reads_clusters(&self) -> bool {
+        false
+    }
 }
 
 /// `kubectl get -o yaml` dumps: `<dir>/<env>/*.yaml`, each a `List` or single objects.

@@ -152,6 +152,7 @@ pub fn check_tree(
     let policy = Policy::new(config, today);
     let mut findings = Vec::new();
     let mut suppressed = Vec::new();
+    let mut notices = Vec::new();
     if let Some(live) = live {
         // Where the repo's Argo CD Applications send each environment (for environments without a cluster).
         let mut options = live.options.clone();
@@ -169,6 +170,7 @@ pub fn check_tree(
             }
         }
         let listing = crate::live::list(live.source, &refs, &envs, &options);
+        notices.extend(listing.notices.iter().cloned());
         errors.extend(listing.errors.iter().map(|(env, e)| CheckError {
             service: None,
             env: Some(env.clone()),
@@ -248,7 +250,7 @@ pub fn check_tree(
             ))
     });
     let checked_all = scope.envs.is_empty() && scope.services.is_empty();
-    let warnings = if checked_all {
+    let mut warnings: Vec<String> = if checked_all {
         policy
             .unused_exceptions()
             .into_iter()
@@ -262,6 +264,7 @@ pub fn check_tree(
     } else {
         Vec::new()
     };
+    warnings.extend(notices);
     Report {
         version: 1,
         commit: None,

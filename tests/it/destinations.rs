@@ -105,6 +105,22 @@ fn an_environment_is_read_from_the_cluster_of_its_argo_cd_destination() {
         "{report:#}"
     );
     assert_eq!(out.status.code(), Some(2), "{report:#}");
+
+    // Without [destinations], configuring production's cluster alone is a choice: staging is not read, said
+    // once as a warning, and the run is not failed for it.
+    write(
+        root,
+        "config.toml",
+        &format!(
+            "[clusters.production]\nkubeconfig = \"{}\"\ncontext = \"envparity-test\"\nnamespace = \"shop\"\n",
+            kubeconfig.display()
+        ),
+    );
+    let out = envparity(root, &["drift", "--repo", ".", "--state", ".state"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("warning: not read").count(), 1, "{stdout}");
+    assert!(stdout.contains("staging-cluster"), "{stdout}");
 }
 
 #[test]
