@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError};
 use crate::pipeline::{self, Origin, Scope, State, Status};
 use crate::source::short;
 
+mod markdown;
 pub mod output;
 
 /// Command line of `envparity`.
@@ -39,6 +40,9 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (annotations on the PR).
     Github,
+    /// A pull-request comment (GitHub, GitLab): what the change breaks and fixes, what was already there;
+    /// under 65,536 characters.
+    Markdown,
 }
 
 /// Where config, repo and state come from (every command that reads a repo takes these).

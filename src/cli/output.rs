@@ -1,6 +1,6 @@
 //! Output renderers: text (grouped by service, values side by side, colour on a terminal only), JSON (the
-//! DESIGN.md contract), SARIF 2.1.0 and GitHub Actions annotations. All of them render the same
-//! [`Report`]; none of them computes anything.
+//! DESIGN.md contract), SARIF 2.1.0, GitHub Actions annotations and a Markdown pull-request comment
+//! ([`super::markdown`]). All of them render the same [`Report`]; none of them computes anything.
 
 use std::io::Write;
 
@@ -38,6 +38,9 @@ pub fn print_report(report: &Report, format: Format, repo: &Reader) -> std::io::
             writeln!(out)
         }
         Format::Github => write_github(&mut out, report),
+        Format::Markdown => out.write_all(
+            super::markdown::render(&super::markdown::Comment::of_report(report)).as_bytes(),
+        ),
     }
 }
 
@@ -472,6 +475,9 @@ pub fn print_gate(
                 crate::source::short(&gate.base.id)
             )
         }
+        Format::Markdown => out.write_all(
+            super::markdown::render(&super::markdown::Comment::of_gate(gate)).as_bytes(),
+        ),
         Format::Text => {
             let (new, present): (Vec<Finding>, Vec<Finding>) = report
                 .findings

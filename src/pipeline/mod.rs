@@ -391,6 +391,10 @@ pub struct Gate {
     pub base: CommitInfo,
     /// Fingerprints that the base has too ("already present").
     pub present: BTreeSet<String>,
+    /// Findings of the base the change no longer has ("fixed"), as the base reported them. A service the
+    /// change could not fully check fixes nothing (its findings may be missing only because it was not
+    /// read), and a finding an exception hides is not fixed.
+    pub fixed: Vec<Finding>,
 }
 
 impl Gate {
@@ -456,12 +460,32 @@ pub fn gate(
         None,
     )?;
     let report = check(config, state, origin, scope)?;
+    // A finding an exception now hides is still there, not fixed.
+    let now: BTreeSet<&str> = report
+        .findings
+        .iter()
+        .chain(report.suppressed.iter().map(|s| &s.finding))
+        .map(|f| f.fingerprint.as_str())
+        .collect();
+    let unchecked = |service: &str| {
+        report
+            .errors
+            .iter()
+            .any(|e| e.service.as_deref().is_none_or(|s| s == service))
+    };
+    let fixed = base_report
+        .findings
+        .iter()
+        .filter(|f| !now.contains(f.fingerprint.as_str()) && !unchecked(&f.service))
+        .cloned()
+        .collect();
     Ok(Gate {
         present: base_report
             .findings
             .iter()
             .map(|f| f.fingerprint.clone())
             .collect(),
+        fixed,
         report,
         base: base_commit,
     })

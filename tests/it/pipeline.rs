@@ -617,3 +617,87 @@ fn scan_reads_the_cluster_records_drift_and_argo_syncs_once_and_survives_a_dead_
     let runs = history.runs(10).expect("runs");
     assert_eq!(runs.iter().map(|r| r.repeats).collect::<Vec<_>>(), [0, 1]);
 }
+
+#[test]
+fn the_markdown_comment_says_what_a_change_breaks_fixes_and_leaves() {
+    let dir = tempfile::tempdir().expect("repo");
+    let repo = WorkRepo::init(&dir.path().join("infra"));
+    write_inventory(&repo, "2Gi");
+    repo.commit("staging 2Gi: an inversion the change fixes");
+    let state = tempfile::tempdir().expect("state");
+    let st = state.path().to_str().expect("utf-8");
+    let path = repo.dir.to_str().expect("utf-8");
+
+    // The change fixes staging's memory and pins production to an older image.
+    write_inventory(&repo, "512Mi");
+    let k = repo
+        .dir
+        .join("apps/inventory/overlays/production/kustomization.yaml");
+    let text = std::fs::read_to_string(&k).expect("read");
+    std::fs::write(
+        &k,
+        format!("{text}images:\n  - name: ghcr.io/acme/inventory\n    newTag: 0.9.0\n"),
+    )
+    .expect("write");
+    let comment = || {
+        let out = run(
+            state.path(),
+            &[
+                "check", "--repo", path, "--state", st, "--base", "main", "--format", "markdown",
+            ],
+        );
+        let md = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), md)
+    };
+    let (code, md) = comment();
+    assert_eq!(code, Some(1), "{md}");
+    assert!(
+        md.starts_with("## envparity: ❌ this change adds 1 blocking finding(s)\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**1 new** (1 block, 0 warn, 0 info) · **1 fixed** · 0 already present"),
+        "{md}"
+    );
+    // What breaks, with its values side by side in promotion order.
+    let breaks = &md[md.find("### Breaks (1)").expect("breaks")..];
+    assert!(
+        breaks.contains(
+            "**BLOCK** <code>image</code> · inventory · <code>Deployment/inventory</code> [<code>inventory</code>] · <code>image</code>"
+        ),
+        "{md}"
+    );
+    assert!(
+        breaks.contains(
+            "| dev | staging | production |\n|---|---|---|\n| <code>ghcr.io/acme/inventory:1.0.0</code> | <code>ghcr.io/acme/inventory:1.0.0</code> | <code>ghcr.io/acme/inventory:0.9.0</code> |\n"
+        ),
+        "{md}"
+    );
+    // What it fixes, collapsed.
+    let fixes = &md[md
+        .find("<details><summary>Fixes (1)</summary>")
+        .expect("fixes")..];
+    assert!(
+        fixes.contains("- **block** <code>limit-inversion</code> · inventory"),
+        "{md}"
+    );
+    assert!(!md.contains("Already present") && !md.contains("Could not be checked"));
+
+    // Once merged, the same finding is already present at the base, and nothing new blocks.
+    repo.commit("pin production to 0.9.0, fix staging's memory");
+    let (code, md) = comment();
+    assert_eq!(code, Some(0), "{md}");
+    assert!(
+        md.starts_with("## envparity: ✅ nothing new blocks\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**0 new** (0 block, 0 warn, 0 info) · **0 fixed** · 1 already present"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary>Already present at the base (1)</summary>\n\n- **block** <code>image</code>"),
+        "{md}"
+    );
+    assert!(!md.contains("### Breaks"), "{md}");
+}
