@@ -268,7 +268,7 @@ fn a_value_planted_by_hand_reaches_no_output_but_the_change_is_reported() {
 
     // drift, in every format.
     let mut json_out = None;
-    for format in ["text", "json", "sarif", "github"] {
+    for format in ["text", "json", "sarif", "github", "markdown"] {
         let out = run(
             root,
             &[
