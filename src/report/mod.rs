@@ -55,10 +55,10 @@ pub enum ReportError {
         /// What it holds.
         why: &'static str,
     },
-    /// The output directory is, contains or lies inside the state directory: publishing would delete the
-    /// history or be deleted with the state.
+    /// The output directory is or contains the state directory, or is one of envparity's own entries in
+    /// it: publishing would delete the history, the mirrors or the cache.
     #[error(
-        "refusing to publish the report into {}: it overlaps the state directory {}",
+        "refusing to publish the report into {}: it overlaps the state directory {} (a directory of its own inside it is fine)",
         out.display(),
         state.display()
     )]
@@ -152,8 +152,8 @@ pub fn render(history: &History, options: &Options) -> Result<Site, ReportError>
 /// Renders the site straight into a staging directory next to `out` and swaps it in atomically; returns
 /// the number of files.
 ///
-/// Refuses (and deletes nothing) when `out` overlaps `state_dir` or is a non-empty directory that holds
-/// no envparity site; files in `out` that envparity did not write are kept.
+/// Refuses (and deletes nothing) when `out` is or contains `state_dir` or one of its entries, or is a
+/// non-empty directory that holds no envparity site; files in `out` that envparity did not write are kept.
 #[tracing::instrument(skip_all, fields(out = %out.display()))]
 pub fn build(
     history: &History,

@@ -5,7 +5,7 @@
 //! Swapping replaces a whole directory, so `out` is checked first: a mistyped `--out` must never delete
 //! an unrelated directory. `out` is replaced only when it is missing, empty, or holds a site envparity
 //! published (its [`MARKER`] file, or for sites published before the marker existed the brand link every
-//! page carries); never when it overlaps the state directory. Files in `out` that envparity did not write
+//! page carries); never when it is or contains the state directory or one of its entries. Files in `out` that envparity did not write
 //! (a README beside the site) are carried over into the new site.
 
 use std::collections::BTreeSet;
@@ -46,6 +46,18 @@ const OLD_SITE_TOPS: [&str; 7] = [
     "data",
 ];
 
+/// What envparity keeps in the state directory (`pipeline::State`, the daemon's lock). The site may be a
+/// directory of its own inside the state directory (`deploy/` gives state and site one volume:
+/// `/var/lib/envparity/site`), never the state directory itself, one containing it, or one of these.
+const STATE_ENTRIES: [&str; 6] = [
+    "history.sqlite",
+    "history.sqlite-wal",
+    "history.sqlite-shm",
+    "cache",
+    "mirrors",
+    "daemon.lock",
+];
+
 /// The contents of [`MARKER`] for a site of `files`.
 pub fn marker<'a>(files: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
     let mut text = format!("{MARKER_HEAD}\n");
@@ -83,7 +95,12 @@ impl Staging {
     /// that overlaps `state_dir` or holds something other than an envparity site.
     pub fn new(out: &Path, state_dir: &Path) -> Result<Staging, ReportError> {
         let (o, s) = (resolved(out), resolved(state_dir));
-        if o.starts_with(&s) || s.starts_with(&o) {
+        let into_own_entry = o
+            .strip_prefix(&s)
+            .ok()
+            .and_then(|rel| rel.components().next())
+            .is_none_or(|first| STATE_ENTRIES.iter().any(|e| first.as_os_str() == *e));
+        if s.starts_with(&o) || (o.starts_with(&s) && into_own_entry) {
             return Err(ReportError::OverlapsState {
                 out: out.to_path_buf(),
                 state: state_dir.to_path_buf(),

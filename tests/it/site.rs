@@ -1523,7 +1523,9 @@ fn publishing_refuses_a_directory_that_holds_no_envparity_site_and_deletes_nothi
 #[test]
 fn publishing_refuses_an_output_that_overlaps_the_state_directory() {
     let (state, history) = small_history();
-    let inside = state.path().join("site");
+    let layout = envparity::pipeline::State {
+        dir: state.path().to_path_buf(),
+    };
     let parent = state.path().parent().expect("parent").to_path_buf();
     // Another spelling of the state directory itself (`x/../state`) is caught too.
     let respelled = state
@@ -1533,8 +1535,12 @@ fn publishing_refuses_an_output_that_overlaps_the_state_directory() {
     for out in [
         state.path().to_path_buf(),
         respelled,
-        inside.clone(),
         parent,
+        layout.history(),
+        layout.render_cache(),
+        layout.render_cache().parent().expect("cache").to_path_buf(),
+        layout.mirror("https://example.com/infra.git"),
+        state.path().join("daemon.lock"),
     ] {
         let err = report::build(&history, &Options::default(), &out, state.path())
             .expect_err("overlap is refused");
@@ -1544,11 +1550,18 @@ fn publishing_refuses_an_output_that_overlaps_the_state_directory() {
             out.display()
         );
     }
-    assert!(!inside.exists());
+    assert!(!state.path().join("cache").exists());
     assert!(
         state.path().join("history.sqlite").is_file(),
         "the history is untouched"
     );
+
+    // A directory of its own inside the state directory is what deploy/ configures
+    // (`/var/lib/envparity/site`): the daemon keeps publishing there after an upgrade.
+    let site = state.path().join("site");
+    report::build(&history, &Options::default(), &site, state.path()).expect("publish");
+    report::build(&history, &Options::default(), &site, state.path()).expect("publish again");
+    assert!(site.join(report::MARKER).is_file());
 }
 
 #[test]
