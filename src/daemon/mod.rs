@@ -83,7 +83,12 @@ pub fn lock(state_dir: &Path) -> Result<Lock, DaemonError> {
         path: path.clone(),
         source,
     };
-    std::fs::create_dir_all(state_dir).map_err(err)?;
+    // Created owner-only, like the history inside it.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(state_dir).map_err(err)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -613,6 +618,20 @@ async fn wait_for_signal() -> Result<&'static str, DaemonError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_lock_creates_the_state_directory_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let state = dir.path().join("state");
+        let _lock = lock(&state).expect("lock");
+        let mode = std::fs::metadata(&state)
+            .expect("stat")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{mode:o}");
+    }
 
     #[test]
     fn a_second_lock_on_the_same_state_is_refused() {

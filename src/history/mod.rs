@@ -51,6 +51,14 @@ pub enum HistoryError {
         /// Why.
         source: std::io::Error,
     },
+    /// The database file could not be created (with owner-only permissions).
+    #[error("cannot create the history database {}: {source}", path.display())]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// SQLite could not open the file (permissions, a directory in the way…).
     #[error("cannot open the history database {}: {source}", path.display())]
     Open {
@@ -442,11 +450,20 @@ impl History {
     #[tracing::instrument(level = "debug")]
     pub fn open(path: &Path) -> Result<History, HistoryError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| HistoryError::CreateDir {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            // The state directory, when this creates it, is its owner's alone: the history holds
+            // findings about the infrastructure and the mirrors its source.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(parent)
+                .map_err(|source| HistoryError::CreateDir {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
         }
+        private_file(path)?;
         let open_err = |source| HistoryError::Open {
             path: path.to_path_buf(),
             source,
@@ -490,6 +507,56 @@ impl History {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Creates the database file `0600` when missing (SQLite gives its `-wal` and `-shm` files the same
+/// mode), and tightens one a looser umask left readable by others.
+fn private_file(path: &Path) -> Result<(), HistoryError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                return Err(HistoryError::Create {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = PathBuf::from(file);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if !meta.is_file() || mode & 0o077 == 0 {
+                continue;
+            }
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700)) {
+                Ok(()) => tracing::info!(
+                    file = %file.display(),
+                    from = format!("{mode:o}"),
+                    to = format!("{:o}", mode & 0o700),
+                    "history file was readable by others; made it private"
+                ),
+                Err(e) => {
+                    tracing::warn!(file = %file.display(), error = %e, "could not make the history file private")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// A timestamp as stored: fixed-width RFC 3339 UTC, so text order is time order.

@@ -319,7 +319,7 @@ pub fn report(config: &Config, state: &State, out: &Path) -> Result<usize, Pipel
     let options = crate::report::Options {
         prices: config.report.prices.clone(),
     };
-    Ok(crate::report::build(&history, &options, out)?)
+    Ok(crate::report::build(&history, &options, out, &state.dir)?)
 }
 
 /// `digest`: selects, builds and sends (or, with `dry_run`, writes) the digest of `request.period`, once per

@@ -131,8 +131,7 @@ impl<R: Renderer> CachedRenderer<R> {
     }
 
     fn store(&self, path: &Path, rendered: &Rendered) -> Result<(), RenderError> {
-        std::fs::create_dir_all(&self.cache_dir)
-            .map_err(|err| RenderError::io(&self.cache_dir, err))?;
+        private_dirs(&self.cache_dir).map_err(|err| RenderError::io(&self.cache_dir, err))?;
         let tmp = tempfile::NamedTempFile::new_in(&self.cache_dir)
             .map_err(|err| RenderError::io(&self.cache_dir, err))?;
         let entry = Entry {
@@ -146,10 +145,28 @@ impl<R: Renderer> CachedRenderer<R> {
             .flush()
             .map_err(|err| RenderError::io(tmp.path(), err))?;
         drop(writer);
+        // Synced before the rename and the directory after it: a crash must not leave an entry that is
+        // named but empty (it would only be a miss, but every run after would re-render and rewrite it).
+        tmp.as_file()
+            .sync_all()
+            .map_err(|err| RenderError::io(tmp.path(), err))?;
         tmp.persist(path)
             .map_err(|err| RenderError::io(path, err.error))?;
+        if let Err(err) = std::fs::File::open(&self.cache_dir).and_then(|d| d.sync_all()) {
+            tracing::debug!(dir = %self.cache_dir.display(), error = %err, "could not fsync the render cache");
+        }
         Ok(())
     }
+}
+
+/// Creates `dir` and its missing parents `0700`: the cache lives in the state directory, which only its
+/// owner reads (an existing directory keeps its mode).
+fn private_dirs(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Entries used within this long are not touched again (one write a day per entry at most).

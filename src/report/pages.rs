@@ -63,10 +63,6 @@ pub fn render(history: &History, data: &SiteData, sink: &mut dyn Sink) -> Result
         "style.css".into(),
         include_bytes!("../../templates/style.css").to_vec(),
     )?;
-    sink.put(
-        "README.md".into(),
-        include_bytes!("../../reports/README.md").to_vec(),
-    )?;
     let footer = match &data.last {
         Some(r) => format!(
             "Rendered by envparity {} from the history, as of run #{} ({}).",

@@ -96,7 +96,12 @@ impl GitRepo {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&parent).map_err(SourceError::io(&parent))?;
+        // The mirrors live in the state directory, which is its owner's alone.
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&parent).map_err(SourceError::io(&parent))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -736,3 +736,32 @@ fn service_views_keep_the_newest_timeline_run() {
         .collect();
     assert_eq!(images, [("api", Some("api:1")), ("web", Some("web:3"))]);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_state_directory_and_the_history_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let path = state.join("history.sqlite");
+    let mut history = open(&path);
+    history.record(&scan(1, Vec::new())).expect("record");
+    assert_eq!(mode(&state), 0o700, "a state directory envparity creates");
+    assert_eq!(mode(&path), 0o600, "a history envparity creates");
+    let wal = state.join("history.sqlite-wal");
+    if wal.exists() {
+        assert_eq!(
+            mode(&wal),
+            0o600,
+            "SQLite gives the WAL the database's mode"
+        );
+    }
+    drop(history);
+
+    // A history an older envparity left world-readable is tightened, and still opens.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let history = open(&path);
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(history.runs(10).expect("runs").len(), 1);
+}

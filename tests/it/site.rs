@@ -1325,9 +1325,9 @@ fn the_same_history_gives_the_same_bytes() {
 
         let out = tempfile::tempdir().expect("tempdir");
         let (a, b) = (out.path().join("a/site"), out.path().join("b/site"));
-        let n = report::build(history, &options, &a).expect("build a");
+        let n = report::build(history, &options, &a, dir.path()).expect("build a");
         assert_eq!(n, first.files.len(), "{what}: build counts its files");
-        report::build(history, &options, &b).expect("build b");
+        report::build(history, &options, &b, dir.path()).expect("build b");
         let (ta, tb) = (read_tree(&a), read_tree(&b));
         assert_same_site(&format!("{what}: build twice"), &ta, &tb);
         assert_same_site(&format!("{what}: build vs render"), &ta, &first.files);
@@ -1370,14 +1370,16 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let old = read_tree(&out);
     assert_same_site(
         "first publish",
-        &old,
+        &read_tree(&out),
         &report::render(&history, &Options::default())
             .expect("render")
             .files,
     );
+    // A file envparity did not write lives beside the site through the crash and the next publishes.
+    std::fs::write(out.join("README.md"), b"# our site\n").expect("write");
+    let old = read_tree(&out);
     assert!(
         staging_dirs(&parent).is_empty(),
         "{:?}",
@@ -1388,9 +1390,11 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
     let mut r = record(12, Vec::new(), metrics(SCRIPT, ENV_PAYLOAD, 1.0, 1.0));
     r.views = vec![hostile_view()];
     history.record(&r).expect("record day 12");
-    let new = report::render(&history, &Options::default())
+    let rendered = report::render(&history, &Options::default())
         .expect("render")
         .files;
+    let mut new = rendered.clone();
+    new.insert("README.md".into(), b"# our site\n".to_vec());
     assert_ne!(old, new, "the extra run changes the site");
 
     let crashed = Command::new(env!("CARGO_BIN_EXE_envparity"))
@@ -1433,7 +1437,7 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&run.stdout).contains(&format!("{} files written", new.len())),
+        String::from_utf8_lossy(&run.stdout).contains(&format!("{} files written", rendered.len())),
         "{}",
         String::from_utf8_lossy(&run.stdout)
     );
@@ -1463,4 +1467,164 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         staging_dirs(&parent)
     );
     assert_same_site("after the sweep, out", &read_tree(&out), &new);
+}
+
+// ------------------------------------------------------------------------------------------ safe publishing
+
+/// A history with one run, its directory (the state directory) kept alive with it.
+fn small_history() -> (tempfile::TempDir, History) {
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut history = History::open(&state.path().join("history.sqlite")).expect("open");
+    history
+        .record(&record(
+            1,
+            Vec::new(),
+            metrics(SCRIPT, ENV_PAYLOAD, 1.0, 1.0),
+        ))
+        .expect("record");
+    (state, history)
+}
+
+#[test]
+fn publishing_refuses_a_directory_that_holds_no_envparity_site_and_deletes_nothing() {
+    let (state, history) = small_history();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("photos");
+    std::fs::create_dir_all(out.join("2024")).expect("mkdir");
+    std::fs::write(out.join("2024/beach.jpg"), b"jpeg").expect("write");
+    std::fs::write(out.join("index.html"), b"<h1>my homepage</h1>").expect("write");
+    let before = read_tree(&out);
+
+    let err = report::build(&history, &Options::default(), &out, state.path())
+        .expect_err("a foreign directory is refused");
+    assert!(
+        matches!(err, report::ReportError::NotASite { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(utf8(&out)),
+        "names the directory: {err}"
+    );
+    assert_same_site("the refused directory", &read_tree(&out), &before);
+    assert!(staging_dirs(dir.path()).is_empty());
+
+    // A plain file is refused too.
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, b"notes").expect("write");
+    let err = report::build(&history, &Options::default(), &file, state.path())
+        .expect_err("a file is refused");
+    assert!(
+        matches!(err, report::ReportError::NotASite { .. }),
+        "{err:?}"
+    );
+    assert_eq!(std::fs::read(&file).expect("read"), b"notes");
+}
+
+#[test]
+fn publishing_refuses_an_output_that_overlaps_the_state_directory() {
+    let (state, history) = small_history();
+    let layout = envparity::pipeline::State {
+        dir: state.path().to_path_buf(),
+    };
+    let parent = state.path().parent().expect("parent").to_path_buf();
+    // Another spelling of the state directory itself (`x/../state`) is caught too.
+    let respelled = state
+        .path()
+        .join("..")
+        .join(state.path().file_name().expect("name"));
+    for out in [
+        state.path().to_path_buf(),
+        respelled,
+        parent,
+        layout.history(),
+        layout.render_cache(),
+        layout.render_cache().parent().expect("cache").to_path_buf(),
+        layout.mirror("https://example.com/infra.git"),
+        state.path().join("daemon.lock"),
+    ] {
+        let err = report::build(&history, &Options::default(), &out, state.path())
+            .expect_err("overlap is refused");
+        assert!(
+            matches!(err, report::ReportError::OverlapsState { .. }),
+            "{}: {err:?}",
+            out.display()
+        );
+    }
+    assert!(!state.path().join("cache").exists());
+    assert!(
+        state.path().join("history.sqlite").is_file(),
+        "the history is untouched"
+    );
+
+    // A directory of its own inside the state directory is what deploy/ configures
+    // (`/var/lib/envparity/site`): the daemon keeps publishing there after an upgrade.
+    let site = state.path().join("site");
+    report::build(&history, &Options::default(), &site, state.path()).expect("publish");
+    report::build(&history, &Options::default(), &site, state.path()).expect("publish again");
+    assert!(site.join(report::MARKER).is_file());
+}
+
+#[test]
+fn a_site_published_before_the_marker_is_replaced_and_files_envparity_did_not_write_are_kept() {
+    let (state, history) = small_history();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("reports");
+    // An old-style site (no marker; its pages carry the brand link) with a README beside it.
+    std::fs::create_dir_all(out.join("services")).expect("mkdir");
+    std::fs::write(
+        out.join("index.html"),
+        "<html><nav>\n<a class=\"brand\" href=\"index.html\">envparity</a>\n</nav></html>",
+    )
+    .expect("write");
+    std::fs::write(out.join("services/retired-service.html"), b"old page").expect("write");
+    std::fs::write(out.join("README.md"), b"# our reports\n").expect("write");
+    std::fs::create_dir_all(out.join("notes")).expect("mkdir");
+    std::fs::write(out.join("notes/runbook.md"), b"runbook").expect("write");
+
+    report::build(&history, &Options::default(), &out, state.path()).expect("upgrade publish");
+    let site = report::render(&history, &Options::default())
+        .expect("render")
+        .files;
+    let mut expected = site.clone();
+    expected.insert("README.md".into(), b"# our reports\n".to_vec());
+    expected.insert("notes/runbook.md".into(), b"runbook".to_vec());
+    assert_same_site("after the upgrade", &read_tree(&out), &expected);
+    assert!(
+        site.contains_key(report::MARKER),
+        "the site carries its marker"
+    );
+
+    // From now on the marker decides: a file added by hand is kept, a page the site no longer writes goes.
+    std::fs::create_dir_all(out.join("services")).expect("mkdir");
+    std::fs::write(out.join("services/by-hand.txt"), b"mine").expect("write");
+    let marker = String::from_utf8(site[report::MARKER].clone()).expect("utf-8");
+    let listed = marker.lines().nth(1).expect("a listed page").to_string();
+    std::fs::write(
+        out.join(report::MARKER),
+        format!("{marker}services/gone.html\n"),
+    )
+    .expect("write");
+    std::fs::write(out.join("services/gone.html"), b"gone").expect("write");
+    report::build(&history, &Options::default(), &out, state.path()).expect("second publish");
+    expected.insert("services/by-hand.txt".into(), b"mine".to_vec());
+    assert_same_site("after the second publish", &read_tree(&out), &expected);
+    assert!(out.join(&listed).is_file());
+    assert!(staging_dirs(dir.path()).is_empty());
+}
+
+#[test]
+fn a_folder_holding_only_its_readme_is_published_into_keeping_the_readme() {
+    // This repository's own `reports/` is kept in git for its README.
+    let (state, history) = small_history();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("reports");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    std::fs::write(out.join("README.md"), b"readme").expect("write");
+    report::build(&history, &Options::default(), &out, state.path()).expect("publish");
+    assert_eq!(
+        std::fs::read(out.join("README.md")).expect("read"),
+        b"readme"
+    );
+    assert!(out.join("index.html").is_file());
+    assert!(out.join(report::MARKER).is_file());
 }
