@@ -657,4 +657,32 @@ mod tests {
             assert!(!is_remote(local), "{local}");
         }
     }
+
+    #[test]
+    fn a_kustomization_chain_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(tmp.path()).expect("canonical");
+        let chain = |length: usize| {
+            for i in 0..length {
+                let dir = root.join(format!("k{i}"));
+                std::fs::create_dir_all(&dir).expect("mkdir");
+                let next = if i + 1 < length {
+                    format!("resources: [../k{}]\n", i + 1)
+                } else {
+                    "resources: []\n".to_string()
+                };
+                std::fs::write(dir.join("kustomization.yaml"), next).expect("write");
+            }
+        };
+        let reader = Reader::new(&root, DEFAULT_MAX_BYTES);
+        chain(MAX_CHAIN_DEPTH + 1);
+        let inputs = walk(&root.join("k0"), &reader).expect("at the limit");
+        assert_eq!(inputs.files.len(), MAX_CHAIN_DEPTH + 1);
+        chain(5000);
+        let err = walk(&root.join("k0"), &reader).expect_err("too deep");
+        assert!(
+            err.to_string().contains("nested more than 64 deep"),
+            "{err}"
+        );
+    }
 }
