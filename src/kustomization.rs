@@ -31,9 +31,15 @@ pub fn repo_path(path: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
-/// The kustomization file in `dir`, if any.
+/// The kustomization file in `dir`, if any: the first name that exists as anything but a directory. A
+/// link to `/dev/zero`, a FIFO or a dangling link is returned too, not skipped, so that reading it through
+/// the bounded reader makes it an error naming it (skipped, it silently turns an overlay into none).
+/// Nothing is opened here: `lstat`/`stat` never block on a FIFO.
 pub fn kustomization_file(dir: &Path) -> Option<PathBuf> {
-    FILE_NAMES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
+    FILE_NAMES
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| std::fs::symlink_metadata(p).is_ok() && !p.is_dir())
 }
 
 /// How an overlay renames what it renders (from its kustomization).

@@ -15,11 +15,17 @@ pub struct YamlError {
     pub column: Option<u64>,
     /// The parser's message, without any excerpt of the input.
     pub message: String,
+    /// Whether a resource limit (depth, size, aliases) stopped the parse, rather than a syntax error.
+    pub limit: bool,
 }
 
 impl From<serde_saphyr::Error> for YamlError {
     fn from(err: serde_saphyr::Error) -> Self {
         let location = err.location();
+        // Flow collections (`[[[…`) nested past the scanner's limit are a scanner error, not a budget
+        // breach; its words are the only sign of it.
+        let limit = matches!(err.without_snippet(), serde_saphyr::Error::Budget { .. })
+            || err.to_string().contains("recursion limit exceeded");
         // The rendered message may still echo a scalar; keep its first line, which is the parser's words,
         // without the location it appends (kept in fields instead).
         let rendered = err.without_snippet().to_string();
@@ -32,6 +38,7 @@ impl From<serde_saphyr::Error> for YamlError {
             line: location.as_ref().map(|l| l.line()),
             column: location.as_ref().map(|l| l.column()),
             message: message.trim().to_string(),
+            limit,
         }
     }
 }
@@ -50,12 +57,77 @@ pub fn documents<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
     Ok(serde_saphyr::from_multiple_with_options(text, options())?)
 }
 
-/// Parses kustomize's own output for a whole environment, which can exceed the parser's default budget
-/// (1,024 documents, 250,000 nodes) that guards against hostile input.
-pub fn documents_unbounded<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
+/// How deep a manifest or kustomize's output may nest. The parser's default (64) guards kustomization
+/// files; manifests are deeper (a CRD's OpenAPI schema nests two levels per field, and one embedding a
+/// pod template goes far), but nothing real comes near this, while a 9,000-deep document costs kustomize
+/// seconds and tens of MiB to re-indent, and envparity its stack.
+pub const MANIFEST_MAX_DEPTH: usize = 128;
+
+/// The stack a manifest is parsed on: deserializing recurses once per level, ~22 KiB a level in a debug
+/// build, more than a 2 MiB worker thread holds at [`MANIFEST_MAX_DEPTH`]. Only touched pages cost memory.
+const PARSE_STACK_BYTES: usize = 32 << 20;
+
+/// Runs `parse` on a thread of its own with [`PARSE_STACK_BYTES`] of stack.
+fn on_parse_stack<R: Send>(
+    parse: impl FnOnce() -> Result<R, YamlError> + Send,
+) -> Result<R, YamlError> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("envparity-yaml".to_string())
+            .stack_size(PARSE_STACK_BYTES)
+            .spawn_scoped(scope, parse)
+            .map_err(|err| YamlError {
+                line: None,
+                column: None,
+                message: format!("cannot start a parser thread: {err}"),
+                limit: true,
+            })?;
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// A budget for manifests and renders: bounded depth; counts of nodes and documents bounded only by the
+/// size of the text (a file is at most `limits.max_file_bytes`, kustomize's output at most 8 times that).
+fn manifest_options() -> serde_saphyr::Options {
     let mut options = options();
-    options.budget = None;
-    Ok(serde_saphyr::from_multiple_with_options(text, options)?)
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MANIFEST_MAX_DEPTH;
+    budget.max_documents = usize::MAX;
+    budget.max_nodes = usize::MAX;
+    budget.max_events = usize::MAX;
+    budget.max_total_scalar_bytes = usize::MAX;
+    options.budget = Some(budget);
+    options
+}
+
+/// Parses kustomize's own output for a whole environment, which can exceed the parser's default counts
+/// (1,024 documents, 250,000 nodes) but not [`MANIFEST_MAX_DEPTH`].
+pub fn documents_rendered<T: DeserializeOwned + Send>(text: &str) -> Result<Vec<T>, YamlError> {
+    on_parse_stack(|| {
+        Ok(serde_saphyr::from_multiple_with_options(
+            text,
+            manifest_options(),
+        )?)
+    })
+}
+
+/// Parses a manifest stream only to see it stays within the limits, keeping nothing: `Err` only for a
+/// breached limit (a syntax error is left for kustomize to report in its own words).
+pub fn check_manifest(text: &str) -> Result<(), YamlError> {
+    on_parse_stack(|| {
+        match serde_saphyr::from_multiple_with_options::<serde::de::IgnoredAny>(
+            text,
+            manifest_options(),
+        ) {
+            Err(err) => {
+                let err = YamlError::from(err);
+                if err.limit { Err(err) } else { Ok(()) }
+            }
+            Ok(_) => Ok(()),
+        }
+    })
 }
 
 /// Parses a single YAML document.
@@ -79,6 +151,31 @@ mod tests {
         assert_eq!(docs.len(), 2);
         // YAML 1.2: `y` is a string (YAML 1.1 would read a boolean).
         assert_eq!(docs[1]["b"][1], "y");
+    }
+
+    #[test]
+    fn depth_is_bounded_for_every_parse() {
+        let deep = |depth: usize| format!("a: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+        let started = std::time::Instant::now();
+        let err = document::<serde_json::Value>(&deep(9000)).expect_err("too deep");
+        assert!(err.limit, "{err:?}");
+        let err = check_manifest(&deep(9000)).expect_err("too deep");
+        assert!(err.limit, "{err:?}");
+        let err = documents_rendered::<serde_json::Value>(&deep(9000)).expect_err("too deep");
+        assert!(err.limit, "{err:?}");
+        let block: String = (0..9000)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        let err = check_manifest(&block).expect_err("too deep");
+        assert!(err.limit && err.message.contains("depth"), "{err:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Deep, but within the limit; a syntax error is not a limit.
+        let within: String = (0..MANIFEST_MAX_DEPTH - 2)
+            .map(|i| format!("{}a:\n", " ".repeat(i)))
+            .collect();
+        assert_eq!(check_manifest(&within), Ok(()));
+        assert!(documents_rendered::<serde_json::Value>(&within).is_ok());
+        assert_eq!(check_manifest("a: [\n"), Ok(()));
     }
 
     #[test]

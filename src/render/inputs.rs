@@ -225,6 +225,7 @@ pub(crate) fn walk(dir: &Path, reader: &Reader) -> Result<Inputs, RenderError> {
         batching: Batching::default(),
         root_prefix: false,
         inner_prefix: false,
+        depth: 0,
     };
     let root = walker.kustomization(&dir, None)?;
     let mut batching = walker.batching;
@@ -330,7 +331,14 @@ struct Walker<'a> {
     /// A kustomization below the root sets a non-empty `namePrefix`, or one has `transformers` (which may
     /// hold a PrefixTransformer for some kinds only).
     inner_prefix: bool,
+    /// How many kustomizations deep the walk is now.
+    depth: usize,
 }
+
+/// The most kustomizations one may nest through `resources`, `bases` and `components`: real chains are a
+/// handful deep (overlay, region, base, components), and the walk recurses, so a generated chain of
+/// thousands must stop with an error rather than the stack.
+const MAX_CHAIN_DEPTH: usize = 64;
 
 /// The kinds kustomize's `namePrefix` leaves alone (`prefixFieldSpecsToSkip` in kustomize v5.5).
 pub(crate) const UNPREFIXED_KINDS: [&str; 3] =
@@ -513,13 +521,37 @@ impl Walker<'_> {
         };
         if meta.is_dir() {
             if kind == Entry::FileOrKustomization {
-                self.kustomization(&path, Some(file))?;
+                if self.depth >= MAX_CHAIN_DEPTH {
+                    return Err(RenderError::io(
+                        &display_path(file, self.repo_root),
+                        std::io::Error::other(format!(
+                            "kustomizations nested more than {MAX_CHAIN_DEPTH} deep"
+                        )),
+                    ));
+                }
+                self.depth += 1;
+                let walked = self.kustomization(&path, Some(file));
+                self.depth -= 1;
+                walked?;
             }
             // A directory where a file belongs: kustomize reports that itself, with its own words.
         } else {
             // Kustomize reads this file too: a device, a FIFO or a link out of the repository must be
             // refused before it runs, even when no cache digest reads the file first.
             self.reader.check(&path)?;
+            // kustomize parses it, and a document nested thousands deep costs it seconds and tens of MiB
+            // to re-indent: refused here, naming the file. Only a breached limit: syntax errors are
+            // kustomize's to report.
+            if kind == Entry::FileOrKustomization {
+                let text = self.reader.read_to_string(&path)?;
+                if let Err(err) = crate::yaml::check_manifest(&text) {
+                    return Err(RenderError::ManifestSyntax {
+                        file: display_path(&path, self.repo_root),
+                        line: err.line,
+                        message: err.message,
+                    });
+                }
+            }
             self.files.insert(path);
         }
         Ok(())
@@ -624,5 +656,33 @@ mod tests {
         for local in ["../../base", "deploy.yaml", "github/base"] {
             assert!(!is_remote(local), "{local}");
         }
+    }
+
+    #[test]
+    fn a_kustomization_chain_deeper_than_the_limit_is_an_error_not_a_stack_overflow() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let root = std::fs::canonicalize(tmp.path()).expect("canonical");
+        let chain = |length: usize| {
+            for i in 0..length {
+                let dir = root.join(format!("k{i}"));
+                std::fs::create_dir_all(&dir).expect("mkdir");
+                let next = if i + 1 < length {
+                    format!("resources: [../k{}]\n", i + 1)
+                } else {
+                    "resources: []\n".to_string()
+                };
+                std::fs::write(dir.join("kustomization.yaml"), next).expect("write");
+            }
+        };
+        let reader = Reader::new(&root, DEFAULT_MAX_BYTES);
+        chain(MAX_CHAIN_DEPTH + 1);
+        let inputs = walk(&root.join("k0"), &reader).expect("at the limit");
+        assert_eq!(inputs.files.len(), MAX_CHAIN_DEPTH + 1);
+        chain(5000);
+        let err = walk(&root.join("k0"), &reader).expect_err("too deep");
+        assert!(
+            err.to_string().contains("nested more than 64 deep"),
+            "{err}"
+        );
     }
 }

@@ -72,15 +72,81 @@ impl KustomizeCommand {
         }
     }
 
-    fn build(&self, dir: &Path) -> Command {
-        let mut command = Command::new(self.program());
+    /// `kustomize build` of `dir`, boxed: files only from inside each kustomization's root, no plugins, no
+    /// exec functions, no Helm, all said explicitly rather than left to the defaults of whichever version is
+    /// installed, and an environment of the allow-listed variables only ([`child_env`]). kubectl v5.5's
+    /// `kustomize` has no `--enable-exec` (it cannot run exec functions at all), so it is only passed to
+    /// the standalone binary.
+    fn build(&self, dir: &Path, home: &Path) -> Command {
+        let mut command = boxed(self.program(), home);
         match self {
-            KustomizeCommand::Standalone(_) => command.arg("build"),
+            KustomizeCommand::Standalone(_) => command.args(["build", "--enable-exec=false"]),
             KustomizeCommand::Kubectl(_) => command.arg("kustomize"),
         };
-        command.arg(dir).stdin(Stdio::null());
+        command
+            .args([
+                "--load-restrictor",
+                "LoadRestrictionsRootOnly",
+                "--enable-alpha-plugins=false",
+                "--enable-helm=false",
+            ])
+            .arg(dir);
         command
     }
+}
+
+/// A command for `program` with stdin closed and an environment of [`child_env`] only.
+fn boxed(program: &Path, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .envs(child_env(
+            |name| std::env::var_os(name),
+            home,
+            &std::env::temp_dir(),
+        ))
+        .stdin(Stdio::null());
+    command
+}
+
+/// The whole environment kustomize gets. envparity's own environment holds a git token, SMTP and API
+/// credentials; kustomize needs none of them. `PATH` keeps only absolute entries (a relative one is
+/// resolved against the working directory, which may be the checked-out pull request). `HOME` is the run's
+/// own temporary directory, not the user's: kustomize reads plugin and kubectl config from there, and
+/// nothing of the user's home (credentials, kubeconfig, git config) is any business of a render.
+/// `TMPDIR` only when absolute; the locale as the parent has it (it only changes message wording).
+fn child_env(
+    parent: impl Fn(&str) -> Option<std::ffi::OsString>,
+    home: &Path,
+    tmp: &Path,
+) -> Vec<(&'static str, std::ffi::OsString)> {
+    let mut env = vec![
+        (
+            "PATH",
+            absolute_entries(parent("PATH").as_deref()).unwrap_or_default(),
+        ),
+        ("HOME", home.as_os_str().to_owned()),
+    ];
+    if tmp.is_absolute() {
+        env.push(("TMPDIR", tmp.as_os_str().to_owned()));
+    }
+    for name in ["LANG", "LC_ALL"] {
+        if let Some(value) = parent(name) {
+            env.push((name, value));
+        }
+    }
+    env
+}
+
+/// The absolute entries of a PATH value, in order; `None` if it has none.
+fn absolute_entries(path: Option<&std::ffi::OsStr>) -> Option<std::ffi::OsString> {
+    let entries: Vec<PathBuf> = std::env::split_paths(path?)
+        .filter(|p| p.is_absolute())
+        .collect();
+    if entries.is_empty() {
+        return None;
+    }
+    std::env::join_paths(entries).ok()
 }
 
 /// The real kustomize: `kustomize build` if `kustomize` is on PATH, otherwise `kubectl kustomize`.
@@ -131,6 +197,13 @@ impl Kustomize {
     pub fn with_max_file_bytes(mut self, bytes: u64) -> Kustomize {
         self.max_file_bytes = bytes;
         self
+    }
+
+    /// The most bytes of output read from one kustomize run: 8 x `limits.max_file_bytes` (256 MiB by
+    /// default). A render is the overlay's files with little added, so more is an overlay that multiplies
+    /// its input (a deep document re-indented, a generator gone wild), stopped before it fills memory.
+    fn max_output_bytes(&self) -> u64 {
+        self.max_file_bytes.saturating_mul(8)
     }
 
     /// The kustomize version, as the program reports it (e.g. `v5.5.0`).
@@ -225,16 +298,29 @@ impl Kustomize {
         }
         write_file(&top, "kustomization.yaml", &top_kustomization)?;
 
-        let output = run_bounded(self.command.build(&top), self.timeout)
-            .map_err(|err| {
-                Failure::Fatal(RenderError::Spawn {
+        // Outside `top`: kustomize only reads what the kustomizations list, but the home is none of them.
+        let home = top.join(HOME_DIR);
+        std::fs::create_dir_all(&home)
+            .map_err(|err| Failure::Fatal(RenderError::io(&home, err)))?;
+        let output = match run_bounded(
+            self.command.build(&top, &home),
+            self.timeout,
+            self.max_output_bytes(),
+        ) {
+            Err(err) => {
+                return Err(Failure::Fatal(RenderError::Spawn {
                     program: self.command.program().to_path_buf(),
                     source: Arc::new(err),
-                })
-            })?
-            .ok_or(Failure::Fatal(RenderError::Timeout {
-                seconds: self.timeout.as_secs(),
-            }))?;
+                }));
+            }
+            Ok(Run::TimedOut) => {
+                return Err(Failure::Fatal(RenderError::Timeout {
+                    seconds: self.timeout.as_secs(),
+                }));
+            }
+            Ok(Run::TooLarge) => return Err(Failure::TooLarge),
+            Ok(Run::Finished(output)) => output,
+        };
         tracing::debug!(
             overlays = batch.indices.len(),
             ok = output.status.success(),
@@ -258,7 +344,7 @@ impl Kustomize {
         // or quoted: it holds Secret values until they are blanked.
         let stdout =
             String::from_utf8(output.stdout).map_err(|_| Failure::Unreadable { line: None })?;
-        let documents: Vec<Value> = crate::yaml::documents_unbounded(&stdout)
+        let documents: Vec<Value> = crate::yaml::documents_rendered(&stdout)
             .map_err(|err| Failure::Unreadable { line: err.line })?;
 
         let mut per_overlay: HashMap<usize, Vec<RenderedObject>> = HashMap::new();
@@ -392,6 +478,10 @@ impl Kustomize {
                         RenderError::KustomizeFailed { dir, message }
                     }
                     Failure::Unreadable { line } => RenderError::UnreadableOutput { dir, line },
+                    Failure::TooLarge => RenderError::OutputTooLarge {
+                        dir,
+                        limit: self.max_output_bytes(),
+                    },
                     Failure::Unmarked | Failure::Fatal(_) => RenderError::UnmarkedOutput { dir },
                 };
                 (vec![(i, Err(err))], Vec::new())
@@ -787,13 +877,32 @@ struct Wrapper {
 /// hangs must not hang a scan or the daemon.
 const KUSTOMIZE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Runs `command` to completion, or kills it after `timeout` (`Ok(None)`). Output is read while it runs, so
-/// a large render cannot fill a pipe and stall.
+/// The child's `HOME`, inside the run's temporary directory.
+const HOME_DIR: &str = "home";
+
+/// How a bounded run ended.
+#[derive(Debug)]
+enum Run {
+    /// It exited by itself, with what it printed.
+    Finished(std::process::Output),
+    /// It ran longer than the timeout and was killed.
+    TimedOut,
+    /// It printed more than the output limit on stdout and was killed.
+    TooLarge,
+}
+
+/// How often a run is checked for too much output while it runs.
+const OVERFLOW_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Runs `command` to completion, or kills it after `timeout` or once it printed more than `max_stdout`
+/// bytes. Output is read while it runs, so a large render cannot fill a pipe and stall.
 fn run_bounded(
     mut command: Command,
     timeout: std::time::Duration,
-) -> std::io::Result<Option<std::process::Output>> {
+    max_stdout: u64,
+) -> std::io::Result<Run> {
     use std::io::Read;
+    use std::sync::atomic::{AtomicBool, Ordering};
     // Its own process group, so a timeout stops kustomize and whatever it started (exec plugins).
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
@@ -802,39 +911,68 @@ fn run_bounded(
     // handling uses too) instead of polling, and never reaps the child behind our back, so its process
     // group id stays ours until `wait` below.
     let child = shared_child::SharedChild::spawn(&mut command)?;
-    let mut stdout = child.take_stdout();
+    let stdout = child.take_stdout();
     let mut stderr = child.take_stderr();
+    let overflowed = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&overflowed);
     let out = std::thread::spawn(move || {
         let mut buf = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
+        if let Some(s) = stdout {
+            // One byte more than allowed tells "exactly the limit" from "over it". Past the limit the pipe
+            // is closed (dropped here), which alone stops most writers; the waiter kills the group anyway.
+            let _ = s.take(max_stdout.saturating_add(1)).read_to_end(&mut buf);
+            if buf.len() as u64 > max_stdout {
+                flag.store(true, Ordering::SeqCst);
+                return Vec::new();
+            }
         }
         buf
     });
+    // stderr is kustomize's error message: a few lines. A child that floods it is cut at the same limit.
     let err = std::thread::spawn(move || {
         let mut buf = Vec::new();
         if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut buf);
+            let _ = s.by_ref().take(max_stdout).read_to_end(&mut buf);
+            // Drained to the end so the child never blocks on a full pipe.
+            let _ = std::io::copy(s, &mut std::io::sink());
         }
         buf
     });
-    let waited = match Instant::now().checked_add(timeout) {
-        Some(deadline) => child.wait_deadline(deadline),
-        // A timeout too large for the clock: no deadline at all.
-        None => child.wait().map(Some),
-    };
-    let status = match waited {
-        Ok(Some(status)) => status,
-        Ok(None) | Err(_) => {
-            kill_group(&child);
-            let _ = child.wait();
-            // The readers end when the last process holding the pipes is gone; not waited for.
-            return waited.map(|_| None);
+    let deadline = Instant::now().checked_add(timeout);
+    let status = loop {
+        let now = Instant::now();
+        // A timeout too large for the clock: no deadline at all, only the output checks.
+        let next = match deadline {
+            Some(deadline) if deadline <= now => {
+                kill_group(&child);
+                let _ = child.wait();
+                // The readers end when the last process holding the pipes is gone; not waited for.
+                return Ok(Run::TimedOut);
+            }
+            Some(deadline) => deadline.min(now + OVERFLOW_POLL),
+            None => now + OVERFLOW_POLL,
+        };
+        match child.wait_deadline(next) {
+            Ok(Some(status)) => break status,
+            Ok(None) if overflowed.load(Ordering::SeqCst) => {
+                kill_group(&child);
+                let _ = child.wait();
+                return Ok(Run::TooLarge);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                kill_group(&child);
+                let _ = child.wait();
+                return Err(err);
+            }
         }
     };
     let stdout = out.join().unwrap_or_default();
     let stderr = err.join().unwrap_or_default();
-    Ok(Some(std::process::Output {
+    if overflowed.load(Ordering::SeqCst) {
+        return Ok(Run::TooLarge);
+    }
+    Ok(Run::Finished(std::process::Output {
         status,
         stdout,
         stderr,
@@ -870,6 +1008,9 @@ enum Failure {
     },
     /// kustomize's output is not YAML.
     Unreadable { line: Option<u64> },
+    /// kustomize printed more than [`Kustomize::max_output_bytes`] and was stopped: for a shared run, the
+    /// batch is split until the overlay that does it stands alone.
+    TooLarge,
     /// An object of a shared run whose name carries no marker of the run.
     Unmarked,
     /// Nothing to retry: the process could not run, or the temp dir could not be written.
@@ -883,9 +1024,12 @@ fn write_file(dir: &Path, name: &str, content: &Value) -> Result<(), Failure> {
         .map_err(|err| Failure::Fatal(RenderError::io(&file, err)))
 }
 
-/// `kustomize` if it is in one of the directories of `path` (a PATH value), else `kubectl`.
+/// `kustomize` if it is in one of the absolute directories of `path` (a PATH value), else `kubectl`. A
+/// relative entry (`bin`, `.`, an empty one) names a directory of wherever envparity runs, which may be
+/// the checkout under review: it is never searched.
 fn find_command(path: Option<&std::ffi::OsStr>) -> Option<KustomizeCommand> {
-    let find = |name: &str| which::which_in_global(name, path).ok()?.next();
+    let path = absolute_entries(path)?;
+    let find = |name: &str| which::which_in_global(name, Some(&path)).ok()?.next();
     find("kustomize")
         .map(KustomizeCommand::Standalone)
         .or_else(|| find("kubectl").map(KustomizeCommand::Kubectl))
@@ -893,18 +1037,19 @@ fn find_command(path: Option<&std::ffi::OsStr>) -> Option<KustomizeCommand> {
 
 fn query_version(command: &KustomizeCommand) -> Result<String, RenderError> {
     let program = command.program().to_path_buf();
-    let mut cmd = Command::new(&program);
+    let home = tempfile::Builder::new()
+        .prefix("envparity-kustomize-home-")
+        .tempdir()
+        .map_err(|err| RenderError::io(&std::env::temp_dir(), err))?;
+    let mut cmd = boxed(&program, home.path());
     match command {
         KustomizeCommand::Standalone(_) => cmd.arg("version"),
         KustomizeCommand::Kubectl(_) => cmd.args(["version", "--client", "-o", "json"]),
     };
-    let output = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|err| RenderError::Spawn {
-            program: program.clone(),
-            source: Arc::new(err),
-        })?;
+    let output = cmd.output().map_err(|err| RenderError::Spawn {
+        program: program.clone(),
+        source: Arc::new(err),
+    })?;
     if !output.status.success() {
         return Err(RenderError::KustomizeVersion {
             program,
@@ -1112,9 +1257,11 @@ mod tests {
             "-c",
             "head -c 1048576 /dev/zero >&2; head -c 1048576 /dev/zero; exit 3",
         ]);
-        let output = run_bounded(command, std::time::Duration::from_secs(60))
-            .expect("spawn")
-            .expect("finished in time");
+        let Run::Finished(output) =
+            run_bounded(command, std::time::Duration::from_secs(60), 2 << 20).expect("spawn")
+        else {
+            panic!("not finished");
+        };
         assert_eq!(output.status.code(), Some(3));
         assert_eq!(output.stdout.len(), 1 << 20);
         assert_eq!(output.stderr.len(), 1 << 20);
@@ -1133,8 +1280,9 @@ mod tests {
             .arg("sh")
             .arg(&pid_file);
         let started = Instant::now();
-        let output = run_bounded(command, std::time::Duration::from_millis(500)).expect("spawn");
-        assert!(output.is_none(), "not stopped: {output:?}");
+        let output =
+            run_bounded(command, std::time::Duration::from_millis(500), 1 << 20).expect("spawn");
+        assert!(matches!(output, Run::TimedOut), "not stopped: {output:?}");
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
         let pid = std::fs::read_to_string(&pid_file).expect("pid");
         let stat = format!("/proc/{}/stat", pid.trim());
@@ -1155,6 +1303,100 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_run_printing_more_than_the_limit_is_killed_with_its_group() {
+        // A writer that never stops, in a child that ignores SIGPIPE (so closing the pipe is not enough).
+        let mut command = Command::new("sh");
+        command.args(["-c", "trap '' PIPE; while :; do cat /dev/zero; done"]);
+        let started = Instant::now();
+        let output =
+            run_bounded(command, std::time::Duration::from_secs(60), 1 << 20).expect("spawn");
+        assert!(matches!(output, Run::TooLarge), "{output:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+        // Exactly the limit is not over it.
+        let mut command = Command::new("sh");
+        command.args(["-c", "head -c 1048576 /dev/zero"]);
+        let output =
+            run_bounded(command, std::time::Duration::from_secs(60), 1 << 20).expect("spawn");
+        assert!(
+            matches!(output, Run::Finished(ref o) if o.stdout.len() == 1 << 20),
+            "{output:?}"
+        );
+    }
+
+    #[test]
+    fn the_child_gets_the_allow_listed_environment_only() {
+        let parent = |name: &str| -> Option<std::ffi::OsString> {
+            match name {
+                "PATH" => Some("bin:/usr/local/bin::./tools:/usr/bin".into()),
+                "GIT_TOKEN" => Some("planted-token".into()),
+                "LANG" => Some("C.UTF-8".into()),
+                _ => None,
+            }
+        };
+        let env = child_env(parent, Path::new("/tmp/run/home"), Path::new("/var/tmp"));
+        let env: Vec<(&str, String)> = env
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string_lossy().into_owned()))
+            .collect();
+        assert_eq!(
+            env,
+            vec![
+                ("PATH", "/usr/local/bin:/usr/bin".to_string()),
+                ("HOME", "/tmp/run/home".to_string()),
+                ("TMPDIR", "/var/tmp".to_string()),
+                ("LANG", "C.UTF-8".to_string()),
+            ]
+        );
+        // And the command really starts from an empty environment.
+        let command = KustomizeCommand::Kubectl(PathBuf::from("/usr/bin/kubectl"))
+            .build(Path::new("/tmp/run"), Path::new("/tmp/run/home"));
+        let names: Vec<String> = command
+            .get_envs()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.contains(&"GIT_TOKEN".to_string()), "{names:?}");
+        let args: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "kustomize",
+                "--load-restrictor",
+                "LoadRestrictionsRootOnly",
+                "--enable-alpha-plugins=false",
+                "--enable-helm=false",
+                "/tmp/run"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_relative_path_entry_is_never_searched() {
+        use std::os::unix::fs::PermissionsExt;
+        // A `kustomize` in a directory named relatively to the working directory (the crate root here).
+        let dir = tempfile::tempdir_in(".").expect("tempdir");
+        let name = dir.path().file_name().expect("name").to_owned();
+        let planted = dir.path().join("kustomize");
+        std::fs::write(&planted, "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(find_command(Some(&name)), None);
+        let mut path = name.clone();
+        path.push(":./");
+        path.push(&name);
+        assert_eq!(find_command(Some(&path)), None);
+        // The same directory named absolutely is searched.
+        let absolute = std::fs::canonicalize(dir.path()).expect("canonical");
+        assert!(matches!(
+            find_command(Some(absolute.as_os_str())),
+            Some(KustomizeCommand::Standalone(_))
+        ));
     }
 
     #[test]

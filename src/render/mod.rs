@@ -215,6 +215,17 @@ pub enum RenderError {
         /// 1-based line of the output, when known.
         line: Option<u64>,
     },
+    /// kustomize printed more than envparity reads of one run, and was stopped.
+    #[error(
+        "kustomize output for {} is larger than {limit} bytes (8 x limits.max_file_bytes) and was stopped",
+        dir.display()
+    )]
+    OutputTooLarge {
+        /// The kustomization directory.
+        dir: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// kustomize printed an object whose name carries no overlay marker of its run, so it cannot be
     /// attributed.
     #[error("kustomize printed an object without envparity's overlay marker while rendering {}", dir.display())]
@@ -257,6 +268,7 @@ impl RenderError {
             | RenderError::Spawn { .. }
             | RenderError::KustomizeVersion { .. }
             | RenderError::UnreadableOutput { .. }
+            | RenderError::OutputTooLarge { .. }
             | RenderError::UnmarkedOutput { .. } => ErrorKind::Render,
         }
     }

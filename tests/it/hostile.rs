@@ -53,9 +53,20 @@ impl Trap {
 /// Runs `envparity` in `cwd`, killed after `limit`; returns its output, how long it took and its peak
 /// resident memory (VmHWM, read while it runs).
 fn run_bounded(cwd: &Path, args: &[&str], limit: Duration) -> (Output, Duration, u64) {
+    run_bounded_env(cwd, args, &[], limit)
+}
+
+/// [`run_bounded`] with `envs` set for envparity.
+fn run_bounded_env(
+    cwd: &Path,
+    args: &[&str],
+    envs: &[(&str, &std::ffi::OsStr)],
+    limit: Duration,
+) -> (Output, Duration, u64) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_envparity"))
         .args(args)
+        .envs(envs.iter().copied())
         .current_dir(cwd)
         .env_remove("RUST_LOG")
         .env("CI", "1")
@@ -273,4 +284,222 @@ fn a_small_max_file_bytes_makes_an_ordinary_overlay_file_an_error_naming_it() {
         stderr.contains("config.toml:2: `limits.max_file_bytes` must be positive"),
         "{stderr}"
     );
+}
+
+/// Runs `check --format json` in `repo` with a fresh state directory; the report, the run's output, how
+/// long it took and its peak memory.
+fn check_json(
+    repo: &Path,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (serde_json::Value, Output, Duration, u64) {
+    let state = tempfile::tempdir().expect("tempdir");
+    let state_dir = state.path().to_string_lossy().into_owned();
+    let (out, elapsed, peak) = run_bounded_env(
+        repo,
+        &[
+            "check", "--repo", ".", "--state", &state_dir, "--format", "json",
+        ],
+        envs,
+        Duration::from_secs(90),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (json(&out), out, elapsed, peak)
+}
+
+#[test]
+fn a_kustomization_file_that_is_a_link_to_dev_zero_or_a_fifo_is_an_error_naming_it() {
+    let trap = Trap::new();
+    let repo = trap.repo();
+    copy_dir(&repo.join("apps/web"), &repo.join("apps/zero"));
+    let dev = repo.join("apps/zero/overlays/dev/kustomization.yaml");
+    fs::remove_file(&dev).expect("rm");
+    symlink("/dev/zero", &dev).expect("symlink");
+    copy_dir(&repo.join("apps/web"), &repo.join("apps/fifo"));
+    let staging = repo.join("apps/fifo/overlays/staging/kustomization.yaml");
+    fs::remove_file(&staging).expect("rm");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &staging,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .expect("mkfifo");
+
+    let (v, _, elapsed, peak) = check_json(&repo, &[]);
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    assert!(peak < 512 * 1024 * 1024, "peak {} MiB", peak >> 20);
+    for (service, env, file, says) in [
+        (
+            "zero",
+            "dev",
+            "apps/zero/overlays/dev/kustomization.yaml",
+            "is a device",
+        ),
+        (
+            "fifo",
+            "staging",
+            "apps/fifo/overlays/staging/kustomization.yaml",
+            "is a FIFO",
+        ),
+    ] {
+        let errors = errors_of(&v, service);
+        assert!(
+            errors.iter().any(|e| e["env"] == env
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(file) && m.contains(says))),
+            "{service}: {v:#}"
+        );
+        // The service's other environments are still compared.
+        assert!(
+            findings_of(&v, service)
+                .iter()
+                .any(|f| f["rule"] == "replicas"),
+            "{service}: {v:#}"
+        );
+    }
+    assert!(errors_of(&v, "web").is_empty(), "{v:#}");
+}
+
+#[test]
+fn a_document_nested_nine_thousand_deep_is_an_error_naming_its_file_in_bounded_time_and_memory() {
+    let trap = Trap::new();
+    let overlay = trap.service_with_resource("deep", "dev", "deep.yaml");
+    // Compact nested sequences (`- - - 1`): 18 kB on disk, which kustomize would print re-indented,
+    // one level of indentation more per line.
+    fs::write(
+        overlay.join("deep.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\nnested:\n{}1\n",
+            "- ".repeat(9000)
+        ),
+    )
+    .expect("write");
+    let (v, _, elapsed, peak) = check_json(&trap.repo(), &[]);
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert!(peak < 512 * 1024 * 1024, "peak {} MiB", peak >> 20);
+    let errors = errors_of(&v, "deep");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["env"], "dev");
+    let message = errors[0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("apps/deep/overlays/dev/deep.yaml") && message.contains("depth"),
+        "{message}"
+    );
+    assert!(errors_of(&v, "web").is_empty(), "{v:#}");
+}
+
+/// Writes an executable shell script.
+fn script(file: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    fs::write(file, text).expect("write");
+    fs::set_permissions(file, fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+#[test]
+fn kustomize_runs_boxed_found_on_absolute_path_entries_only_and_its_output_is_capped() {
+    let trap = Trap::new();
+    let repo = trap.repo();
+    let spy = trap.tmp.path().join("spy");
+    fs::create_dir_all(&spy).expect("mkdir");
+    // A `kustomize` the pull request plants, reachable only through the relative PATH entry `bin`.
+    script(
+        &repo.join("bin/kustomize"),
+        &format!(
+            "#!/bin/sh\n: > '{}/planted-ran'\necho v5.5.0\n",
+            spy.display()
+        ),
+    );
+    // The one on an absolute entry: records its environment and arguments, then prints without end
+    // (ignoring SIGPIPE, so only a kill stops it).
+    let tools = trap.tmp.path().join("tools");
+    script(
+        &tools.join("kustomize"),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo v5.5.0-spy; exit 0; fi\n\
+             /usr/bin/env > '{spy}/env.'$$\necho \"$@\" > '{spy}/args.'$$\n\
+             trap '' PIPE\nwhile :; do /bin/cat /dev/zero; done\n",
+            spy = spy.display()
+        ),
+    );
+    fs::write(
+        repo.join("config.toml"),
+        "[source]\npath = \".\"\n\n[limits]\nmax_file_bytes = 100000\n",
+    )
+    .expect("write");
+    let path = format!("bin:{}:/usr/bin:/bin", tools.display());
+    let (v, out, elapsed, peak) = check_json(
+        &repo,
+        &[
+            ("PATH", path.as_ref()),
+            ("GIT_TOKEN", "planted-git-token".as_ref()),
+            ("SMTP_PASSWORD", "planted-smtp".as_ref()),
+        ],
+    );
+    assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
+    assert!(peak < 512 * 1024 * 1024, "peak {} MiB", peak >> 20);
+    assert!(
+        !spy.join("planted-ran").exists(),
+        "a relative PATH entry was searched"
+    );
+
+    let seen = |prefix: &str| -> Vec<String> {
+        fs::read_dir(&spy)
+            .expect("spy")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .map(|e| fs::read_to_string(e.path()).expect("read"))
+            .collect()
+    };
+    let envs = seen("env.");
+    assert!(!envs.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    for env in &envs {
+        let names: Vec<&str> = env
+            .lines()
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .collect();
+        assert!(!env.contains("planted"), "{env}");
+        for name in &names {
+            assert!(
+                [
+                    "PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PWD", "SHLVL", "_"
+                ]
+                .contains(name),
+                "{name} reached kustomize: {env}"
+            );
+        }
+        assert!(
+            env.lines()
+                .any(|l| l == format!("PATH={}:/usr/bin:/bin", tools.display())),
+            "{env}"
+        );
+        let home = env
+            .lines()
+            .find_map(|l| l.strip_prefix("HOME="))
+            .expect("HOME");
+        assert!(home.contains("envparity-kustomize-"), "{home}");
+    }
+    for args in seen("args.") {
+        assert!(
+            args.starts_with("build --enable-exec=false --load-restrictor LoadRestrictionsRootOnly --enable-alpha-plugins=false --enable-helm=false "),
+            "{args}"
+        );
+    }
+
+    // Every overlay's run printed without end: each is an error naming the overlay.
+    for env in ["dev", "staging", "production"] {
+        let dir = format!("apps/web/overlays/{env}");
+        assert!(
+            errors_of(&v, "web").iter().any(|e| e["env"] == env
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains(&dir) && m.contains("larger than 800000 bytes"))),
+            "{env}: {v:#}"
+        );
+    }
 }
