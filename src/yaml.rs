@@ -113,9 +113,28 @@ pub fn documents_rendered<T: DeserializeOwned + Send>(text: &str) -> Result<Vec<
     })
 }
 
+/// An upper bound on how deep `text` can nest, from its bytes alone: a block level takes at least one more
+/// column of indentation or a `- ` / `? ` on the same line, and a flow level a `[` or `{` (every one counted,
+/// closed or not, so quoting cannot hide one). Far above the real depth for flow-heavy text; never below.
+fn depth_bound(text: &str) -> usize {
+    let mut flow = 0usize;
+    let mut block = 0usize;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let markers = line.matches("- ").count() + line.matches("? ").count();
+        block = block.max(indent + markers + 1);
+        flow += line.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    }
+    block + flow
+}
+
 /// Parses a manifest stream only to see it stays within the limits, keeping nothing: `Err` only for a
-/// breached limit (a syntax error is left for kustomize to report in its own words).
+/// breached limit (a syntax error is left for kustomize to report in its own words). Text whose
+/// [`depth_bound`] is within the limit is not parsed at all (the check runs on every walk, warm ones too).
 pub fn check_manifest(text: &str) -> Result<(), YamlError> {
+    if depth_bound(text) <= MANIFEST_MAX_DEPTH {
+        return Ok(());
+    }
     on_parse_stack(|| {
         match serde_saphyr::from_multiple_with_options::<serde::de::IgnoredAny>(
             text,
@@ -176,6 +195,12 @@ mod tests {
         assert_eq!(check_manifest(&within), Ok(()));
         assert!(documents_rendered::<serde_json::Value>(&within).is_ok());
         assert_eq!(check_manifest("a: [\n"), Ok(()));
+        // The byte bound never undercounts: quoted brackets and closers cannot hide levels.
+        let hidden = format!("a: {}1{}\n", "[\"]\", ".repeat(200), "]".repeat(200));
+        assert!(depth_bound(&hidden) > MANIFEST_MAX_DEPTH);
+        assert!(check_manifest(&hidden).is_err());
+        let compact = format!("{}1\n", "- ".repeat(300));
+        assert!(check_manifest(&compact).is_err());
     }
 
     #[test]
