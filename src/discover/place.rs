@@ -264,7 +264,10 @@ pub fn place(
         let base = graph.shared_base(&dirs);
         let weak = members.iter().any(|(_, _, strong)| !strong);
         if members.len() < 2 || (weak && base.is_none()) {
-            let why = if members.len() < 2 {
+            let why = if members.len() < 2 && weak {
+                // `live-chat` alone in its folder: a word that only contains an environment word names none.
+                "no environment in its path (a single deployment: nothing to compare)"
+            } else if members.len() < 2 {
                 "a single environment (nothing to compare)"
             } else {
                 "its environment-like segment is not an environment: the sibling roots share no base"
@@ -685,7 +688,7 @@ mod tests {
             "{reasons:?}"
         );
         assert!(
-            reasons["chat/live-chat"].contains("single environment"),
+            reasons["chat/live-chat"].contains("no environment in its path"),
             "{reasons:?}"
         );
         assert!(
