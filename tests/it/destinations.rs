@@ -2,18 +2,10 @@
 //! cluster config maps to the Argo CD destination the repo's Application sends it to
 //! (`[destinations."<name or server>"]`); a destination no config maps is one error, not drift.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 use crate::apiserver::ApiServer;
-use crate::support::{envparity, json};
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
+use crate::support::{envparity, json, write};
 
 fn application(env: &str, destination: &str) -> String {
     format!(

@@ -13,7 +13,7 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use crate::apiserver::ApiServer;
-use crate::support::{envparity, json};
+use crate::support::{envparity, json, write, write_web_repo};
 
 /// Where production's `web` runs.
 const NS: &str = "shop-production";
@@ -29,54 +29,6 @@ const EDITED: &str = "2026-11-21T10:02:00Z";
 const CREATED: &str = "2026-11-21T10:05:00Z";
 /// `kubectl label deployment web-debug app.kubernetes.io/instance=web`.
 const LABELLED: &str = "2026-11-21T10:05:40Z";
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
-
-/// The service `web`: a Deployment and a Service, overlays for staging and production without `namespace:`.
-fn write_repo(root: &Path) {
-    write(
-        root,
-        "apps/web/base/kustomization.yaml",
-        "resources: [deployment.yaml, service.yaml]\nlabels:\n  - pairs: {app.kubernetes.io/instance: web}\n",
-    );
-    write(
-        root,
-        "apps/web/base/deployment.yaml",
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: registry.example.com/shop/web:1.4.2
-          resources:
-            requests: {cpu: 250m, memory: 256Mi}
-            limits: {cpu: "1", memory: 512Mi}
-"#,
-    );
-    write(
-        root,
-        "apps/web/base/service.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n    - port: 80\n      targetPort: 8080\n",
-    );
-    for env in ["staging", "production"] {
-        write(
-            root,
-            &format!("apps/web/overlays/{env}/kustomization.yaml"),
-            "resources: [../../base]\n",
-        );
-    }
-}
 
 /// How the repo says where production goes.
 #[derive(Debug, Clone, Copy)]
@@ -589,7 +541,7 @@ fn overlays_without_a_namespace_are_listed_and_matched_where_their_gitops_object
  {
     for mapping in MAPPINGS {
         let t = tempfile::tempdir().expect("tempdir");
-        write_repo(t.path());
+        write_web_repo(t.path());
         write_mapping(t.path(), mapping);
         write_config(t.path(), mapping, "");
         write_dump(t.path(), mapping);
@@ -603,7 +555,7 @@ fn overlays_without_a_namespace_are_listed_and_matched_where_their_gitops_object
 /// config for the config-only mapping, say where `web` runs.
 fn drift_through_the_api_server(mapping: Mapping) {
     let t = tempfile::tempdir().expect("tempdir");
-    write_repo(t.path());
+    write_web_repo(t.path());
     write_mapping(t.path(), mapping);
     let server = ApiServer::start();
     for o in live_objects(mapping) {
@@ -669,7 +621,7 @@ fn through_the_kube_client_config_names_the_namespace() {
 #[test]
 fn a_namespace_nothing_names_is_an_error_per_kind_not_missing_objects() {
     let t = tempfile::tempdir().expect("tempdir");
-    write_repo(t.path());
+    write_web_repo(t.path());
     // Two namespaces in the dump, no GitOps object, no config: nothing says which is production's.
     write_dump(t.path(), Mapping::Config);
     let (out, report) = drift(t.path(), &["--live-dir", "live"]);

@@ -10,17 +10,11 @@ use std::process::Output;
 use serde_json::{Value, json};
 
 use crate::apiserver::{ApiServer, Fault};
-use crate::support::{envparity, json};
+use crate::support::{envparity, json, write, write_web_repo};
 
 const NS: &str = "shop-production";
 const SWITCHED_OFF: &str = "2026-11-21T10:00:00Z";
 const SCALED: &str = "2026-11-21T10:05:00Z";
-
-fn write(root: &Path, path: &str, text: &str) {
-    let path = root.join(path);
-    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    std::fs::write(path, text).expect("write");
-}
 
 /// How the repo deploys `web`.
 #[derive(Clone, Copy)]
@@ -32,43 +26,8 @@ enum Tool {
 /// The service `web` (a Deployment and a Service; overlays for staging and production), deployed by an Argo
 /// CD Application per environment with automated sync, prune and self-heal, or by a Flux Kustomization.
 fn write_repo(root: &Path, tool: Tool) {
-    write(
-        root,
-        "apps/web/base/kustomization.yaml",
-        "resources: [deployment.yaml, service.yaml]\nlabels:\n  - pairs: {app.kubernetes.io/instance: web}\n",
-    );
-    write(
-        root,
-        "apps/web/base/deployment.yaml",
-        r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-        - name: web
-          image: registry.example.com/shop/web:1.4.2
-          resources:
-            requests: {cpu: 250m, memory: 256Mi}
-            limits: {cpu: "1", memory: 512Mi}
-"#,
-    );
-    write(
-        root,
-        "apps/web/base/service.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n    - port: 80\n      targetPort: 8080\n",
-    );
+    write_web_repo(root);
     for env in ["staging", "production"] {
-        write(
-            root,
-            &format!("apps/web/overlays/{env}/kustomization.yaml"),
-            "resources: [../../base]\n",
-        );
         match tool {
             Tool::Argo => write(
                 root,

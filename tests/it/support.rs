@@ -124,3 +124,54 @@ pub fn finding<'v>(report: &'v serde_json::Value, rule: &str) -> &'v serde_json:
         .find(|f| f["rule"] == rule)
         .unwrap_or_else(|| panic!("no `{rule}` finding in: {report}"))
 }
+
+/// Writes `text` to `root/path`, creating its directories.
+pub fn write(root: &Path, path: &str, text: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, text).expect("write");
+}
+
+/// The service `web` of the live tests: a Deployment (2 replicas, memory limit 512Mi) and a Service in
+/// `apps/web/base`, labelled `app.kubernetes.io/instance: web`, and overlays for staging and production
+/// that set no namespace.
+pub fn write_web_repo(root: &Path) {
+    write(
+        root,
+        "apps/web/base/kustomization.yaml",
+        "resources: [deployment.yaml, service.yaml]\nlabels:\n  - pairs: {app.kubernetes.io/instance: web}\n",
+    );
+    write(
+        root,
+        "apps/web/base/deployment.yaml",
+        r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: web
+          image: registry.example.com/shop/web:1.4.2
+          resources:
+            requests: {cpu: 250m, memory: 256Mi}
+            limits: {cpu: "1", memory: 512Mi}
+"#,
+    );
+    write(
+        root,
+        "apps/web/base/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n    - port: 80\n      targetPort: 8080\n",
+    );
+    for env in ["staging", "production"] {
+        write(
+            root,
+            &format!("apps/web/overlays/{env}/kustomization.yaml"),
+            "resources: [../../base]\n",
+        );
+    }
+}
