@@ -139,7 +139,9 @@ pub struct EnvironmentsConfig {
 /// `[state]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct StateConfig {
-    /// State directory (render cache). Default: `.envparity` next to the config file.
+    /// State directory (render cache, history, mirrors), relative to the config file. Default: the user's
+    /// cache directory, one per repository (`pipeline::State::resolve`); `check` never uses one inside the
+    /// tree it checks.
     pub dir: Option<PathBuf>,
     /// `scan` removes render cache entries no render has used for this many days. Default: 30.
     pub render_cache_days: Option<u64>,
@@ -657,12 +659,6 @@ impl Config {
     pub fn report_dir(&self) -> PathBuf {
         self.base_dir()
             .join(self.report.out.as_deref().unwrap_or(Path::new("reports")))
-    }
-
-    /// The state directory.
-    pub fn state_dir(&self) -> PathBuf {
-        let dir = self.base_dir();
-        dir.join(self.state.dir.as_deref().unwrap_or(Path::new(".envparity")))
     }
 }
 
@@ -1369,7 +1365,6 @@ mod tests {
     fn paths_are_relative_to_the_file() {
         let (config, _) = parse("[source]\npath = \"examples/infra\"\n").expect("valid");
         assert_eq!(config.repo_path(), PathBuf::from("/x/examples/infra"));
-        assert_eq!(config.state_dir(), PathBuf::from("/x/.envparity"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigError};
-use crate::pipeline::{self, Origin, Scope, State, Status};
+use crate::pipeline::{self, Origin, Purpose, Scope, State, Status};
 use crate::source::short;
 
 mod markdown;
@@ -296,7 +296,7 @@ fn check(
     base: Option<&str>,
     format: Format,
 ) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Check)? else {
         return Ok(Status::Incomplete);
     };
     let scope = scope(select);
@@ -335,7 +335,7 @@ fn scan(
     format: Format,
     verbose: bool,
 ) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let spinner = progress("fetching, rendering and checking");
@@ -364,7 +364,7 @@ fn drift(
     live_dir: Option<&Path>,
     format: Format,
 ) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let spinner = progress("rendering and reading the clusters");
@@ -391,7 +391,7 @@ fn backfill(
     since: Option<&str>,
     max_commits: Option<usize>,
 ) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let since = match since.map(|s| parse_since(s, chrono::Utc::now())) {
@@ -429,7 +429,7 @@ fn history(
     jobs: bool,
     format: Format,
 ) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let history = match crate::history::History::open(&ctx.state.history()) {
@@ -446,7 +446,7 @@ fn history(
 
 /// `envparity report [--out DIR]`.
 fn report(common: &Common, out: Option<PathBuf>) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let out = out.unwrap_or_else(|| ctx.config.report_dir());
@@ -465,7 +465,7 @@ fn report(common: &Common, out: Option<PathBuf>) -> anyhow::Result<Status> {
 
 /// `envparity discover`.
 fn discover(common: &Common, format: Format) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let Some(root) = ctx.origin.working_tree() else {
@@ -489,7 +489,7 @@ fn daemon(
     live_dir: Option<PathBuf>,
     verbose: u8,
 ) -> anyhow::Result<Status> {
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     crate::daemon::init_logging(verbose, ctx.config.daemon.log_format);
@@ -541,7 +541,7 @@ fn digest(
     force: bool,
 ) -> anyhow::Result<Status> {
     use crate::notify::{Period, Request};
-    let Some(ctx) = load(common)? else {
+    let Some(ctx) = load(common, Purpose::Record)? else {
         return Ok(Status::Incomplete);
     };
     let tz = ctx.config.digest.tz();
@@ -579,7 +579,7 @@ struct Context {
 }
 
 /// Loads config (printing its diagnostics) and resolves repo and state. `None` after printing why not.
-fn load(common: &Common) -> anyhow::Result<Option<Context>> {
+fn load(common: &Common, purpose: Purpose) -> anyhow::Result<Option<Context>> {
     let path = common.config.clone().or_else(|| {
         let default = PathBuf::from("config.toml");
         default.is_file().then_some(default)
@@ -626,8 +626,17 @@ fn load(common: &Common) -> anyhow::Result<Option<Context>> {
             return Ok(None);
         }
     };
-    let state = State {
-        dir: common.state.clone().unwrap_or_else(|| config.state_dir()),
+    let state = match State::resolve(&config, common.state.as_deref(), &origin, purpose) {
+        Ok(resolved) => {
+            if let Some(notice) = resolved.notice {
+                eprintln!("{notice}");
+            }
+            resolved.state
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(None);
+        }
     };
     Ok(Some(Context {
         config,

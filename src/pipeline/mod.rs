@@ -14,8 +14,10 @@ use sha2::{Digest, Sha256};
 use crate::codes::{ErrorKind, EventKind};
 use crate::config::Config;
 mod check;
+mod state;
 
 pub use check::{Live, Report, Scope, check_tree, discover_options};
+pub use state::{NoStateDir, Purpose, Resolved};
 
 use crate::finding::{Finding, Severity};
 use crate::history::{CommitRef, Durations, History, HistoryError, Lifecycle, RunKind, RunRecord};

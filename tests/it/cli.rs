@@ -66,7 +66,7 @@ fn clean_repo_exits_zero_and_text_groups_by_service() {
 fn without_kustomize_or_kubectl_the_error_says_what_to_install() {
     let repo = fixture_copy(CLEAN);
     let empty = tempfile::tempdir().expect("an empty PATH");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
+    let out = crate::support::command()
         .args(["check", "--repo", "."])
         .current_dir(repo.path())
         .env_remove("RUST_LOG")

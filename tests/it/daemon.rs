@@ -47,7 +47,7 @@ pub(crate) fn spawn(dir: &Path, config: &str) -> Child {
 
 /// [`spawn`] with extra environment variables.
 pub(crate) fn spawn_with(dir: &Path, config: &str, env: &[(&str, &str)]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_envparity"))
+    crate::support::command()
         .args(["daemon", "--config", config])
         .current_dir(dir)
         .env_remove("RUST_LOG")

@@ -366,7 +366,7 @@ fn setup(dir: &Path, smtp: &str) -> PathBuf {
 }
 
 fn digest(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_envparity"))
+    crate::support::command()
         .arg("digest")
         .arg("--config")
         .arg(dir.join("config.toml"))

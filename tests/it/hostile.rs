@@ -5,7 +5,7 @@
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{copy_dir, json, root};
@@ -64,7 +64,7 @@ fn run_bounded_env(
     limit: Duration,
 ) -> (Output, Duration, u64) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_envparity"))
+    let mut child = crate::support::command()
         .args(args)
         .envs(envs.iter().copied())
         .current_dir(cwd)

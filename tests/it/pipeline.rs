@@ -301,7 +301,7 @@ fn a_scan_killed_mid_write_leaves_the_previous_complete_run() {
 
     write_inventory(&repo, "2Gi");
     repo.commit("staging 2Gi");
-    let crashed = std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
+    let crashed = crate::support::command()
         .args(["scan", "--repo", path, "--state", st])
         .current_dir(state.path())
         .env(
@@ -437,13 +437,13 @@ fn a_wrong_token_is_a_clear_error_that_never_prints_the_token() {
     std::fs::write(
         &config,
         format!(
-            "[source]\nurl = \"{}\"\ntoken_env = \"EP_TEST_TOKEN\"\nusername = \"bot\"\n",
+            "[source]\nurl = \"{}\"\ntoken_env = \"EP_TEST_TOKEN\"\nusername = \"bot\"\n\n[state]\ndir = \"state\"\n",
             server.url("infra")
         ),
     )
     .expect("config");
     let scan = |token: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
+        crate::support::command()
             .args(["scan", "--config", config.to_str().expect("utf-8"), "-v"])
             .current_dir(state.path())
             .env("EP_TEST_TOKEN", token)
@@ -474,7 +474,7 @@ fn a_wrong_token_is_a_clear_error_that_never_prints_the_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!all.contains("the-right-token-4711"), "{all}");
-    let history = std::fs::read(state.path().join(".envparity/history.sqlite")).expect("history");
+    let history = std::fs::read(state.path().join("state/history.sqlite")).expect("history");
     assert!(!String::from_utf8_lossy(&history).contains("the-right-token-4711"));
 }
 

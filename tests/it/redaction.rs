@@ -3,7 +3,7 @@
 //! the site, the digest email, the logs at `-vv` — while each of those hand changes is still reported.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::Datelike;
 use mail_parser::MessageParser;
@@ -186,7 +186,7 @@ fn write_dump(dir: &Path) {
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_envparity"))
+    crate::support::command()
         .args(args)
         .arg("-vv")
         .current_dir(dir)

@@ -1397,7 +1397,7 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
     new.insert("README.md".into(), b"# our site\n".to_vec());
     assert_ne!(old, new, "the extra run changes the site");
 
-    let crashed = Command::new(env!("CARGO_BIN_EXE_envparity"))
+    let crashed = crate::support::command()
         .args(report_args)
         .current_dir(&cwd)
         .env_remove("RUST_LOG")

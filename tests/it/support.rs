@@ -29,13 +29,27 @@ pub fn fixture_copy(rel: &str) -> tempfile::TempDir {
     t
 }
 
-/// Runs `envparity` with `args` in `cwd`.
-pub fn envparity(cwd: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_envparity"))
-        .args(args)
-        .current_dir(cwd)
+/// The envparity binary as every test runs it: no `RUST_LOG`, `CI` set (no progress bars), and a user cache
+/// directory of the tests' own (`XDG_CACHE_HOME`), where state directories default to when none is given.
+pub fn command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_envparity"));
+    command
         .env_remove("RUST_LOG")
         .env("CI", "1")
+        .env("XDG_CACHE_HOME", cache_home());
+    command
+}
+
+/// The tests' user cache directory (under cargo's temporary directory for integration tests).
+pub fn cache_home() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache")
+}
+
+/// Runs `envparity` with `args` in `cwd`.
+pub fn envparity(cwd: &Path, args: &[&str]) -> Output {
+    command()
+        .args(args)
+        .current_dir(cwd)
         .output()
         .expect("run envparity")
 }
