@@ -210,6 +210,10 @@ impl State {
     pub fn render_cache(&self) -> PathBuf {
         self.dir.join("cache").join("render")
     }
+    /// The key that seals this machine's render cache entries.
+    pub fn seal(&self) -> Result<crate::render::Seal, RenderError> {
+        crate::render::Seal::load_or_create(&self.dir.join("cache").join("render.key"))
+    }
     /// The history database.
     pub fn history(&self) -> PathBuf {
         self.dir.join("history.sqlite")
@@ -277,8 +281,13 @@ fn check_dir(
 ) -> Result<(Report, u64), PipelineError> {
     let max = config.limits.max_file_bytes();
     let kustomize = Kustomize::detect(repo_root)?.with_max_file_bytes(max);
-    let renderer = CachedRenderer::new(kustomize, state.render_cache(), repo_root.to_path_buf())
-        .with_max_file_bytes(max);
+    let renderer = CachedRenderer::new(
+        kustomize,
+        state.render_cache(),
+        state.seal()?,
+        repo_root.to_path_buf(),
+    )
+    .with_max_file_bytes(max);
     let report = check_tree(config, root, scope, &renderer, today(), live);
     Ok((report, renderer.stats().misses as u64))
 }
@@ -771,12 +780,14 @@ pub fn backfill(
     let stop = std::sync::atomic::AtomicBool::new(false);
     let mirror = state.mirror(&spec.url);
     let cache = state.render_cache();
+    let seal = state.seal()?;
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Checked, PipelineError>)>();
     let mut failure: Option<PipelineError> = None;
     // In place: this thread records while the pool's threads check.
     pool.in_place_scope(|scope| {
         {
-            let (todo, next, stop, mirror, cache) = (&todo, &next, &stop, &mirror, &cache);
+            let (todo, next, stop, mirror, cache, seal) =
+                (&todo, &next, &stop, &mirror, &cache, &seal);
             let tx = tx.clone();
             scope.spawn_broadcast(move |_, _| {
                 let tx = tx.clone();
@@ -788,6 +799,7 @@ pub fn backfill(
                     let renderer = CachedRenderer::new(
                         kustomize,
                         cache.clone(),
+                        seal.clone(),
                         snapshot.path().to_path_buf(),
                     )
                     .with_max_file_bytes(max);

@@ -5,13 +5,19 @@
 //! read it, and a kustomize upgrade re-renders everything. Entries are written atomically (temp file in
 //! the same directory, then rename), so concurrent runs and crashes never leave half a file; a file that
 //! does not parse anyway is a miss and gets overwritten. Errors are never cached.
+//!
+//! Keys are computable from public inputs, so an entry is trusted only when this machine wrote it
+//! (DESIGN.md, "Untrusted input"): each carries an HMAC-SHA256 of its name and content under a [`Seal`], a
+//! random key kept in the state directory. An entry planted by anyone else (a pull request that commits a
+//! cache, another machine's copy) does not verify and is a miss.
 
 use std::collections::BTreeSet;
-use std::io::{BufWriter, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -20,8 +26,117 @@ use super::paths::canonical_dir;
 use super::{RenderError, RenderRequest, Rendered, Renderer, redact_secret};
 use crate::input::{DEFAULT_MAX_BYTES, Reader};
 
-/// Bumped whenever the entry format or the meaning of a rendered object changes.
-const CACHE_FORMAT: u32 = 1;
+/// Bumped whenever the entry format or the meaning of a rendered object changes. 2: sealed entries.
+const CACHE_FORMAT: u32 = 2;
+
+/// The first line of an entry, before its seal (hex HMAC) and a newline; the entry's JSON follows.
+const ENTRY_HEAD: &str = "envparity-render-cache 2 ";
+
+/// The key that proves this machine wrote a render cache entry: 32 random bytes, kept hex-encoded in a
+/// file of the state directory only its owner reads. Never shown (its `Debug` prints nothing of it).
+#[derive(Clone)]
+pub struct Seal {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Seal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seal(..)")
+    }
+}
+
+impl Seal {
+    /// The key in `path`, made (`0600`, its directory `0700`) when there is none yet or what is there is
+    /// not a key (every entry sealed with a lost key is then a miss, re-rendered once).
+    pub fn load_or_create(path: &Path) -> Result<Seal, RenderError> {
+        let existing = std::fs::File::open(path).and_then(|f| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(f, 65), &mut text)?;
+            Ok(text)
+        });
+        let replace = match existing {
+            Ok(text) => {
+                if let Some(seal) = Seal::parse(&text) {
+                    return Ok(seal);
+                }
+                tracing::warn!(path = %path.display(), "the render cache key is not a key; making a new one (cached renders are redone once)");
+                true
+            }
+            Err(err) if err.kind() == ErrorKind::NotFound => false,
+            Err(err) => return Err(RenderError::io(path, err)),
+        };
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).map_err(|err| {
+            RenderError::io(path, std::io::Error::other(format!("no randomness: {err}")))
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        private_dirs(dir).map_err(|err| RenderError::io(dir, err))?;
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|err| RenderError::io(dir, err))?;
+        let text = hex(&key);
+        (|| {
+            let mut file = tmp.as_file();
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })()
+        .map_err(|err| RenderError::io(tmp.path(), err))?;
+        if replace {
+            return tmp
+                .persist(path)
+                .map(|_| Seal { key })
+                .map_err(|e| RenderError::io(path, e.error));
+        }
+        // Two processes making the first key at once: the first one's stays, the other reads it.
+        match tmp.persist_noclobber(path) {
+            Ok(_) => Ok(Seal { key }),
+            Err(err) if err.error.kind() == ErrorKind::AlreadyExists => {
+                let text = std::fs::read_to_string(path).map_err(|e| RenderError::io(path, e))?;
+                Seal::parse(&text).ok_or_else(|| {
+                    RenderError::io(path, std::io::Error::other("not a render cache key"))
+                })
+            }
+            Err(err) => Err(RenderError::io(path, err.error)),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Seal> {
+        let key = unhex(text.trim())?.try_into().ok()?;
+        Some(Seal { key })
+    }
+
+    /// The MAC of the entry named `name` holding `body`.
+    fn mac(&self, name: &str, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .expect("HMAC takes keys of any length");
+        mac.update(&(name.len() as u64).to_le_bytes());
+        mac.update(name.as_bytes());
+        mac.update(body);
+        mac
+    }
+
+    /// The seal line's hex tag for an entry.
+    fn tag(&self, name: &str, body: &[u8]) -> String {
+        hex(&self.mac(name, body).finalize().into_bytes())
+    }
+
+    /// Whether `tag` (hex) is this machine's seal of the entry (compared in constant time).
+    fn verifies(&self, name: &str, body: &[u8], tag: &str) -> bool {
+        let Some(bytes) = unhex(tag) else {
+            return false;
+        };
+        self.mac(name, body).verify_slice(&bytes).is_ok()
+    }
+}
+
+/// The bytes of a hex string (`None` when it is not one).
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
 
 /// What the last [`CachedRenderer::render`] call found in the cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,6 +153,7 @@ pub struct CacheStats {
 pub struct CachedRenderer<R: Renderer> {
     inner: R,
     cache_dir: PathBuf,
+    seal: Seal,
     repo_root: PathBuf,
     /// The most bytes read from one input file while computing a key.
     max_file_bytes: u64,
@@ -51,11 +167,13 @@ struct Entry {
 }
 
 impl<R: Renderer> CachedRenderer<R> {
-    /// A cache in `cache_dir` (created on first write) for overlays of the repository at `repo_root`.
-    pub fn new(inner: R, cache_dir: PathBuf, repo_root: PathBuf) -> Self {
+    /// A cache in `cache_dir` (created on first write) for overlays of the repository at `repo_root`,
+    /// trusting only the entries sealed with `seal`.
+    pub fn new(inner: R, cache_dir: PathBuf, seal: Seal, repo_root: PathBuf) -> Self {
         CachedRenderer {
             inner,
             cache_dir,
+            seal,
             repo_root,
             max_file_bytes: DEFAULT_MAX_BYTES,
             stats: Mutex::new(CacheStats::default()),
@@ -117,7 +235,18 @@ impl<R: Renderer> CachedRenderer<R> {
                 return None;
             }
         };
-        match serde_json::from_slice::<Entry>(&bytes) {
+        let name = entry_name(path);
+        let sealed = bytes.iter().position(|b| *b == b'\n').and_then(|nl| {
+            let head = std::str::from_utf8(&bytes[..nl]).ok()?;
+            let tag = head.strip_prefix(ENTRY_HEAD)?;
+            let body = &bytes[nl + 1..];
+            self.seal.verifies(&name, body, tag).then_some(body)
+        });
+        let Some(body) = sealed else {
+            tracing::warn!(path = %path.display(), "render cache entry not sealed by this machine; ignored and re-rendered");
+            return None;
+        };
+        match serde_json::from_slice::<Entry>(body) {
             Ok(entry) if entry.format == CACHE_FORMAT => {
                 mark_used(path);
                 Some(entry.rendered)
@@ -138,13 +267,14 @@ impl<R: Renderer> CachedRenderer<R> {
             format: CACHE_FORMAT,
             rendered: rendered.clone(),
         };
-        let mut writer = BufWriter::new(tmp.as_file());
-        serde_json::to_writer(&mut writer, &entry)
-            .map_err(|err| RenderError::io(tmp.path(), err.into()))?;
-        writer
-            .flush()
-            .map_err(|err| RenderError::io(tmp.path(), err))?;
-        drop(writer);
+        let body = serde_json::to_vec(&entry).map_err(|err| RenderError::io(path, err.into()))?;
+        let tag = self.seal.tag(&entry_name(path), &body);
+        (|| {
+            let mut file = tmp.as_file();
+            file.write_all(format!("{ENTRY_HEAD}{tag}\n").as_bytes())?;
+            file.write_all(&body)
+        })()
+        .map_err(|err| RenderError::io(tmp.path(), err))?;
         // Synced before the rename and the directory after it: a crash must not leave an entry that is
         // named but empty (it would only be a miss, but every run after would re-render and rewrite it).
         tmp.as_file()
@@ -157,6 +287,13 @@ impl<R: Renderer> CachedRenderer<R> {
         }
         Ok(())
     }
+}
+
+/// An entry's name (its key), which its seal covers: an entry copied to another key does not verify.
+fn entry_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Creates `dir` and its missing parents `0700`: the cache lives in the state directory, which only its
@@ -408,6 +545,37 @@ mod tests {
             .open(path)
             .and_then(|f| f.set_modified(then))
             .expect("set mtime");
+    }
+
+    #[test]
+    fn the_seal_key_is_made_once_owner_only_kept_and_a_non_key_is_replaced() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("cache").join("render.key");
+        let first = Seal::load_or_create(&path).expect("made");
+        let text = std::fs::read_to_string(&path).expect("key file");
+        assert_eq!(text.len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{mode:o}");
+        }
+        let again = Seal::load_or_create(&path).expect("read");
+        assert_eq!(first.key, again.key);
+        assert!(!format!("{first:?}").contains(&text[..8]));
+        let tag = first.tag("a.json", b"body");
+        assert!(again.verifies("a.json", b"body", &tag));
+        assert!(
+            !again.verifies("b.json", b"body", &tag),
+            "bound to the entry's name"
+        );
+        assert!(!again.verifies("a.json", b"bodY", &tag));
+        assert!(!again.verifies("a.json", b"body", "zz"));
+
+        std::fs::write(&path, "not a key").expect("clobber");
+        let fresh = Seal::load_or_create(&path).expect("replaced");
+        assert_ne!(fresh.key, first.key);
+        assert!(Seal::parse(&std::fs::read_to_string(&path).expect("key")).is_some());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::codes::ErrorKind;
 
-pub use cache::{CacheStats, CachedRenderer, Pruned, prune};
+pub use cache::{CacheStats, CachedRenderer, Pruned, Seal, prune};
 pub use inputs::{InputDigest, input_digest, input_files};
 pub use kustomize::{Kustomize, KustomizeCommand};
 

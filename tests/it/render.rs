@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use envparity::render::{
     CacheStats, CachedRenderer, Kustomize, KustomizeCommand, RenderError, RenderRequest, Rendered,
-    Renderer, input_digest, input_files,
+    Renderer, Seal, input_digest, input_files,
 };
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -514,9 +514,11 @@ fn cache_hits_unchanged_overlays_and_misses_exactly_the_changed_ones() {
     ];
     let cache = tempfile::tempdir().expect("cache dir");
     let kubectl = CountingKubectl::new();
+    let seal = Seal::load_or_create(&cache.path().join("render.key")).expect("seal");
     let cached = CachedRenderer::new(
         kubectl.kustomize(&repo),
         cache.path().join("render"),
+        seal,
         repo.root.clone(),
     );
     let stats = |hits, misses| CacheStats { hits, misses };
@@ -564,9 +566,42 @@ fn cache_hits_unchanged_overlays_and_misses_exactly_the_changed_ones() {
     let fifth = cached.render(&requests);
     assert_eq!(cached.stats(), stats(2, 1));
     assert_eq!(ok(&fifth[2]), ok(&first[2]));
-    let rewritten: Value =
-        serde_json::from_slice(&std::fs::read(&entry).expect("entry")).expect("valid json");
-    assert_eq!(rewritten["format"], 1);
+    let rewritten = std::fs::read_to_string(&entry).expect("entry");
+    let (head, body) = rewritten.split_once('\n').expect("a seal line");
+    assert!(head.starts_with("envparity-render-cache 2 "), "{head}");
+    let rewritten: Value = serde_json::from_str(body).expect("valid json");
+    assert_eq!(rewritten["format"], 2);
+
+    // The key of an entry is computable from public inputs; the seal is not. An entry that says something
+    // else than the render (a pull request planting a cache), sealed by another machine or copied from
+    // another entry, is a miss and is rewritten.
+    let forged = body.replace("nginx:1.25", "nginx:forged");
+    assert_ne!(forged, body, "the entry holds the image");
+    let stranger = tempfile::tempdir().expect("dir");
+    let stranger = Seal::load_or_create(&stranger.path().join("render.key")).expect("seal");
+    let web = cached.entry_path(&repo.dir("web", "dev")).expect("entry");
+    for planted in [
+        format!("{head}\n{forged}"),
+        format!("envparity-render-cache 2 {}\n{forged}", "0".repeat(64)),
+        std::fs::read_to_string(&web).expect("another entry"),
+        forged.clone(),
+    ] {
+        std::fs::write(&entry, planted).expect("plant");
+        let again = cached.render(&requests);
+        assert_eq!(cached.stats(), stats(2, 1));
+        assert_eq!(ok(&again[2]), ok(&first[2]));
+    }
+    // Another machine's cache over the same directory: neither trusts the other's entries.
+    let other = CachedRenderer::new(
+        kubectl.kustomize(&repo),
+        cache.path().join("render"),
+        stranger,
+        repo.root.clone(),
+    );
+    other.render(&requests);
+    assert_eq!(other.stats(), stats(0, 3));
+    cached.render(&requests);
+    assert_eq!(cached.stats(), stats(0, 3));
 
     // Errors are not cached: a broken overlay misses every time.
     repo.write(
@@ -651,6 +686,7 @@ fn secret_values_are_blanked_in_results_cache_and_errors() {
     let cached = CachedRenderer::new(
         Kustomize::detect(&repo.root).expect("kustomize"),
         cache.path().to_path_buf(),
+        Seal::load_or_create(&cache.path().join("render.key")).expect("seal"),
         repo.root.clone(),
     );
     let results = cached.render(&[repo.request("vault", "dev")]);
