@@ -58,6 +58,8 @@ pub enum Category {
     Scale,
     /// Git against the running cluster.
     Live,
+    /// The repository's own policy: what a change to config.toml hides from the gate.
+    Policy,
 }
 
 /// An unknown code (a rule id, event kind or error kind that this version does not have).
@@ -191,6 +193,8 @@ codes! {
         LiveSyncDisabled = "live-sync-disabled",
         /// `live-destination`
         LiveDestination = "live-destination",
+        /// `policy-change`
+        PolicyChange = "policy-change",
     }
 }
 
@@ -218,7 +222,10 @@ impl RuleId {
 
     /// The parity rules, in the order `envparity rules` lists them.
     pub fn parity() -> impl Iterator<Item = RuleId> {
-        RuleId::ALL.iter().copied().filter(|r| !r.is_live())
+        RuleId::ALL
+            .iter()
+            .copied()
+            .filter(|r| !matches!(r.category(), Category::Live | Category::Policy))
     }
 
     /// The live-drift rules.
@@ -395,6 +402,13 @@ impl RuleId {
                 Block,
                 None,
                 include_str!("live/docs/live-destination.md"),
+            ),
+            RuleId::PolicyChange => (
+                "a change's config hides or lowers a finding its base's config reports (an exception added, a rule off, a threshold raised, a path excluded)",
+                Policy,
+                Warn,
+                None,
+                include_str!("rules/docs/policy-change.md"),
             ),
         };
         RuleMeta {

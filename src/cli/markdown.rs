@@ -5,6 +5,7 @@
 //! what was left out. Every name, value and message comes from the checked repo (a pull request is code from
 //! someone else), so all of it is escaped: nothing in it can open a tag, end a `<details>` or split a table.
 
+use crate::codes::RuleId;
 use crate::finding::{CheckError, Finding, Severity};
 use crate::pipeline::{Gate, Report, Status};
 
@@ -24,8 +25,7 @@ pub struct Comment<'a> {
     pub base: Option<(&'a str, &'a str)>,
     /// The verdict, as the exit code has it.
     pub status: Status,
-    /// Findings the base's config reports and the change's config hides or lowers. Nothing produces them
-    /// yet (the policy-change rule will): the section shows only when it has something.
+    /// Findings the base's config reports and the change's config hides or lowers (`policy-change`).
     pub policy_changes: Vec<&'a Finding>,
     /// New blocking and warning findings.
     pub breaks: Vec<&'a Finding>,
@@ -42,13 +42,18 @@ pub struct Comment<'a> {
 impl<'a> Comment<'a> {
     /// The comment of `check --base`.
     pub fn of_gate(gate: &'a Gate) -> Comment<'a> {
+        let (policy_changes, findings): (Vec<&Finding>, Vec<&Finding>) = gate
+            .report
+            .findings
+            .iter()
+            .partition(|f| f.rule == RuleId::PolicyChange);
         let (new, present): (Vec<&Finding>, Vec<&Finding>) =
-            gate.report.findings.iter().partition(|f| gate.is_new(f));
+            findings.into_iter().partition(|f| gate.is_new(f));
         let (breaks, new_info) = new.into_iter().partition(|f| f.severity != Severity::Info);
         Comment {
             base: Some((&gate.base.id, &gate.base.summary)),
             status: gate.status(),
-            policy_changes: Vec::new(),
+            policy_changes,
             breaks,
             new_info,
             fixes: gate.fixed.iter().collect(),

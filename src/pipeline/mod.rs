@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::codes::{ErrorKind, EventKind};
 use crate::config::Config;
 mod check;
+mod policy_change;
 mod state;
 
 pub use check::{Live, Report, Scope, check_tree, discover_options};
@@ -470,7 +471,31 @@ pub fn gate(
         scope,
         None,
     )?;
-    let report = check(config, state, origin, scope)?;
+    let mut report = check(config, state, origin, scope)?;
+    if let Origin::Git {
+        spec,
+        checkout: Some(_),
+        ..
+    } = origin
+    {
+        let changes = policy_changes(
+            config,
+            state,
+            origin,
+            scope,
+            Path::new(&spec.url),
+            &base_checkout,
+            &report,
+        );
+        match changes {
+            Ok(changes) if !changes.is_empty() => {
+                report.findings.splice(0..0, changes);
+                report.summary = crate::finding::Summary::of(&report.findings);
+            }
+            Ok(_) => {}
+            Err(warning) => report.warnings.push(warning),
+        }
+    }
     // A finding an exception now hides is still there, not fixed.
     let now: BTreeSet<&str> = report
         .findings
@@ -500,6 +525,88 @@ pub fn gate(
         report,
         base: base_commit,
     })
+}
+
+/// The `policy-change` findings of a change checked out in `workdir` against `base`: the change's tree
+/// checked again with the base commit's config (the same file, read from the base commit), compared with
+/// `report`. None when the config lies outside the repository or is the same in both; a warning (the
+/// comparison is skipped) when the base's config does not load.
+fn policy_changes(
+    config: &Config,
+    state: &State,
+    origin: &Origin,
+    scope: &Scope,
+    workdir: &Path,
+    base: &Checkout,
+    report: &Report,
+) -> Result<Vec<Finding>, String> {
+    let Some(rel) = policy_change::config_in_repo(config, workdir) else {
+        return Ok(Vec::new());
+    };
+    let at_base = base.snapshot.path().join(&rel);
+    let max = crate::input::DEFAULT_MAX_BYTES;
+    let read = |path: &Path| crate::input::read_file_to_string(path, max).ok();
+    let base_text = if at_base.exists() {
+        read(&at_base)
+    } else {
+        Some(String::new())
+    };
+    let change_text = match &config.file {
+        Some(file) => read(file),
+        None => Some(String::new()),
+    };
+    if base_text.is_some() && base_text == change_text {
+        return Ok(Vec::new());
+    }
+    let short_base = crate::source::short(&base.commit.id);
+    let base_config = if at_base.exists() {
+        match Config::load(&at_base) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                return Err(format!(
+                    "policy changes not checked: {} at the base {short_base} does not load: {}",
+                    rel.display(),
+                    crate::redact::bound(&e.to_string())
+                ));
+            }
+        }
+    } else {
+        Config::default()
+    };
+    let under_base = check(&base_config, state, origin, scope).map_err(|e| {
+        format!("policy changes not checked: the change with the base {short_base}'s config: {e}")
+    })?;
+    let base_own = std::cell::OnceCell::new();
+    let new_in_change = |f: &Finding| {
+        let own: &Option<BTreeSet<String>> = base_own.get_or_init(|| {
+            check_dir(
+                &base_config,
+                state,
+                &base.root,
+                base.snapshot.path(),
+                scope,
+                None,
+            )
+            .ok()
+            .map(|(r, _)| {
+                r.findings
+                    .iter()
+                    .chain(r.suppressed.iter().map(|s| &s.finding))
+                    .map(|f| f.fingerprint.clone())
+                    .collect()
+            })
+        });
+        // A base that cannot be checked again counts every hidden finding as the change's own.
+        own.as_ref().is_none_or(|own| !own.contains(&f.fingerprint))
+    };
+    Ok(policy_change::policy_changes(
+        &base_config,
+        config,
+        &under_base,
+        report,
+        &new_in_change,
+        today(),
+    ))
 }
 
 /// What a scan did.

@@ -26,3 +26,4 @@ mod rules;
 mod shapes;
 mod site;
 mod support;
+mod untrusted;
