@@ -175,6 +175,17 @@ impl Daemon {
                 tracing::info!(period = %period.label(), message_id = %delivery.message_id, "digest sent");
                 Ok(Done::default())
             }
+            RunOutcome::Partial {
+                delivery, error, ..
+            } => Err(Failure::new(
+                "send",
+                format!(
+                    "digest {} sent to {} but not to everyone ({}): {error}",
+                    period.label(),
+                    delivery.accepted.join(", "),
+                    delivery.message_id
+                ),
+            )),
             RunOutcome::Failed { error } => Err(Failure::new(
                 "send",
                 format!("digest {} not sent: {error}", period.label()),
