@@ -1116,3 +1116,51 @@ fn argo_events(
     });
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_lock_is_exclusive_per_job_and_waits_up_to_its_timeout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State {
+            dir: dir.path().join("state"),
+        };
+        let held = state
+            .lock_job("digest", Duration::ZERO)
+            .expect("first lock");
+        assert_eq!(held.path(), state.locks().join("digest.lock"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(state.locks())
+                .expect("locks dir")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        // Another job's lock is another file.
+        let _scan = state.lock_job("scan", Duration::ZERO).expect("scan lock");
+        // The same job waits, then names the job, the lock and its holder.
+        let started = Instant::now();
+        let Err(e) = state.lock_job("digest", Duration::from_millis(300)) else {
+            panic!("the digest lock is held");
+        };
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let PipelineError::JobBusy { job, pid, .. } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(*job, "digest");
+        assert_eq!(
+            pid.as_deref(),
+            Some(std::process::id().to_string().as_str())
+        );
+        assert!(e.to_string().contains("locks/digest.lock"), "{e}");
+        // Released: free again.
+        drop(held);
+        state
+            .lock_job("digest", Duration::ZERO)
+            .expect("free again");
+    }
+}
