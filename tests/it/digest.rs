@@ -839,6 +839,7 @@ fn spawn_digest(dir: &Path, failpoints: &str) -> Child {
 }
 
 /// Waits up to 60 s for `ready`.
+#[cfg(feature = "failpoints")]
 fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + StdDuration::from_secs(60);
     while !ready() {
