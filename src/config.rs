@@ -145,12 +145,21 @@ pub struct StateConfig {
     pub dir: Option<PathBuf>,
     /// `scan` removes render cache entries no render has used for this many days. Default: 30.
     pub render_cache_days: Option<u64>,
+    /// How long `scan`, `backfill`, `report` and `digest` (CLI commands and daemon jobs alike) wait for
+    /// another process running the same job on this state directory to finish (`<state>/locks/<job>.lock`)
+    /// before giving up with an error. `0` gives up at once. Default: 60.
+    pub lock_timeout_seconds: Option<u64>,
 }
 
 impl StateConfig {
     /// How long an unused render cache entry is kept.
     pub fn render_cache_ttl(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.render_cache_days.unwrap_or(30).saturating_mul(86_400))
+    }
+
+    /// How long a job waits for its state lock (`lock_timeout_seconds`).
+    pub fn lock_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lock_timeout_seconds.unwrap_or(60))
     }
 }
 

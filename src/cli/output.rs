@@ -856,6 +856,26 @@ pub fn print_digest(
             }
             Ok(Status::Ok)
         }
+        RunOutcome::Partial {
+            subject,
+            delivery,
+            error,
+        } => {
+            println!(
+                "digest {}: \"{subject}\" sent to {} ({})",
+                period.label(),
+                delivery.accepted.join(", "),
+                delivery.message_id
+            );
+            for r in &delivery.rejected {
+                eprintln!("warning: {} was not accepted: {}", r.address, r.error);
+            }
+            eprintln!(
+                "error: digest {} not sent to everyone (recorded; the next run sends the rest, with the same Message-ID): {error}",
+                period.label()
+            );
+            Ok(Status::Failed)
+        }
         RunOutcome::Failed { error } => {
             eprintln!(
                 "error: digest {} not sent (recorded; the next run retries): {error}",

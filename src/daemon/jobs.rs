@@ -44,7 +44,8 @@ pub struct Done {
 /// A job that did not: what failed and why (credential-free), and the run it still recorded, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// `fetch`, `cluster`, `render`, `source`, `history`, `report` or `send`.
+    /// `fetch`, `cluster`, `render`, `source`, `history`, `report`, `send` or `lock` (another process held
+    /// the job's state lock for longer than `state.lock_timeout_seconds`).
     pub what: &'static str,
     /// Why.
     pub message: String,
@@ -78,6 +79,7 @@ fn pipeline_failure(e: pipeline::PipelineError) -> Failure {
         E::NotGit { .. } | E::NoDir { .. } => "source",
         E::Report(_) => "report",
         E::Notify(_) => "send",
+        E::JobBusy { .. } | E::JobLock { .. } => "lock",
     };
     Failure::new(what, e)
 }
@@ -175,6 +177,17 @@ impl Daemon {
                 tracing::info!(period = %period.label(), message_id = %delivery.message_id, "digest sent");
                 Ok(Done::default())
             }
+            RunOutcome::Partial {
+                delivery, error, ..
+            } => Err(Failure::new(
+                "send",
+                format!(
+                    "digest {} sent to {} but not to everyone ({}): {error}",
+                    period.label(),
+                    delivery.accepted.join(", "),
+                    delivery.message_id
+                ),
+            )),
             RunOutcome::Failed { error } => Err(Failure::new(
                 "send",
                 format!("digest {} not sent: {error}", period.label()),

@@ -49,7 +49,7 @@ pub struct JobRun {
     pub finished_at: DateTime<Utc>,
     /// How it ended.
     pub outcome: JobOutcome,
-    /// What failed: `fetch`, `cluster`, `render`, `source`, `history`, `report`, `send`, `panic`.
+    /// What failed: `fetch`, `cluster`, `render`, `source`, `history`, `report`, `send`, `lock`, `panic`.
     pub failure: Option<String>,
     /// Why, credential-free.
     pub error: Option<String>,

@@ -9,12 +9,14 @@
 //!
 //! Nothing here prints; readers return data for the report, digest and CLI to render.
 
+mod digests;
 mod jobs;
 mod lifecycle;
 mod queries;
 mod record;
 pub mod schema;
 
+pub use digests::{CopyState, DigestCopy};
 pub use jobs::{JobOutcome, JobRun};
 
 use std::fmt;

@@ -82,6 +82,26 @@
 //! | `message` | TEXT | one line for humans |
 //! | `data` | TEXT (JSON) | details, shape per kind |
 //!
+//! ## `digest_copies` — the digest's send-once bookkeeping (migration 6)
+//! One row per recipient of a *round* of a period's digest, written as `pending` before anything is sent. A
+//! round is the first send of a period, and each `--force` starts the next one; every copy of a round carries
+//! the round's one Message-ID.
+//! | column | type | meaning |
+//! |---|---|---|
+//! | `period` | TEXT | the ISO week, `2026-W47` |
+//! | `round` | INTEGER | 1, 2, … (`period`, `round`, `recipient`) is the key |
+//! | `recipient` | TEXT | the envelope address (To or Cc) |
+//! | `position` | INTEGER | its place in the round's recipient list (To, then Cc): the order copies are sent in |
+//! | `message_id` | TEXT | the round's Message-ID, with angle brackets; a retry sends the same |
+//! | `created_at` | TEXT | when the round started (the message's Date header, also on a retry) |
+//! | `forced` | INTEGER | 1 when `--force` started the round |
+//! | `state` | TEXT | `pending` (not known to be accepted), `sent` (the server accepted it), `refused` (the server refused the recipient permanently while another recipient of the round accepted it: not retried) |
+//! | `done_at` | TEXT, nullable | when it became `sent` or `refused` |
+//! | `error` | TEXT, nullable | the server's refusal (credential-free) |
+//!
+//! The `digest-sent` and `digest-failed` events stay the audit trail the report shows; this table decides what
+//! is sent.
+//!
 //! ## Migrations
 //! [`MIGRATIONS`] is an ordered list of SQL steps; step *n* (1-based) takes `user_version` from *n − 1* to
 //! *n*, and each runs in its own transaction together with the `user_version` bump, so a crash leaves the
@@ -209,6 +229,22 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN digest TEXT;
     ALTER TABLE runs ADD COLUMN confirmed_at TEXT;
     ALTER TABLE runs ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;",
+    // 6: the digest's send-once bookkeeping: a copy per recipient is written as pending before it is sent
+    // and confirmed when the server accepted it, so a retry after a failure or a crash resends only the
+    // unconfirmed copies, with the same Message-ID.
+    "CREATE TABLE digest_copies (
+        period       TEXT NOT NULL,
+        round        INTEGER NOT NULL CHECK (round >= 1),
+        recipient    TEXT NOT NULL,
+        position     INTEGER NOT NULL,
+        message_id   TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        forced       INTEGER NOT NULL DEFAULT 0,
+        state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'refused')),
+        done_at      TEXT,
+        error        TEXT,
+        PRIMARY KEY (period, round, recipient)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes: the number of [`MIGRATIONS`].

@@ -1,10 +1,18 @@
 //! The weekly email digest: which environments drifted apart in a period ([`select`]), the email that
 //! says so ([`message`]), sending it over SMTP ([`send`]), and the bookkeeping that sends it once per period.
 //!
-//! A period is an ISO week in the configured time zone ([`Period`]). Each attempt is recorded in the
-//! history as an event: `digest-sent` (period, recipients, Message-ID) or `digest-failed` (period, the
-//! error without credentials). [`status`] reads them back: the daemon sends a period's digest once, retrying
-//! failures with its job backoff; the CLI resends with `--force`.
+//! A period is an ISO week in the configured time zone ([`Period`]). Sending it once, also across crashes
+//! and restarts: before anything goes out, the history gets a pending copy per recipient (To and Cc) of the
+//! period's *round*, all carrying the round's one Message-ID (`history::DigestCopy`); each copy goes out in
+//! its own SMTP transaction and is confirmed in the history as soon as the server accepted it. A retry (the
+//! daemon's job backoff, or `envparity digest` again) sends only the copies still pending, with the same
+//! Message-ID and Date, so a copy accepted just before a crash arrives at most twice as the same message,
+//! which mail clients fold into one. A round whose copies are all confirmed (or refused for good) is sent;
+//! `--force` starts a new round with a new Message-ID.
+//!
+//! Each attempt is also recorded as an event, the audit trail the report shows: `digest-sent` (period,
+//! the recipients accepted in that attempt, Message-ID) and `digest-failed` (period, the recipients still
+//! pending, the error without credentials). [`status`] reads both back.
 
 use std::fmt;
 
@@ -13,7 +21,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::codes::EventKind;
-use crate::history::{Event, History, HistoryError};
+use crate::history::{CopyState, DigestCopy, Event, History, HistoryError};
 
 pub mod message;
 pub mod select;
@@ -21,7 +29,17 @@ pub mod send;
 
 pub use message::{Digest, InlineImage, MessageOptions};
 pub use select::{Growth, SelectOptions, Selection};
-pub use send::{Delivery, Mailer, Rejected};
+pub use send::{Attempt, Delivery, Mailer, Rejected};
+
+/// Fail point (exists only in builds with the `failpoints` feature): armed with `sleep(…)` or `pause`
+/// (`FAILPOINTS=digest-before-send=sleep(30000)`), the digest stops after the pending copies are in the
+/// history and before the first is sent (the crash test kills the process there).
+pub const BEFORE_SEND: &str = "digest-before-send";
+
+/// Fail point (exists only in builds with the `failpoints` feature): the digest stops right after the server
+/// accepted a copy and before the history confirms it (the crash test kills the process there: the copy is
+/// sent again, with the same Message-ID).
+pub const AFTER_ACCEPT: &str = "digest-after-accept";
 
 /// Why a digest could not be selected, built or sent.
 #[derive(Debug, thiserror::Error)]
@@ -219,14 +237,55 @@ pub struct SentRecord {
 /// What the history says about one period's digest.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Status {
-    /// The latest successful send, if any.
+    /// The newest round, when every copy of it is confirmed (or refused for good): the period is sent.
+    /// (For a period sent before the per-copy bookkeeping existed: the latest `digest-sent` event.)
     pub sent: Option<SentRecord>,
     /// Failed attempts after the latest successful send (all of them when none succeeded), oldest first.
     pub failures: Vec<DateTime<Utc>>,
+    /// Recipients of the newest round whose copy is not confirmed: a retry sends them, with the round's
+    /// Message-ID.
+    pub pending: Vec<String>,
 }
 
-/// Reads the `digest-sent` and `digest-failed` events of `period` from the history.
+/// Reads `period`'s copies and its `digest-sent` and `digest-failed` events from the history.
 pub fn status(history: &History, period: &Period) -> Result<Status, NotifyError> {
+    let mut out = events_status(history, period)?;
+    let round = history.digest_round(&period.label())?;
+    if round.is_empty() {
+        return Ok(out);
+    }
+    out.pending = pending_of(&round);
+    out.sent = round_sent(&round);
+    if let Some(sent) = &out.sent {
+        out.failures.retain(|t| *t > sent.time);
+    }
+    Ok(out)
+}
+
+/// The round as a completed send, when no copy of it is pending.
+fn round_sent(round: &[DigestCopy]) -> Option<SentRecord> {
+    let first = round.first()?;
+    let mut time = first.created_at;
+    let mut recipients = Vec::new();
+    for copy in round {
+        match &copy.state {
+            CopyState::Pending => return None,
+            CopyState::Sent { at } => {
+                time = time.max(*at);
+                recipients.push(copy.recipient.clone());
+            }
+            CopyState::Refused { at, .. } => time = time.max(*at),
+        }
+    }
+    Some(SentRecord {
+        time,
+        message_id: first.message_id.clone(),
+        recipients,
+    })
+}
+
+/// What the events alone say (all a period sent before `digest_copies` existed has).
+fn events_status(history: &History, period: &Period) -> Result<Status, NotifyError> {
     let mut out = Status::default();
     // Events are recorded when they happen, after the period: reading from its start finds them all.
     for e in history.events(period.start, None)? {
@@ -356,12 +415,22 @@ pub enum RunOutcome {
         /// The message as it would go over the wire.
         eml: Vec<u8>,
     },
-    /// Sent and recorded.
+    /// Sent and recorded: no copy of the round is left pending.
     Sent {
         /// The subject.
         subject: String,
-        /// Who accepted it, who did not.
+        /// Who accepted it in this attempt, who was refused for good.
         delivery: Delivery,
+    },
+    /// Some copies were accepted, others not (refused for now, or not tried after the connection
+    /// failed); both were recorded, and the next run sends the others, with the same Message-ID.
+    Partial {
+        /// The subject.
+        subject: String,
+        /// Who accepted it in this attempt (`rejected`: who was refused for good).
+        delivery: Delivery,
+        /// Why the others were not reached (credential-free).
+        error: NotifyError,
     },
     /// Sending failed and the failure was recorded (the next run retries).
     Failed {
@@ -371,21 +440,45 @@ pub enum RunOutcome {
 }
 
 /// Selects, builds and (unless dry-run) sends the digest of `request.period`, once: a period already
-/// sent is skipped unless forced, and every attempt is recorded. Without `[smtp]`, only a dry run works
-/// (From and To then default to `envparity@localhost`).
+/// sent is skipped unless forced, a round left unfinished (a failure, a crash) is finished first with its
+/// own Message-ID, and every attempt is recorded. Without `[smtp]`, only a dry run works (From and To then
+/// default to `envparity@localhost`).
+///
+/// The caller holds the `digest` job lock (`pipeline::digest` takes it), so two processes never send
+/// the same round at once.
 #[tracing::instrument(skip_all, fields(period = %request.period.label(), force = request.force, dry_run = request.dry_run))]
 pub fn run(
     history: &mut History,
     config: &crate::config::Config,
     request: &Request,
 ) -> Result<RunOutcome, NotifyError> {
-    if !request.force
-        && !request.dry_run
+    let label = request.period.label();
+    let sending = !request.dry_run;
+    // A round with pending copies was promised: it is finished whatever else changed since (a quiet
+    // selection, a fresh `now`), with the Date and Message-ID it started with.
+    let unfinished: Vec<DigestCopy> = if sending && !request.force {
+        let round = history.digest_round(&label)?;
+        if round.iter().any(DigestCopy::is_pending) {
+            round
+        } else {
+            Vec::new()
+        }
+    } else {
+        Vec::new()
+    };
+    let resume = unfinished.first();
+    if sending
+        && !request.force
+        && resume.is_none()
         && let Some(sent) = status(history, &request.period)?.sent
     {
         return Ok(RunOutcome::AlreadySent(sent));
     }
-    if !request.force && !request.dry_run && !history.has_timeline_before(request.period.end)? {
+    if sending
+        && !request.force
+        && resume.is_none()
+        && !history.has_timeline_before(request.period.end)?
+    {
         return Ok(RunOutcome::NothingScanned);
     }
     let selection = select::select(
@@ -393,7 +486,7 @@ pub fn run(
         &request.period,
         &SelectOptions::from_config(&config.digest),
     )?;
-    if selection.is_quiet() && !config.digest.send_when_quiet && !request.dry_run {
+    if selection.is_quiet() && !config.digest.send_when_quiet && sending && resume.is_none() {
         return Ok(RunOutcome::Quiet);
     }
     let local = send::mailbox("envparity <envparity@localhost>")?;
@@ -408,12 +501,16 @@ pub fn run(
     let options = MessageOptions {
         base_url: config.report.base_url.clone(),
         charts: config.digest.charts,
-        date: request.now,
+        date: resume.map_or(request.now, |r| r.created_at),
         from,
         to,
         cc,
     };
-    let digest = message::build(history, &selection, &options)?;
+    let mut digest = message::build(history, &selection, &options)?;
+    if let Some(r) = resume {
+        // The same as `build` derives from the same Date, unless the From domain changed since.
+        digest.message_id = r.message_id.clone();
+    }
     let email = digest.to_message(&options)?;
     if request.dry_run {
         return Ok(RunOutcome::DryRun {
@@ -421,42 +518,130 @@ pub fn run(
             eml: email.formatted(),
         });
     }
-    let recipients: Vec<String> = email
-        .envelope()
-        .to()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     let Some(smtp) = &config.smtp else {
         return Err(NotifyError::NoSmtp);
     };
-    let sent = send::Mailer::from_config(smtp, &config.base_dir())
-        .and_then(|m| m.deliver(&email, &digest.message_id));
-    match sent {
-        Ok(delivery) => {
-            record_sent(
-                history,
-                &request.period,
-                &delivery,
-                request.force,
-                request.now,
-            )?;
-            Ok(RunOutcome::Sent {
-                subject: digest.subject,
-                delivery,
-            })
+    let mut recipients: Vec<String> = Vec::new();
+    for r in email.envelope().to() {
+        let r = r.to_string();
+        if !recipients.contains(&r) {
+            recipients.push(r);
         }
+    }
+    let mailer = match send::Mailer::from_config(smtp, &config.base_dir()) {
+        Ok(m) => m,
         Err(error) => {
+            let pending = if unfinished.is_empty() {
+                recipients
+            } else {
+                pending_of(&unfinished)
+            };
             record_failed(
                 history,
                 &request.period,
-                &recipients,
+                &pending,
                 &error.to_string(),
                 request.now,
             )?;
-            Ok(RunOutcome::Failed { error })
+            return Ok(RunOutcome::Failed { error });
+        }
+    };
+    if resume.is_none() {
+        history.start_digest_round(
+            &label,
+            &digest.message_id,
+            options.date,
+            request.force,
+            &recipients,
+        )?;
+    }
+    let round = history.digest_round(&label)?;
+    let Some(number) = round.first().map(|c| c.round) else {
+        return Err(NotifyError::Send {
+            server: mailer.server().to_string(),
+            errors: vec!["the digest has no recipients".into()],
+        });
+    };
+    let pending = round
+        .iter()
+        .filter(|c| c.is_pending())
+        .map(|c| {
+            c.recipient
+                .parse::<lettre::Address>()
+                .map_err(|e| NotifyError::Address {
+                    address: c.recipient.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    tracing::info!(round = number, message_id = %digest.message_id, copies = pending.len(), resumed = resume.is_some(), "sending the digest");
+
+    // Test builds only: stop with the pending copies written and nothing sent (a crash test kills here).
+    fail::fail_point!(BEFORE_SEND);
+    let attempt = mailer.deliver_each(&email, &pending, &mut |recipient| {
+        // Test builds only: stop between the server's acceptance and its record (a crash test kills here).
+        fail::fail_point!(AFTER_ACCEPT);
+        history.confirm_digest_copy(&label, number, recipient, request.now)?;
+        Ok(())
+    })?;
+
+    // A recipient refused for good is not retried once the digest reached someone; a server that
+    // refuses everyone is a failure to retry (a relay not yet allowing the sender, say).
+    let reached = !attempt.accepted.is_empty()
+        || round
+            .iter()
+            .any(|c| matches!(c.state, CopyState::Sent { .. }));
+    let mut refused = Vec::new();
+    let mut unsent = attempt.unsent;
+    for r in attempt.refused {
+        if reached {
+            history.refuse_digest_copy(&label, number, &r.address, request.now, &r.error)?;
+            refused.push(r);
+        } else {
+            unsent.push(r);
         }
     }
+    let delivery = Delivery {
+        message_id: digest.message_id.clone(),
+        accepted: attempt.accepted,
+        rejected: refused,
+    };
+    let forced = round.iter().any(|c| c.forced);
+    if !delivery.accepted.is_empty() || unsent.is_empty() {
+        record_sent(history, &request.period, &delivery, forced, request.now)?;
+    }
+    if unsent.is_empty() {
+        return Ok(RunOutcome::Sent {
+            subject: digest.subject,
+            delivery,
+        });
+    }
+    let error = mailer.failure(&unsent);
+    let addresses: Vec<String> = unsent.iter().map(|r| r.address.clone()).collect();
+    record_failed(
+        history,
+        &request.period,
+        &addresses,
+        &error.to_string(),
+        request.now,
+    )?;
+    if delivery.accepted.is_empty() {
+        Ok(RunOutcome::Failed { error })
+    } else {
+        Ok(RunOutcome::Partial {
+            subject: digest.subject,
+            delivery,
+            error,
+        })
+    }
+}
+
+fn pending_of(round: &[DigestCopy]) -> Vec<String> {
+    round
+        .iter()
+        .filter(|c| c.is_pending())
+        .map(|c| c.recipient.clone())
+        .collect()
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::address::Envelope;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::SmtpTransport;
@@ -43,6 +44,18 @@ pub struct Delivery {
     pub accepted: Vec<String>,
     /// Recipients it refused.
     pub rejected: Vec<Rejected>,
+}
+
+/// What one pass over a list of recipients achieved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// Recipients whose copy the server accepted, in order.
+    pub accepted: Vec<String>,
+    /// Recipients the server refused permanently (a 5xx): sending again would not help.
+    pub refused: Vec<Rejected>,
+    /// Recipients not reached: refused for now (a 4xx), or not tried after the connection failed. A retry
+    /// sends them.
+    pub unsent: Vec<Rejected>,
 }
 
 /// A configured SMTP client.
@@ -115,57 +128,80 @@ impl Mailer {
     /// Sends `message` to each of its recipients (To and Cc) in turn. Fails when nobody accepted it.
     #[tracing::instrument(skip_all, fields(server = %self.server))]
     pub fn deliver(&self, message: &Message, message_id: &str) -> Result<Delivery, NotifyError> {
+        let recipients = message.envelope().to().to_vec();
+        let attempt = self.deliver_each(message, &recipients, &mut |_| Ok(()))?;
+        if attempt.accepted.is_empty() {
+            return Err(self.failure(attempt.refused.iter().chain(&attempt.unsent)));
+        }
+        let mut rejected = attempt.refused;
+        rejected.extend(attempt.unsent);
+        Ok(Delivery {
+            message_id: message_id.to_string(),
+            accepted: attempt.accepted,
+            rejected,
+        })
+    }
+
+    /// Sends `message` to each of `recipients` in its own SMTP transaction, in order, and calls
+    /// `accepted` with each address the moment the server has taken its copy (the caller records it
+    /// before the next copy goes out). An error from `accepted` stops the sending and is returned.
+    #[tracing::instrument(skip_all, fields(server = %self.server))]
+    pub fn deliver_each(
+        &self,
+        message: &Message,
+        recipients: &[Address],
+        accepted: &mut dyn FnMut(&str) -> Result<(), NotifyError>,
+    ) -> Result<Attempt, NotifyError> {
         let envelope = message.envelope();
         let bytes = message.formatted();
-        let mut accepted = Vec::new();
-        let mut rejected = Vec::new();
-        for rcpt in envelope.to() {
+        let mut attempt = Attempt::default();
+        for (i, rcpt) in recipients.iter().enumerate() {
             let single = Envelope::new(envelope.from().cloned(), vec![rcpt.clone()])
                 .map_err(|source| NotifyError::Build { source })?;
             match self.transport.send_raw(&single, &bytes) {
                 Ok(_) => {
                     tracing::info!(recipient = %rcpt, "digest accepted");
-                    accepted.push(rcpt.to_string());
+                    accepted(rcpt.as_ref())?;
+                    attempt.accepted.push(rcpt.to_string());
                 }
                 Err(e) => {
                     let text = self.scrub(&error_text(&e));
                     tracing::warn!(recipient = %rcpt, error = %text, "digest not accepted");
-                    rejected.push(Rejected {
+                    let rejected = Rejected {
                         address: rcpt.to_string(),
                         error: text,
-                    });
+                    };
+                    if e.is_permanent() {
+                        attempt.refused.push(rejected);
+                    } else {
+                        attempt.unsent.push(rejected);
+                    }
                     // A refusal of this recipient says nothing about the next one; anything else (no
                     // connection, TLS, login, a dropped connection) would fail for them too.
                     if !(e.is_permanent() || e.is_transient()) {
+                        for rest in &recipients[i + 1..] {
+                            attempt.unsent.push(Rejected {
+                                address: rest.to_string(),
+                                error: "not tried after an earlier connection failure".into(),
+                            });
+                        }
                         break;
                     }
                 }
             }
         }
-        if accepted.is_empty() {
-            return Err(NotifyError::Send {
-                server: self.server.clone(),
-                errors: rejected
-                    .into_iter()
-                    .map(|r| format!("{}: {}", r.address, r.error))
-                    .collect(),
-            });
+        Ok(attempt)
+    }
+
+    /// The error of a send nobody accepted: every recipient's reason.
+    pub fn failure<'a>(&self, rejected: impl IntoIterator<Item = &'a Rejected>) -> NotifyError {
+        NotifyError::Send {
+            server: self.server.clone(),
+            errors: rejected
+                .into_iter()
+                .map(|r| format!("{}: {}", r.address, r.error))
+                .collect(),
         }
-        // Recipients after a connection-level failure were not tried: they count as rejected.
-        for rcpt in envelope.to() {
-            let a = rcpt.to_string();
-            if !accepted.contains(&a) && !rejected.iter().any(|r| r.address == a) {
-                rejected.push(Rejected {
-                    address: a,
-                    error: "not tried after an earlier connection failure".into(),
-                });
-            }
-        }
-        Ok(Delivery {
-            message_id: message_id.to_string(),
-            accepted,
-            rejected,
-        })
     }
 
     fn scrub(&self, text: &str) -> String {

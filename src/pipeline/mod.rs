@@ -3,10 +3,19 @@
 //! with each commit's own time) and the ratchet gate (`check --base`: only what a change introduces).
 //!
 //! Each function returns data; the CLI prints it and the daemon will schedule it.
+//!
+//! The commands that write state — `scan`, `backfill`, `report`, `digest` — each hold a short exclusive
+//! lock for their job while they run ([`State::lock_job`], `<state>/locks/<job>.lock`), taken here so that
+//! the CLI and the daemon's jobs share it: a CLI `digest` beside a running daemon cannot send the same
+//! round twice, and two `scan`s do not interleave. A job waits for its lock up to
+//! `state.lock_timeout_seconds` (60 s), then fails naming the job and the lock file. The daemon's
+//! single-instance lock (`<state>/daemon.lock`) is another matter and stays as it is.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read as _, Seek as _, Write as _};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -63,6 +72,33 @@ pub enum PipelineError {
     /// The digest could not be selected, built or recorded.
     #[error(transparent)]
     Notify(#[from] crate::notify::NotifyError),
+    /// Another process kept the job's state lock for longer than `state.lock_timeout_seconds`.
+    #[error(
+        "another envparity process{} is running `{job}` on this state directory: the lock {} was still held after {} s (state.lock_timeout_seconds); try again when it is done",
+        pid.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        path.display(),
+        waited.as_secs()
+    )]
+    JobBusy {
+        /// `scan`, `backfill`, `report` or `digest`.
+        job: &'static str,
+        /// The lock file.
+        path: PathBuf,
+        /// How long this process waited.
+        waited: Duration,
+        /// The pid the holder wrote into the lock file, when readable.
+        pid: Option<String>,
+    },
+    /// The job's lock file could not be created or locked.
+    #[error("cannot take the `{job}` lock {}: {source}", path.display())]
+    JobLock {
+        /// The job.
+        job: &'static str,
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The threads that check commits in parallel could not be started.
     #[error("could not start the backfill's worker threads: {source}")]
     Workers {
@@ -83,7 +119,11 @@ impl PipelineError {
             PipelineError::NotGit { .. }
             | PipelineError::NoDir { .. }
             | PipelineError::NoLiveSource => Some(ErrorKind::Config),
-            PipelineError::History(_) | PipelineError::Report(_) | PipelineError::Notify(_) => None,
+            PipelineError::History(_)
+            | PipelineError::Report(_)
+            | PipelineError::Notify(_)
+            | PipelineError::JobBusy { .. }
+            | PipelineError::JobLock { .. } => None,
         }
     }
 }
@@ -225,6 +265,80 @@ impl State {
         let name: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         self.dir.join("mirrors").join(format!("{name}.git"))
     }
+    /// The directory of the per-job state locks.
+    pub fn locks(&self) -> PathBuf {
+        self.dir.join("locks")
+    }
+
+    /// Takes the exclusive lock of `job` (`<state>/locks/<job>.lock`, the directory created owner-only),
+    /// waiting up to `timeout` for another process that holds it. Held until the [`JobLock`] is dropped;
+    /// the OS releases it when the process ends, even on a crash.
+    pub fn lock_job(&self, job: &'static str, timeout: Duration) -> Result<JobLock, PipelineError> {
+        let dir = self.locks();
+        let path = dir.join(format!("{job}.lock"));
+        let err = |source| PipelineError::JobLock {
+            job,
+            path: path.clone(),
+            source,
+        };
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(&dir).map_err(err)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(err)?;
+        let started = Instant::now();
+        let mut logged = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::Error(e)) => return Err(err(e)),
+                Err(TryLockError::WouldBlock) => {
+                    let waited = started.elapsed();
+                    if waited >= timeout {
+                        let mut pid = String::new();
+                        let _ = file.rewind().and_then(|()| file.read_to_string(&mut pid));
+                        return Err(PipelineError::JobBusy {
+                            job,
+                            path,
+                            waited,
+                            pid: Some(pid.trim().to_string()).filter(|p| !p.is_empty()),
+                        });
+                    }
+                    if !logged {
+                        tracing::info!(job, lock = %path.display(), timeout_s = timeout.as_secs(), "waiting for another envparity process running the same job");
+                        logged = true;
+                    }
+                    std::thread::sleep((timeout - waited).min(Duration::from_millis(100)));
+                }
+            }
+        }
+        // Who holds it, for the error of the next one waiting.
+        file.set_len(0).map_err(err)?;
+        file.rewind().map_err(err)?;
+        write!(file, "{}", std::process::id()).map_err(err)?;
+        file.flush().map_err(err)?;
+        tracing::debug!(job, lock = %path.display(), waited_ms = started.elapsed().as_millis() as u64, "job lock taken");
+        Ok(JobLock { _file: file, path })
+    }
+}
+
+/// A job's state lock (see [`State::lock_job`]): held for as long as this value lives.
+#[derive(Debug)]
+pub struct JobLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl JobLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// The live source config names: `--live-dir` (or `live.dir`) dumps, else the configured clusters; `None`
@@ -327,6 +441,7 @@ pub fn drift(
 /// `report`: renders the site from the history and publishes it into `out` atomically; returns the number
 /// of files written.
 pub fn report(config: &Config, state: &State, out: &Path) -> Result<usize, PipelineError> {
+    let _lock = state.lock_job("report", config.state.lock_timeout())?;
     let history = History::open(&state.history())?;
     let options = crate::report::Options {
         prices: config.report.prices.clone(),
@@ -344,6 +459,12 @@ pub fn digest(
     if !request.dry_run && config.smtp.is_none() {
         return Err(crate::notify::NotifyError::NoSmtp.into());
     }
+    // A dry run writes nothing, so it does not wait for a send in progress.
+    let _lock = if request.dry_run {
+        None
+    } else {
+        Some(state.lock_job("digest", config.state.lock_timeout())?)
+    };
     let mut history = History::open(&state.history())?;
     Ok(crate::notify::run(&mut history, config, request)?)
 }
@@ -666,6 +787,7 @@ pub fn scan(
     origin: &Origin,
     live_dir: Option<&Path>,
 ) -> Result<ScanOutcome, PipelineError> {
+    let _lock = state.lock_job("scan", config.state.lock_timeout())?;
     let source = live_source(config, live_dir)?;
     let live = source.as_deref().map(|source| Live {
         source,
@@ -835,6 +957,7 @@ pub fn backfill(
             what: "backfill",
         });
     };
+    let _lock = state.lock_job("backfill", config.state.lock_timeout())?;
     let mut history = History::open(&state.history())?;
     let repo = GitRepo::mirror(spec, &state.mirror(&spec.url))?;
     let mut outcome = BackfillOutcome::default();
@@ -1113,4 +1236,52 @@ fn argo_events(
         }
     });
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_lock_is_exclusive_per_job_and_waits_up_to_its_timeout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = State {
+            dir: dir.path().join("state"),
+        };
+        let held = state
+            .lock_job("digest", Duration::ZERO)
+            .expect("first lock");
+        assert_eq!(held.path(), state.locks().join("digest.lock"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(state.locks())
+                .expect("locks dir")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
+        // Another job's lock is another file.
+        let _scan = state.lock_job("scan", Duration::ZERO).expect("scan lock");
+        // The same job waits, then names the job, the lock and its holder.
+        let started = Instant::now();
+        let Err(e) = state.lock_job("digest", Duration::from_millis(300)) else {
+            panic!("the digest lock is held");
+        };
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        let PipelineError::JobBusy { job, pid, .. } = &e else {
+            panic!("{e}");
+        };
+        assert_eq!(*job, "digest");
+        assert_eq!(
+            pid.as_deref(),
+            Some(std::process::id().to_string().as_str())
+        );
+        assert!(e.to_string().contains("locks/digest.lock"), "{e}");
+        // Released: free again.
+        drop(held);
+        state
+            .lock_job("digest", Duration::ZERO)
+            .expect("free again");
+    }
 }

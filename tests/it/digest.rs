@@ -1,6 +1,8 @@
 //! The weekly digest end to end: the selection on a history built here, the PNG charts, and the real
 //! binary sending through real SMTP servers on 127.0.0.1 (aiosmtpd): plain, AUTH over STARTTLS with a
-//! throwaway CA, a server that is down, one that refuses a recipient, one that drops the connection.
+//! throwaway CA, a server that is down, one that refuses a recipient, one that drops the connection, one
+//! that defers a recipient; the binary killed (SIGKILL) before and after the server accepted a copy; and
+//! the `digest` job lock held by another process.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -305,7 +307,11 @@ impl Smtp {
 
     /// tests/support/smtp_server.py with extra arguments.
     fn script(dir: &Path, extra: &[&str]) -> Smtp {
-        let port = free_port();
+        Smtp::script_on(dir, free_port(), extra)
+    }
+
+    /// [`Smtp::script`] on a given port (the same server restarted with other options).
+    fn script_on(dir: &Path, port: u16, extra: &[&str]) -> Smtp {
         let maildir = dir.join("maildir");
         let child = Command::new(python())
             .arg(root().join("tests/support/smtp_server.py"))
@@ -782,4 +788,296 @@ fn a_week_before_anything_was_scanned_gets_no_digest_unless_forced() {
     let out = digest(dir.path(), &["--period", WEEK, "--force"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(server.messages().len(), 1, "{}", text(&out));
+}
+
+// ------------------------------------------------------------------------------ sent once, locks
+
+/// (envelope recipient, Message-ID) of every message the server stored, oldest first: both servers write
+/// the envelope recipients into an `X-RcptTo` header.
+fn copies(server: &Smtp) -> Vec<(String, String)> {
+    server
+        .messages()
+        .iter()
+        .map(|raw| {
+            let msg = MessageParser::default().parse(raw).expect("parse message");
+            let rcpt = msg
+                .header_raw("X-RcptTo")
+                .expect("X-RcptTo header")
+                .trim()
+                .to_string();
+            let id = msg.message_id().expect("Message-ID").to_string();
+            (rcpt, format!("<{id}>"))
+        })
+        .collect()
+}
+
+fn copy_state(dir: &Path) -> notify::Status {
+    let h = History::open(&dir.join("state/history.sqlite")).expect("open");
+    let period = Period::parse(WEEK, chrono_tz::UTC).expect("period");
+    notify::status(&h, &period).expect("status")
+}
+
+fn round(dir: &Path) -> Vec<envparity::history::DigestCopy> {
+    let h = History::open(&dir.join("state/history.sqlite")).expect("open");
+    h.digest_round(WEEK).expect("round")
+}
+
+/// `envparity digest --period WEEK` started in the background with fail points armed.
+#[cfg(feature = "failpoints")]
+fn spawn_digest(dir: &Path, failpoints: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_envparity"))
+        .args(["digest", "--period", WEEK, "--config"])
+        .arg(dir.join("config.toml"))
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("CI", "1")
+        .env("FAILPOINTS", failpoints)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start envparity digest")
+}
+
+/// Waits up to 60 s for `ready`.
+#[cfg(feature = "failpoints")]
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + StdDuration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(StdDuration::from_millis(50));
+    }
+}
+
+fn two_recipients(port: u16) -> String {
+    format!(
+        "host = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"envparity@example.com\"\n\
+         to = [\"platform@example.com\"]\ncc = [\"lead@example.com\"]\ntimeout_seconds = 10\n"
+    )
+}
+
+#[test]
+fn a_retry_sends_only_the_copies_not_confirmed_with_the_same_message_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let server = Smtp::script_on(dir.path(), port, &["--defer", "lead@example.com"]);
+    setup(dir.path(), &two_recipients(port));
+
+    // lead's mailbox is busy (450): platform gets its copy, lead's stays pending; exit 1, retried.
+    let out = digest(dir.path(), &["--period", WEEK]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not sent to everyone"),
+        "{}",
+        text(&out)
+    );
+    let first = copies(&server);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].0, "platform@example.com");
+    let id = first[0].1.clone();
+    let status = copy_state(dir.path());
+    assert!(status.sent.is_none(), "{status:?}");
+    assert_eq!(status.pending, ["lead@example.com"]);
+    assert_eq!(status.failures.len(), 1);
+    let failed = events(dir.path(), EventKind::DigestFailed);
+    assert_eq!(
+        failed[0].data["recipients"],
+        serde_json::json!(["lead@example.com"])
+    );
+    drop(server);
+
+    // The mailbox is free again: only lead's copy goes out, with the same Message-ID.
+    let server = Smtp::script_on(dir.path(), port, &[]);
+    let out = digest(dir.path(), &["--period", WEEK]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        copies(&server),
+        [
+            ("platform@example.com".to_string(), id.clone()),
+            ("lead@example.com".to_string(), id.clone()),
+        ]
+    );
+    let status = copy_state(dir.path());
+    let sent = status.sent.clone().expect("sent");
+    assert_eq!(sent.message_id, id);
+    assert_eq!(
+        sent.recipients,
+        ["platform@example.com", "lead@example.com"]
+    );
+    assert!(
+        status.pending.is_empty() && status.failures.is_empty(),
+        "{status:?}"
+    );
+    // Both attempts are in the audit trail, each with what it delivered.
+    let sent = events(dir.path(), EventKind::DigestSent);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[1].data["recipients"],
+        serde_json::json!(["lead@example.com"])
+    );
+    assert_eq!(sent[1].data["message_id"], id.as_str());
+
+    // Nothing is left to send.
+    let out = digest(dir.path(), &["--period", WEEK]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("already sent"), "{}", text(&out));
+    assert_eq!(copies(&server).len(), 2);
+}
+
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn a_digest_killed_after_the_server_accepted_a_copy_resends_only_that_copy_with_the_same_message_id()
+ {
+    #[cfg(feature = "failpoints")]
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Smtp::mailbox(dir.path());
+        setup(dir.path(), &two_recipients(server.port));
+
+        // Killed (SIGKILL) after the server took platform's copy, before the history confirmed it.
+        let mut child = spawn_digest(
+            dir.path(),
+            &format!("{}=sleep(60000)", notify::AFTER_ACCEPT),
+        );
+        wait_for("the first copy to arrive", || !server.messages().is_empty());
+        child.kill().expect("kill -9 the digest");
+        let status = child.wait().expect("wait");
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!(status.signal(), Some(9), "killed, not exited: {status:?}");
+        }
+        let first = copies(&server);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].0, "platform@example.com");
+        let id = first[0].1.clone();
+        let round = round(dir.path());
+        assert_eq!(round.len(), 2);
+        assert!(round.iter().all(|c| c.is_pending() && c.message_id == id));
+
+        // The rerun sends both pending copies, with the same Message-ID: platform's arrives again, as
+        // the same message (mail clients fold it).
+        let out = digest(dir.path(), &["--period", WEEK]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let all = copies(&server);
+        assert_eq!(all.len(), 3, "{all:?}");
+        assert!(all.iter().all(|(_, m)| *m == id), "{all:?}");
+        let platform = all.iter().filter(|(r, _)| r == "platform@example.com");
+        assert_eq!(platform.count(), 2);
+        let lead = all.iter().filter(|(r, _)| r == "lead@example.com");
+        assert_eq!(lead.count(), 1);
+
+        // A confirmed send is never repeated.
+        let out = digest(dir.path(), &["--period", WEEK]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(text(&out).contains("already sent"), "{}", text(&out));
+        assert_eq!(copies(&server).len(), 3);
+        assert_eq!(copy_state(dir.path()).sent.expect("sent").message_id, id);
+    }
+}
+
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn a_digest_killed_before_sending_sends_each_copy_once_on_the_rerun() {
+    #[cfg(feature = "failpoints")]
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = Smtp::mailbox(dir.path());
+        setup(dir.path(), &two_recipients(server.port));
+
+        // Killed with the pending copies written and nothing sent.
+        let mut child = spawn_digest(dir.path(), &format!("{}=sleep(60000)", notify::BEFORE_SEND));
+        wait_for("the pending copies", || {
+            copy_state(dir.path()).pending.len() == 2
+        });
+        child.kill().expect("kill -9 the digest");
+        let _ = child.wait();
+        assert!(server.messages().is_empty());
+        let pending = round(dir.path());
+        let id = pending[0].message_id.clone();
+        assert!(id.starts_with("<envparity-digest.2026-W47."), "{id}");
+
+        let out = digest(dir.path(), &["--period", WEEK]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(
+            copies(&server),
+            [
+                ("platform@example.com".to_string(), id.clone()),
+                ("lead@example.com".to_string(), id.clone()),
+            ]
+        );
+        let out = digest(dir.path(), &["--period", WEEK]);
+        assert!(text(&out).contains("already sent"), "{}", text(&out));
+        assert_eq!(server.messages().len(), 2);
+    }
+}
+
+#[test]
+fn a_digest_waits_for_the_digest_job_lock_and_gives_up_after_the_timeout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Smtp::mailbox(dir.path());
+    let config = setup(
+        dir.path(),
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"envparity@example.com\"\n\
+             to = [\"platform@example.com\"]\n",
+            server.port
+        ),
+    );
+    let original = std::fs::read_to_string(&config).expect("config");
+    let with_timeout = |seconds: u64| {
+        let text = original.replace(
+            "dir = \"state\"\n",
+            &format!("dir = \"state\"\nlock_timeout_seconds = {seconds}\n"),
+        );
+        std::fs::write(&config, text).expect("config");
+    };
+
+    // Another process (this one) holds the digest job's lock, as a daemon sending it would.
+    let locks = dir.path().join("state/locks");
+    std::fs::create_dir_all(&locks).expect("locks dir");
+    let path = locks.join("digest.lock");
+    let mut held = std::fs::File::create(&path).expect("lock file");
+    held.lock().expect("take the lock");
+    use std::io::Write as _;
+    write!(held, "{}", std::process::id()).expect("pid");
+
+    with_timeout(1);
+    let started = Instant::now();
+    let out = digest(dir.path(), &["--period", WEEK]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(started.elapsed() >= StdDuration::from_secs(1), "it waited");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`digest`"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(err.contains("lock_timeout_seconds"), "{err}");
+    assert!(server.messages().is_empty());
+    assert!(round(dir.path()).is_empty(), "nothing was started");
+    assert!(events(dir.path(), EventKind::DigestFailed).is_empty());
+
+    // Released while the digest waits: it goes on and sends.
+    with_timeout(30);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_envparity"))
+        .args(["digest", "--period", WEEK, "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("CI", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start envparity digest");
+    std::thread::sleep(StdDuration::from_millis(1500));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the digest must wait for the lock"
+    );
+    assert!(server.messages().is_empty());
+    drop(held);
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(server.messages().len(), 1);
 }
