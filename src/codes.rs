@@ -228,6 +228,15 @@ impl RuleId {
             .filter(|r| !matches!(r.category(), Category::Live | Category::Policy))
     }
 
+    /// The rules a scan can report (all but `policy-change`, which only the gate runs): the columns of the
+    /// report's matrix.
+    pub fn scanned() -> impl Iterator<Item = RuleId> {
+        RuleId::ALL
+            .iter()
+            .copied()
+            .filter(|r| r.category() != Category::Policy)
+    }
+
     /// The live-drift rules.
     pub fn live() -> impl Iterator<Item = RuleId> {
         RuleId::ALL.iter().copied().filter(|r| r.is_live())

@@ -308,8 +308,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
             name: s.name.clone(),
             href: format!("services/{}.html", s.slug),
             open: s.open.len(),
-            cells: RuleId::ALL
-                .iter()
+            cells: RuleId::scanned()
                 .map(
                     |r| match matrix.get(&(s.name.clone(), r.as_str().to_string())) {
                         Some(sev) => Cell {
@@ -420,8 +419,7 @@ fn index(data: &SiteData, drifts: &[data::Drift], cost: &Cost, footer: &str) -> 
                 fetch.chain(errs).collect::<Vec<_>>()
             })
             .collect(),
-        rules: RuleId::ALL
-            .iter()
+        rules: RuleId::scanned()
             .map(|r| RuleHead {
                 id: r.as_str(),
                 href: format!("rules/{}.html", r.as_str()),

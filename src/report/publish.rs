@@ -49,13 +49,14 @@ const OLD_SITE_TOPS: [&str; 7] = [
 /// What envparity keeps in the state directory (`pipeline::State`, the daemon's lock). The site may be a
 /// directory of its own inside the state directory (`deploy/` gives state and site one volume:
 /// `/var/lib/envparity/site`), never the state directory itself, one containing it, or one of these.
-const STATE_ENTRIES: [&str; 6] = [
+const STATE_ENTRIES: [&str; 7] = [
     "history.sqlite",
     "history.sqlite-wal",
     "history.sqlite-shm",
     "cache",
     "mirrors",
     "daemon.lock",
+    "locks",
 ];
 
 /// The contents of [`MARKER`] for a site of `files`.

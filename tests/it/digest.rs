@@ -825,7 +825,7 @@ fn round(dir: &Path) -> Vec<envparity::history::DigestCopy> {
 /// `envparity digest --period WEEK` started in the background with fail points armed.
 #[cfg(feature = "failpoints")]
 fn spawn_digest(dir: &Path, failpoints: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_envparity"))
+    crate::support::command()
         .args(["digest", "--period", WEEK, "--config"])
         .arg(dir.join("config.toml"))
         .current_dir(dir)
@@ -1060,7 +1060,7 @@ fn a_digest_waits_for_the_digest_job_lock_and_gives_up_after_the_timeout() {
 
     // Released while the digest waits: it goes on and sends.
     with_timeout(30);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_envparity"))
+    let mut child = crate::support::command()
         .args(["digest", "--period", WEEK, "--config"])
         .arg(&config)
         .current_dir(dir.path())
