@@ -57,16 +57,32 @@ impl From<serde_saphyr::Error> for YamlError {
 
 /// YAML 1.2 core schema, as kustomize (kyaml) reads it: `yes`, `on` and `y` are strings, not booleans. No
 /// snippets in errors: they would quote the input.
-fn options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
+///
+/// Aliases replay at most one event per byte of `text` (and [`REPLAY_FLOOR`] however short it is): the
+/// parser's default, a million replayed events, let a 300-byte billion-laughs document build 250,000 values
+/// before the node budget stopped it, about a second per parse in a debug build and once per reader of the
+/// file. Expansion stays linear in the input; real files replay a few hundred events.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
-    }
+    };
+    options.alias_limits.max_total_replayed_events = text
+        .len()
+        .max(REPLAY_FLOOR)
+        .min(options.alias_limits.max_total_replayed_events);
+    options
 }
+
+/// Events any YAML text may replay through aliases, however short (see [`options`]).
+const REPLAY_FLOOR: usize = 1 << 14;
 
 /// Parses every document of a YAML stream (empty documents are skipped).
 pub fn documents<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
-    Ok(serde_saphyr::from_multiple_with_options(text, options())?)
+    Ok(serde_saphyr::from_multiple_with_options(
+        text,
+        options(text),
+    )?)
 }
 
 /// How deep a manifest or kustomize's output may nest. The parser's default (64) guards kustomization
@@ -108,7 +124,7 @@ fn on_parse_stack<R: Send>(
 /// 24 GB (17 s; a 32 MiB file could hold minutes of it). Without aliases a scalar never outgrows its source;
 /// the slack covers the modest reuse real manifests make of anchors.
 fn manifest_options(text: &str) -> serde_saphyr::Options {
-    let mut options = options();
+    let mut options = options(text);
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MANIFEST_MAX_DEPTH;
     budget.max_documents = usize::MAX;
@@ -174,7 +190,7 @@ pub fn check_manifest(text: &str) -> Result<(), YamlError> {
 
 /// Parses a single YAML document.
 pub fn document<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    Ok(serde_saphyr::from_str_with_options(text, options())?)
+    Ok(serde_saphyr::from_str_with_options(text, options(text))?)
 }
 
 /// Serialises a value as YAML.
@@ -257,6 +273,32 @@ mod tests {
             (0..50).map(|i| format!("b{i}: *a\n")).collect::<String>()
         );
         assert!(documents_rendered::<serde_json::Value>(&reuse).is_ok());
+    }
+
+    /// Regression: the parser's default replay limit (a million events) let a 300-byte document expand
+    /// to 250,000 values in every reader of it, a second each in a debug build.
+    #[test]
+    fn alias_expansion_is_linear_in_the_text() {
+        let mut text = "l0: &l0 x\n".to_string();
+        for level in 1..=6 {
+            let aliases = vec![format!("*l{}", level - 1); 8].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{aliases}]\n"));
+        }
+        let started = std::time::Instant::now();
+        for err in [
+            documents::<serde_json::Value>(&text).map(drop),
+            document::<serde_json::Value>(&text).map(drop),
+            documents_rendered::<serde_json::Value>(&text).map(drop),
+        ]
+        .map(|r| r.expect_err("8^6 scalars from 300 bytes"))
+        {
+            assert!(err.limit && err.message.contains("replay"), "{err:?}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Real reuse: an anchored block named a few times.
+        let reuse =
+            "env: &env [{name: A, value: '1'}, {name: B, value: '2'}]\na: *env\nb: *env\nc: *env\n";
+        assert!(document::<serde_json::Value>(reuse).is_ok());
     }
 
     #[test]
