@@ -1427,8 +1427,8 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
     let leftover = parent.join(left.iter().next().expect("one"));
     assert_same_site("the crashed staging dir", &read_tree(&leftover), &new);
 
-    // A normal run swaps the new site in and leaves nothing of its own behind (the crashed staging dir is
-    // younger than the sweep's ten minutes, so it stays).
+    // A normal run swaps the new site in and sweeps the crashed run's staging dir (no live publish holds
+    // its lock), leaving nothing behind.
     let run = envparity(&cwd, &report_args);
     assert_eq!(
         run.status.code(),
@@ -1442,7 +1442,11 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         String::from_utf8_lossy(&run.stdout)
     );
     assert_same_site("after the normal run, out", &read_tree(&out), &new);
-    assert_eq!(staging_dirs(&parent), left);
+    assert!(
+        staging_dirs(&parent).is_empty(),
+        "{:?}",
+        staging_dirs(&parent)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -1454,11 +1458,23 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         );
     }
 
-    // Once it is older than ten minutes, the next publish sweeps it.
-    std::fs::File::open(&leftover)
-        .expect("open the leftover dir")
+    // A staging dir whose publish is alive (it holds the lock; here, this test) is kept, however old;
+    // once its lock is released, the next publish sweeps it.
+    let live = parent.join(".envparity-site-live");
+    std::fs::create_dir(&live).expect("mkdir");
+    std::fs::File::open(&live)
+        .expect("open the live dir")
         .set_modified(SystemTime::now() - StdDuration::from_secs(11 * 60))
-        .expect("age the leftover dir");
+        .expect("age the live dir");
+    let lock = std::fs::File::open(&live).expect("open the live dir");
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("flock");
+    let run = envparity(&cwd, &report_args);
+    assert_eq!(run.status.code(), Some(0));
+    assert_eq!(
+        staging_dirs(&parent),
+        BTreeSet::from([".envparity-site-live".to_string()])
+    );
+    drop(lock);
     let run = envparity(&cwd, &report_args);
     assert_eq!(run.status.code(), Some(0));
     assert!(
