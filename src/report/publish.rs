@@ -19,6 +19,11 @@ use super::ReportError;
 /// site is written and before it is swapped in, to prove a crash leaves the previous site.
 pub const CRASH_BEFORE_SWAP: &str = "publish-abort-before-swap";
 
+/// Fail point (exists only in builds with the `failpoints` feature), evaluated after each file is written
+/// to the staging directory: armed as `N*off->sleep(MS)`, the publish stalls with N+1 files staged, for a
+/// test to kill it mid-write.
+pub const AFTER_STAGED_FILE: &str = "publish-after-staged-file";
+
 /// Prefix of the temporary sibling directories (swept when a crash left one behind).
 const TMP_PREFIX: &str = ".envparity-site-";
 
@@ -372,6 +377,8 @@ impl super::Sink for Staging {
             .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()));
         written.map_err(|source| ReportError::Write { path, source })?;
         self.written.insert(rel);
+        // Test builds only: a publish killed with part of the new site staged.
+        fail::fail_point!(AFTER_STAGED_FILE);
         Ok(())
     }
 }
