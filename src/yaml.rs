@@ -21,14 +21,26 @@ pub struct YamlError {
 
 impl From<serde_saphyr::Error> for YamlError {
     fn from(err: serde_saphyr::Error) -> Self {
+        use serde_saphyr::Error as E;
         let location = err.location();
+        // A breach met while replaying an alias comes wrapped with the alias's locations.
+        let mut original = &err;
+        while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = original {
+            original = error;
+        }
         // Flow collections (`[[[…`) nested past the scanner's limit are a scanner error, not a budget
         // breach; its words are the only sign of it.
-        let limit = matches!(err.without_snippet(), serde_saphyr::Error::Budget { .. })
-            || err.to_string().contains("recursion limit exceeded");
+        let limit = matches!(
+            original,
+            E::Budget { .. }
+                | E::AliasReplayLimitExceeded { .. }
+                | E::AliasExpansionLimitExceeded { .. }
+                | E::AliasReplayStackDepthExceeded { .. }
+                | E::AliasReplayCounterOverflow { .. }
+        ) || err.to_string().contains("recursion limit exceeded");
         // The rendered message may still echo a scalar; keep its first line, which is the parser's words,
         // without the location it appends (kept in fields instead).
-        let rendered = err.without_snippet().to_string();
+        let rendered = original.to_string();
         let first = rendered.lines().next().unwrap_or("invalid YAML").trim();
         let message = match first.rfind(" at line ") {
             Some(pos) if first[pos..].contains("column") => &first[..pos],
@@ -45,16 +57,32 @@ impl From<serde_saphyr::Error> for YamlError {
 
 /// YAML 1.2 core schema, as kustomize (kyaml) reads it: `yes`, `on` and `y` are strings, not booleans. No
 /// snippets in errors: they would quote the input.
-fn options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
+///
+/// Aliases replay at most one event per byte of `text` (and [`REPLAY_FLOOR`] however short it is): the
+/// parser's default, a million replayed events, let a 300-byte billion-laughs document build 250,000 values
+/// before the node budget stopped it, about a second per parse in a debug build and once per reader of the
+/// file. Expansion stays linear in the input; real files replay a few hundred events.
+fn options(text: &str) -> serde_saphyr::Options {
+    let mut options = serde_saphyr::options! {
         strict_booleans: true,
         with_snippet: false,
-    }
+    };
+    options.alias_limits.max_total_replayed_events = text
+        .len()
+        .max(REPLAY_FLOOR)
+        .min(options.alias_limits.max_total_replayed_events);
+    options
 }
+
+/// Events any YAML text may replay through aliases, however short (see [`options`]).
+const REPLAY_FLOOR: usize = 1 << 14;
 
 /// Parses every document of a YAML stream (empty documents are skipped).
 pub fn documents<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, YamlError> {
-    Ok(serde_saphyr::from_multiple_with_options(text, options())?)
+    Ok(serde_saphyr::from_multiple_with_options(
+        text,
+        options(text),
+    )?)
 }
 
 /// How deep a manifest or kustomize's output may nest. The parser's default (64) guards kustomization
@@ -90,17 +118,28 @@ fn on_parse_stack<R: Send>(
 
 /// A budget for manifests and renders: bounded depth; counts of nodes and documents bounded only by the
 /// size of the text (a file is at most `limits.max_file_bytes`, kustomize's output at most 8 times that).
-fn manifest_options() -> serde_saphyr::Options {
-    let mut options = options();
+///
+/// Scalar bytes are bounded by the text's length too, because the budget also charges scalars replayed
+/// through aliases: without it one anchored 8 MiB quoted scalar named by 3,000 aliases made the parser copy
+/// 24 GB (17 s; a 32 MiB file could hold minutes of it). Without aliases a scalar never outgrows its source;
+/// the slack covers the modest reuse real manifests make of anchors.
+fn manifest_options(text: &str) -> serde_saphyr::Options {
+    let mut options = options(text);
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MANIFEST_MAX_DEPTH;
     budget.max_documents = usize::MAX;
     budget.max_nodes = usize::MAX;
     budget.max_events = usize::MAX;
-    budget.max_total_scalar_bytes = usize::MAX;
+    budget.max_total_scalar_bytes = text
+        .len()
+        .saturating_mul(2)
+        .saturating_add(MANIFEST_SCALAR_SLACK);
     options.budget = Some(budget);
     options
 }
+
+/// Scalar bytes a manifest may hold beyond twice its length (see [`manifest_options`]).
+const MANIFEST_SCALAR_SLACK: usize = 1 << 20;
 
 /// Parses kustomize's own output for a whole environment, which can exceed the parser's default counts
 /// (1,024 documents, 250,000 nodes) but not [`MANIFEST_MAX_DEPTH`].
@@ -108,7 +147,7 @@ pub fn documents_rendered<T: DeserializeOwned + Send>(text: &str) -> Result<Vec<
     on_parse_stack(|| {
         Ok(serde_saphyr::from_multiple_with_options(
             text,
-            manifest_options(),
+            manifest_options(text),
         )?)
     })
 }
@@ -138,7 +177,7 @@ pub fn check_manifest(text: &str) -> Result<(), YamlError> {
     on_parse_stack(|| {
         match serde_saphyr::from_multiple_with_options::<serde::de::IgnoredAny>(
             text,
-            manifest_options(),
+            manifest_options(text),
         ) {
             Err(err) => {
                 let err = YamlError::from(err);
@@ -151,7 +190,7 @@ pub fn check_manifest(text: &str) -> Result<(), YamlError> {
 
 /// Parses a single YAML document.
 pub fn document<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
-    Ok(serde_saphyr::from_str_with_options(text, options())?)
+    Ok(serde_saphyr::from_str_with_options(text, options(text))?)
 }
 
 /// Serialises a value as YAML.
@@ -201,6 +240,65 @@ mod tests {
         assert!(check_manifest(&hidden).is_err());
         let compact = format!("{}1\n", "- ".repeat(300));
         assert!(check_manifest(&compact).is_err());
+    }
+
+    /// Regression: `check_manifest` and `documents_rendered` lifted the scalar-byte budget, and the budget is
+    /// what charges scalars replayed through aliases, so a quoted scalar anchored once and aliased thousands
+    /// of times (extra anchors keep the alias/anchor ratio heuristic quiet) was copied per alias: 17 s for
+    /// an 8 MiB file, minutes for a 32 MiB one.
+    #[test]
+    fn alias_bomb_of_a_large_quoted_scalar_is_bounded() {
+        let mut text = format!("deep: \"{}\"\n", "[".repeat(200));
+        text.push_str(&format!("a: &a \"{}\\n\"\n", "x".repeat(8 << 20)));
+        for i in 0..400 {
+            text.push_str(&format!("d{i}: &d{i} 1\n"));
+        }
+        text.push_str(&format!("b: [{}]\n", "*a, ".repeat(3000)));
+        let started = std::time::Instant::now();
+        let err = check_manifest(&text).expect_err("an alias bomb breaches a limit");
+        assert!(err.limit, "{err:?}");
+        let err = documents_rendered::<serde::de::IgnoredAny>(&text).expect_err("alias bomb");
+        assert!(err.limit, "{err:?}");
+        let err = documents::<serde_json::Value>(&text).expect_err("alias bomb");
+        assert!(err.limit, "{err:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        // Real reuse of an anchor stays within the budget.
+        let block = "x".repeat(4096);
+        let reuse = format!(
+            "a: &a \"{block}\"\n{}",
+            (0..50).map(|i| format!("b{i}: *a\n")).collect::<String>()
+        );
+        assert!(documents_rendered::<serde_json::Value>(&reuse).is_ok());
+    }
+
+    /// Regression: the parser's default replay limit (a million events) let a 300-byte document expand
+    /// to 250,000 values in every reader of it, a second each in a debug build.
+    #[test]
+    fn alias_expansion_is_linear_in_the_text() {
+        let mut text = "l0: &l0 x\n".to_string();
+        for level in 1..=6 {
+            let aliases = vec![format!("*l{}", level - 1); 8].join(", ");
+            text.push_str(&format!("l{level}: &l{level} [{aliases}]\n"));
+        }
+        let started = std::time::Instant::now();
+        for err in [
+            documents::<serde_json::Value>(&text).map(drop),
+            document::<serde_json::Value>(&text).map(drop),
+            documents_rendered::<serde_json::Value>(&text).map(drop),
+        ]
+        .map(|r| r.expect_err("8^6 scalars from 300 bytes"))
+        {
+            assert!(err.limit && err.message.contains("replay"), "{err:?}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Real reuse: an anchored block named a few times.
+        let reuse =
+            "env: &env [{name: A, value: '1'}, {name: B, value: '2'}]\na: *env\nb: *env\nc: *env\n";
+        assert!(document::<serde_json::Value>(reuse).is_ok());
     }
 
     #[test]

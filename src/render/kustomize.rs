@@ -1103,6 +1103,7 @@ fn clean_stderr(
         }
     }
     message = elide_configs(&message);
+    message = elide_node_contents(&message);
     for wrapper in wrappers {
         for value in &slots[wrapper.index].secret_values {
             message = message.replace(value.as_str(), "<redacted>");
@@ -1209,6 +1210,18 @@ fn elide_configs(message: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// Cuts the YAML node kyaml appends to a wrong-kind error (`… expected MappingNode but got ScalarNode:
+/// node contents:\n<node>`). The node is whatever the failing patch or replacement reached: a Secret's
+/// `stringData` value from the base, or the value a patch sets, which no redaction of generator literals
+/// knows about. It always runs to the end of the message; the words before it say what went wrong.
+fn elide_node_contents(message: &str) -> String {
+    const NEEDLE: &str = "node contents:";
+    match message.find(NEEDLE) {
+        Some(start) => format!("{}node contents elided", &message[..start]),
+        None => message.to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -1421,6 +1434,19 @@ mod tests {
             ),
             "trouble configuring builtin SecretGenerator with config `…`: bad"
         );
+    }
+
+    #[test]
+    fn node_contents_are_elided() {
+        assert_eq!(
+            elide_node_contents(
+                "unable to find field \"stringData.password.user\" in replacement target: wrong node kind: \
+                 expected MappingNode but got ScalarNode: node contents:\nhunter2-value\n"
+            ),
+            "unable to find field \"stringData.password.user\" in replacement target: wrong node kind: \
+             expected MappingNode but got ScalarNode: node contents elided"
+        );
+        assert_eq!(elide_node_contents("no node here"), "no node here");
     }
 
     #[test]

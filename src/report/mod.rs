@@ -17,7 +17,7 @@ mod publish;
 pub mod service_charts;
 
 pub use data::{Drift, drifting, slug, sort_drifts};
-pub use publish::{CRASH_BEFORE_SWAP, MARKER};
+pub use publish::{AFTER_STAGED_FILE, CRASH_BEFORE_SWAP, MARKER};
 
 /// Why the site could not be rendered or written.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,11 @@ use super::ReportError;
 /// site is written and before it is swapped in, to prove a crash leaves the previous site.
 pub const CRASH_BEFORE_SWAP: &str = "publish-abort-before-swap";
 
+/// Fail point (exists only in builds with the `failpoints` feature), evaluated after each file is written
+/// to the staging directory: armed as `N*off->sleep(MS)`, the publish stalls with N+1 files staged, for a
+/// test to kill it mid-write.
+pub const AFTER_STAGED_FILE: &str = "publish-after-staged-file";
+
 /// Prefix of the temporary sibling directories (swept when a crash left one behind).
 const TMP_PREFIX: &str = ".envparity-site-";
 
@@ -85,6 +90,9 @@ enum Previous {
 /// (a large site is never held in memory), and [`Staging::commit`] swaps it in.
 pub struct Staging {
     dir: tempfile::TempDir,
+    /// An exclusive `flock` on `dir` while this publish lives (`None` where the filesystem has no locks):
+    /// [`sweep`] leaves a held staging directory alone and removes one whose publish died.
+    _lock: Option<std::fs::File>,
     parent: PathBuf,
     out: PathBuf,
     previous: Previous,
@@ -117,15 +125,10 @@ impl Staging {
             source,
         })?;
         sweep(&parent, out);
-        let dir = tempfile::Builder::new()
-            .prefix(TMP_PREFIX)
-            .tempdir_in(&parent)
-            .map_err(|source| ReportError::Write {
-                path: parent.clone(),
-                source,
-            })?;
+        let (dir, lock) = locked_tempdir(&parent)?;
         Ok(Staging {
             dir,
+            _lock: lock,
             parent,
             out: out.to_path_buf(),
             previous,
@@ -375,6 +378,8 @@ impl super::Sink for Staging {
             .and_then(|mut f| f.write_all(&bytes).and_then(|()| f.sync_all()));
         written.map_err(|source| ReportError::Write { path, source })?;
         self.written.insert(rel);
+        // Test builds only: a publish killed with part of the new site staged.
+        fail::fail_point!(AFTER_STAGED_FILE);
         Ok(())
     }
 }
@@ -406,22 +411,79 @@ fn remove(dir: &Path) {
     }
 }
 
-/// Removes temporary directories a crashed publish left next to `out`.
+/// A new staging directory in `parent`, locked (see [`Staging`]'s lock).
+///
+/// Between creating the directory and locking it, a [`sweep`] in another process can take the lock and
+/// remove the directory: the lock here waits for that sweep to finish, and a directory that is no longer
+/// the one locked is given up for a new one.
+fn locked_tempdir(
+    parent: &Path,
+) -> Result<(tempfile::TempDir, Option<std::fs::File>), ReportError> {
+    use std::os::unix::fs::MetadataExt;
+    let write_err = |source| ReportError::Write {
+        path: parent.to_path_buf(),
+        source,
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let dir = tempfile::Builder::new()
+            .prefix(TMP_PREFIX)
+            .tempdir_in(parent)
+            .map_err(write_err)?;
+        let lock = std::fs::File::open(dir.path()).map_err(write_err)?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive) {
+            Ok(()) => {}
+            // No locks on this filesystem: sweeps fall back to the directory's age.
+            Err(_) => return Ok((dir, None)),
+        }
+        let same = match (lock.metadata(), std::fs::symlink_metadata(dir.path())) {
+            (Ok(held), Ok(named)) => held.dev() == named.dev() && held.ino() == named.ino(),
+            _ => false,
+        };
+        if same {
+            return Ok((dir, Some(lock)));
+        }
+        if attempts >= 3 {
+            return Err(write_err(std::io::Error::other(
+                "the staging directory was removed as soon as it was made, three times",
+            )));
+        }
+    }
+}
+
+/// Removes temporary directories a crashed publish left next to `out`: those no live publish holds the
+/// lock of (a killed process's lock died with it), so the next publish cleans up at once. Where the
+/// filesystem has no locks, only those older than ten minutes.
 fn sweep(parent: &Path, out: &Path) {
     let Ok(entries) = std::fs::read_dir(parent) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        // Only stale ones: a publish running right now in another process keeps its directory.
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > std::time::Duration::from_secs(600));
-        if stale && name.to_string_lossy().starts_with(TMP_PREFIX) && entry.path() != out {
-            remove(&entry.path());
+        if !name.to_string_lossy().starts_with(TMP_PREFIX) || entry.path() == out {
+            continue;
+        }
+        let Ok(held) = std::fs::File::open(entry.path()) else {
+            continue;
+        };
+        match rustix::fs::flock(&held, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            // Nobody holds it: its publish is gone. Removed under the lock, so a publish that just made
+            // it and waits for the lock sees it go (see `locked_tempdir`).
+            Ok(()) => remove(&entry.path()),
+            // A publish running right now, in this process or another, keeps its directory.
+            Err(rustix::io::Errno::WOULDBLOCK) => {}
+            Err(_) => {
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(600));
+                if stale {
+                    remove(&entry.path());
+                }
+            }
         }
     }
 }

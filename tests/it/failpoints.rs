@@ -1,6 +1,6 @@
 //! Fault injection stays out of the binaries users get. Every test hook (a writer aborted mid-transaction, a
-//! publish aborted before the swap, a daemon job that panics) is a `fail` fail point, which compiles to
-//! nothing unless the `failpoints` feature is on: the test suite turns it on (`scripts/test.sh`),
+//! publish aborted before the swap or stalled mid-write, a daemon job that panics) is a `fail` fail point,
+//! which compiles to nothing unless the `failpoints` feature is on: the test suite turns it on (`scripts/test.sh`),
 //! `cargo build --release` and `cargo install` do not. This keeps it so without a second build: no hook is
 //! written any other way.
 
@@ -62,7 +62,7 @@ fn fault_hooks_exist_only_as_fail_points() {
             }
         }
     }
-    // History::record, Staging::commit, Daemon::run_job, and notify::run's two (before the first copy is
-    // sent, between a copy's acceptance and its record): proves the scan above looked at them.
-    assert_eq!(fail_points, 5, "fail points in src/");
+    // History::record, Staging::commit, Staging::put, Daemon::run_job, and notify::run's two (before the
+    // first copy is sent, between a copy's acceptance and its record): proves the scan above looked at them.
+    assert_eq!(fail_points, 6, "fail points in src/");
 }

@@ -503,3 +503,133 @@ fn kustomize_runs_boxed_found_on_absolute_path_entries_only_and_its_output_is_ca
         );
     }
 }
+
+#[test]
+fn a_hundred_mib_resource_is_an_error_naming_it_under_the_default_limit_in_bounded_time_and_memory()
+{
+    let trap = Trap::new();
+    let overlay = trap.service_with_resource("huge", "staging", "huge.yaml");
+    // A real manifest head, then a sparse tail to 100 MiB: the size a generated bundle or a committed
+    // dump reaches, past the default `limits.max_file_bytes` (32 MiB) without costing the disk.
+    let file = fs::File::create(overlay.join("huge.yaml")).expect("create");
+    std::io::Write::write_all(
+        &mut &file,
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: huge}\ndata:\n  blob: |\n    ",
+    )
+    .expect("write");
+    file.set_len(100 << 20).expect("set_len");
+    drop(file);
+
+    let (v, out, elapsed, peak) = check_json(&trap.repo(), &[]);
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert!(peak < 512 * 1024 * 1024, "peak {} MiB", peak >> 20);
+    let errors = errors_of(&v, "huge");
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0]["env"], "staging");
+    assert_eq!(
+        errors[0]["message"],
+        "apps/huge/overlays/staging/huge.yaml is larger than 33554432 bytes (limits.max_file_bytes)"
+    );
+    // The service's other environments, and the ordinary service, are checked.
+    assert!(
+        findings_of(&v, "huge")
+            .iter()
+            .any(|f| f["rule"] == "replicas"
+                && f["envs"] == serde_json::json!(["dev", "production"])),
+        "{v:#}"
+    );
+    assert!(errors_of(&v, "web").is_empty(), "{v:#}");
+    assert_eq!(findings_of(&v, "web").len(), 1, "{v:#}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("s3cr3t-outside"), "{stderr}");
+}
+
+/// A Secret's value, planted where kustomize's own error would quote it.
+const PLANTED: &str = "s3cr3t-PLANTED-9f2c";
+
+#[test]
+fn a_secret_value_kustomize_quotes_in_its_error_is_shown_in_no_format() {
+    let trap = Trap::new();
+    let repo = trap.repo();
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: db}}\nstringData:\n  password: {PLANTED}\n"
+    );
+    // A replacement that walks into the base Secret's value: kyaml quotes the node it reached
+    // ("expected MappingNode but got ScalarNode: node contents:\n<value>").
+    let vault = trap.service_with_resource("vault", "dev", "secret.yaml");
+    fs::write(vault.join("secret.yaml"), &secret).expect("write");
+    let k = vault.join("kustomization.yaml");
+    let mut text = fs::read_to_string(&k).expect("read");
+    text.push_str(
+        "replacements:\n  - source: {kind: Service, name: web, fieldPath: metadata.name}\n    \
+         targets:\n      - select: {kind: Secret, name: db}\n        fieldPaths: [stringData.password.user]\n",
+    );
+    fs::write(&k, text).expect("write");
+    // A patch giving the Secret's value the wrong shape: kyaml quotes the patch's node.
+    let patched = trap.service_with_resource("patched", "staging", "secret.yaml");
+    fs::write(patched.join("secret.yaml"), &secret).expect("write");
+    fs::write(
+        patched.join("secret-patch.yaml"),
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: db}}\nstringData:\n  password:\n    - {PLANTED}\n"
+        ),
+    )
+    .expect("write");
+    let k = patched.join("kustomization.yaml");
+    let mut text = fs::read_to_string(&k).expect("read");
+    text.push_str("patches:\n  - path: secret-patch.yaml\n");
+    fs::write(&k, text).expect("write");
+
+    let (v, _, elapsed, peak) = check_json(&repo, &[]);
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert!(peak < 512 * 1024 * 1024, "peak {} MiB", peak >> 20);
+    for (service, env, says) in [
+        ("vault", "dev", "in replacement target"),
+        ("patched", "staging", "wrong node kind"),
+    ] {
+        let errors = errors_of(&v, service);
+        assert_eq!(errors.len(), 1, "{service}: {errors:#?}");
+        assert_eq!(errors[0]["env"], env);
+        let message = errors[0]["message"].as_str().expect("message");
+        assert!(
+            message.contains(&format!("apps/{service}/overlays/{env}")) && message.contains(says),
+            "{message}"
+        );
+        assert!(
+            findings_of(&v, service)
+                .iter()
+                .any(|f| f["rule"] == "replicas"),
+            "{service}: {v:#}"
+        );
+    }
+    assert!(errors_of(&v, "web").is_empty(), "{v:#}");
+    assert_eq!(findings_of(&v, "web").len(), 1, "{v:#}");
+
+    for format in ["json", "text", "github", "markdown", "sarif"] {
+        let state = tempfile::tempdir().expect("tempdir");
+        let state_dir = state.path().to_string_lossy().into_owned();
+        let (out, _, _) = run_bounded(
+            &repo,
+            &[
+                "check", "--repo", ".", "--state", &state_dir, "--format", format, "-vv",
+            ],
+            Duration::from_secs(60),
+        );
+        assert_eq!(out.status.code(), Some(2), "{format}");
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.contains(PLANTED),
+                "{format} {stream} shows the Secret's value: {text}"
+            );
+        }
+        // SARIF carries findings only (no render errors); every other format names the failed overlays.
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            format == "sarif"
+                || (shown.contains("apps/vault/overlays/dev")
+                    && shown.contains("apps/patched/overlays/staging")),
+            "{format}: {shown}"
+        );
+    }
+}

@@ -19,6 +19,7 @@ mod hostile;
 mod kube;
 mod live_namespaces;
 mod live_sync;
+mod parse_props;
 mod pipeline;
 mod redaction;
 mod render;

@@ -1427,8 +1427,8 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
     let leftover = parent.join(left.iter().next().expect("one"));
     assert_same_site("the crashed staging dir", &read_tree(&leftover), &new);
 
-    // A normal run swaps the new site in and leaves nothing of its own behind (the crashed staging dir is
-    // younger than the sweep's ten minutes, so it stays).
+    // A normal run swaps the new site in and sweeps the crashed run's staging dir (no live publish holds
+    // its lock), leaving nothing behind.
     let run = envparity(&cwd, &report_args);
     assert_eq!(
         run.status.code(),
@@ -1442,7 +1442,11 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         String::from_utf8_lossy(&run.stdout)
     );
     assert_same_site("after the normal run, out", &read_tree(&out), &new);
-    assert_eq!(staging_dirs(&parent), left);
+    assert!(
+        staging_dirs(&parent).is_empty(),
+        "{:?}",
+        staging_dirs(&parent)
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -1454,11 +1458,23 @@ fn a_crash_while_publishing_leaves_the_previous_site() {
         );
     }
 
-    // Once it is older than ten minutes, the next publish sweeps it.
-    std::fs::File::open(&leftover)
-        .expect("open the leftover dir")
+    // A staging dir whose publish is alive (it holds the lock; here, this test) is kept, however old;
+    // once its lock is released, the next publish sweeps it.
+    let live = parent.join(".envparity-site-live");
+    std::fs::create_dir(&live).expect("mkdir");
+    std::fs::File::open(&live)
+        .expect("open the live dir")
         .set_modified(SystemTime::now() - StdDuration::from_secs(11 * 60))
-        .expect("age the leftover dir");
+        .expect("age the live dir");
+    let lock = std::fs::File::open(&live).expect("open the live dir");
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).expect("flock");
+    let run = envparity(&cwd, &report_args);
+    assert_eq!(run.status.code(), Some(0));
+    assert_eq!(
+        staging_dirs(&parent),
+        BTreeSet::from([".envparity-site-live".to_string()])
+    );
+    drop(lock);
     let run = envparity(&cwd, &report_args);
     assert_eq!(run.status.code(), Some(0));
     assert!(
@@ -1627,4 +1643,140 @@ fn a_folder_holding_only_its_readme_is_published_into_keeping_the_readme() {
     );
     assert!(out.join("index.html").is_file());
     assert!(out.join(report::MARKER).is_file());
+}
+
+/// Starts `envparity report` with `failpoints` armed, waits until `reached` says the publish is where the
+/// test wants it (it stalls there in a fail point's `sleep`), and kills it with SIGKILL.
+fn kill_publish_when(cwd: &Path, args: &[&str], failpoints: &str, reached: impl Fn() -> bool) {
+    let mut child = crate::support::command()
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .env("CI", "1")
+        .env("FAILPOINTS", failpoints)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn envparity");
+    let started = Instant::now();
+    while !reached() {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("the publish ended ({status}) before reaching {failpoints}");
+        }
+        assert!(
+            started.elapsed() < StdDuration::from_secs(30),
+            "the publish did not reach {failpoints}"
+        );
+        std::thread::sleep(StdDuration::from_millis(10));
+    }
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status}");
+    }
+}
+
+/// Every file under `dir` (relative paths), directories left out.
+fn files_under(dir: &Path) -> BTreeSet<String> {
+    read_tree(dir).into_keys().collect()
+}
+
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn a_publish_killed_with_sigkill_mid_write_or_before_the_swap_leaves_the_previous_site_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state");
+    let cwd = dir.path().join("cwd");
+    let parent = dir.path().join("public");
+    let out = parent.join("site");
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    let (state_s, out_s) = (utf8(&state), utf8(&out));
+    let report_args = ["report", "--state", state_s, "--out", out_s];
+
+    let mut history = hostile_history(&state.join("history.sqlite"));
+    let run = envparity(&cwd, &report_args);
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    std::fs::write(out.join("README.md"), b"# our site\n").expect("write");
+
+    // Mid-write: four files staged, the fifth never comes. Before the swap: the whole new site staged and
+    // the README carried over into it.
+    // Whether the publish stalled where the scenario wants it, given its staging dir.
+    type Reached = fn(&Path) -> bool;
+    let scenarios: [(String, Reached); 2] = [
+        (
+            format!(
+                "{}=3*off->sleep(20000)",
+                envparity::report::AFTER_STAGED_FILE
+            ),
+            |staging: &Path| files_under(staging).len() >= 4,
+        ),
+        (
+            format!("{}=sleep(20000)", envparity::report::CRASH_BEFORE_SWAP),
+            |staging: &Path| staging.join("README.md").exists(),
+        ),
+    ];
+    for (day, (failpoints, reached)) in (12..).zip(scenarios) {
+        let old = read_tree(&out);
+        assert!(old.contains_key("README.md"), "{:?}", old.keys());
+        let mut r = record(day, Vec::new(), metrics(SCRIPT, ENV_PAYLOAD, 1.0, 1.0));
+        r.views = vec![hostile_view()];
+        history.record(&r).expect("record");
+        let mut new = report::render(&history, &Options::default())
+            .expect("render")
+            .files;
+        new.insert("README.md".into(), b"# our site\n".to_vec());
+        assert_ne!(old, new, "{failpoints}: the extra run changes the site");
+
+        let staging = || {
+            staging_dirs(&parent)
+                .into_iter()
+                .next()
+                .map(|name| parent.join(name))
+        };
+        kill_publish_when(&cwd, &report_args, &failpoints, || {
+            staging().is_some_and(|dir| reached(&dir))
+        });
+
+        // The previous site is whole, byte for byte, README included, and its front page loads.
+        assert_same_site(
+            &format!("{failpoints}: after SIGKILL"),
+            &read_tree(&out),
+            &old,
+        );
+        let index = std::fs::read_to_string(out.join("index.html")).expect("index.html");
+        assert!(
+            index.trim_end().ends_with("</html>"),
+            "{failpoints}: {index}"
+        );
+        let left = staging_dirs(&parent);
+        assert_eq!(left.len(), 1, "{failpoints}: {left:?}");
+
+        // The next publish needs no hand: it sweeps the killed run's staging dir and swaps in the new
+        // site, the README still beside it.
+        let run = envparity(&cwd, &report_args);
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{failpoints}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(
+            staging_dirs(&parent).is_empty(),
+            "{failpoints}: {:?}",
+            staging_dirs(&parent)
+        );
+        assert_same_site(
+            &format!("{failpoints}: next publish"),
+            &read_tree(&out),
+            &new,
+        );
+    }
 }

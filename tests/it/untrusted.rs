@@ -298,3 +298,41 @@ fn a_policy_change_on_what_was_already_there_warns_by_default_and_blocks_where_t
         "{v:#}"
     );
 }
+
+#[test]
+fn an_existing_envparity_history_next_to_the_config_keeps_being_used_and_a_new_one_goes_to_the_cache()
+ {
+    let dir = tempfile::tempdir().expect("dir");
+    let infra = WorkRepo::init(&dir.path().join("infra"));
+    write_web_repo(&infra.dir);
+    infra.commit("web");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[source]\npath = \"infra\"\n").expect("config");
+    let config = config.to_str().expect("utf-8");
+    let scan = |extra: &[&str]| {
+        let out = command()
+            .args(["scan", "--config", config])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .expect("run scan");
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+
+    // Without a history next to the config, the state goes to the user's cache directory.
+    assert!(scan(&[]).starts_with("scan #1 "));
+    assert!(!dir.path().join(".envparity").exists());
+
+    // A history an earlier version kept in its default place, `.envparity` next to config.toml.
+    let legacy = dir.path().join(".envparity");
+    let legacy = legacy.to_str().expect("utf-8");
+    assert!(scan(&["--state", legacy]).starts_with("scan #1 "));
+    break_staging(&infra);
+    infra.commit("staging: new image");
+    let out = scan(&[]);
+    assert!(
+        out.starts_with("scan #2 "),
+        "the old history goes on: {out}"
+    );
+}
