@@ -61,6 +61,57 @@ pub fn input_files(dir: &Path, repo_root: &Path) -> Result<Vec<PathBuf>, RenderE
         .collect())
 }
 
+/// The values of the Secrets declared in `files` — each `stringData` value, each `data` value and its
+/// base64 decoding, and every line of them at least [`MIN_SECRET_LEN`] long — so that a kustomize error
+/// quoting a manifest's node shows none of them. Read boundedly, and only when a kustomize run failed;
+/// files that do not read or parse are skipped (their own error is reported elsewhere).
+pub(crate) fn secret_manifest_values(files: &[PathBuf], reader: &Reader) -> BTreeSet<String> {
+    use base64::Engine as _;
+    let mut out = BTreeSet::new();
+    let mut keep = |value: &str| {
+        for part in std::iter::once(value).chain(value.lines()) {
+            let part = part.trim();
+            if part.len() >= MIN_SECRET_LEN {
+                out.insert(part.to_string());
+            }
+        }
+    };
+    for file in files {
+        let Ok(text) = reader.read_to_string(file) else {
+            continue;
+        };
+        if !text.contains("Secret") {
+            continue;
+        }
+        let Ok(documents) = crate::yaml::documents::<Value>(&text) else {
+            continue;
+        };
+        for doc in documents
+            .iter()
+            .filter(|d| d.get("kind").and_then(Value::as_str) == Some("Secret"))
+        {
+            let values = |field| {
+                doc.get(field)
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flat_map(|m| m.values())
+                    .filter_map(Value::as_str)
+            };
+            for value in values("stringData") {
+                keep(value);
+            }
+            for value in values("data") {
+                keep(value);
+                let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim());
+                if let Some(text) = decoded.ok().and_then(|b| String::from_utf8(b).ok()) {
+                    keep(&text);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// What walking one overlay found.
 #[derive(Debug)]
 pub(crate) struct Inputs {
@@ -641,6 +692,44 @@ fn items(value: Option<&Value>) -> impl Iterator<Item = &Map<String, Value>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_manifest_values_are_every_value_decoded_and_line_by_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let secret = dir.path().join("secret.yaml");
+        std::fs::write(
+            &secret,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {shown: not-a-secret}\n---\n\
+             apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n\
+             stringData:\n  password: s3cr3t-PLANTED\n  pem: |\n    -----BEGIN KEY-----\n    bGluZTE=\n  no: abc\n\
+             data:\n  token: {}\n",
+        )
+        .expect("write");
+        let text = std::fs::read_to_string(&secret).expect("read");
+        let encoded = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "decoded-PLANTED",
+        );
+        std::fs::write(&secret, text.replace("{}", &encoded)).expect("write");
+        let plain = dir.path().join("plain.yaml");
+        std::fs::write(&plain, "kind: Deployment\n").expect("write");
+        let reader = Reader::new(dir.path(), DEFAULT_MAX_BYTES);
+        let values = secret_manifest_values(&[secret, plain], &reader);
+        for v in [
+            "s3cr3t-PLANTED",
+            "-----BEGIN KEY-----",
+            "bGluZTE=",
+            encoded.as_str(),
+            "decoded-PLANTED",
+        ] {
+            assert!(values.contains(v), "{v}: {values:?}");
+        }
+        assert!(!values.contains("not-a-secret"), "{values:?}");
+        assert!(
+            !values.contains("abc"),
+            "too short to cut safely: {values:?}"
+        );
+    }
 
     #[test]
     fn remote_entries() {

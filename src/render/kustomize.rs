@@ -522,6 +522,7 @@ impl Renderer for Kustomize {
                 Ok(inputs) => Slot {
                     dir: inputs.dir.clone(),
                     secret_values: inputs.secret_values.clone(),
+                    files: inputs.files.iter().cloned().collect(),
                     unprefixed_kinds: inputs.batching.alone.is_none()
                         && mention_unprefixed_kinds(&inputs.files, &reader),
                     layer: request.layer.clone(),
@@ -530,6 +531,7 @@ impl Renderer for Kustomize {
                 Err(_) => Slot {
                     dir: PathBuf::new(),
                     secret_values: Vec::new(),
+                    files: Vec::new(),
                     unprefixed_kinds: false,
                     layer: None,
                     generated: None,
@@ -612,6 +614,8 @@ type Settled = Vec<(usize, Result<Rendered, RenderError>)>;
 struct Slot {
     dir: PathBuf,
     secret_values: Vec<String>,
+    /// Its input files: on a failed run, the Secrets declared in them are read for values to cut.
+    files: Vec<PathBuf>,
     unprefixed_kinds: bool,
     layer: Option<crate::kustomization::Layer>,
     generated: Option<Vec<Generated>>,
@@ -1104,10 +1108,20 @@ fn clean_stderr(
     }
     message = elide_configs(&message);
     message = elide_node_contents(&message);
+    // Generator values are known from the walk; the values of Secret manifests (which other kustomize
+    // errors may quote) are read only now that a run failed. Longest first, so that no value is left
+    // half-replaced by a shorter one it contains.
+    let reader = crate::input::Reader::new(repo_root, crate::input::DEFAULT_MAX_BYTES);
+    let mut values: BTreeSet<String> = BTreeSet::new();
     for wrapper in wrappers {
-        for value in &slots[wrapper.index].secret_values {
-            message = message.replace(value.as_str(), "<redacted>");
-        }
+        let slot = &slots[wrapper.index];
+        values.extend(slot.secret_values.iter().cloned());
+        values.extend(super::inputs::secret_manifest_values(&slot.files, &reader));
+    }
+    let mut values: Vec<String> = values.into_iter().collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for value in &values {
+        message = message.replace(value.as_str(), "<redacted>");
     }
     for wrapper in wrappers {
         let overlay = slash(&display_path(&slots[wrapper.index].dir, repo_root));
