@@ -64,7 +64,7 @@ pub fn policy_changes(
                     s.expires,
                     crate::redact::bound(&s.reason)
                 ),
-                None => hidden_by(&base_policy, &change_policy, f),
+                None => hidden_by(&base_policy, &change_policy, under_change, f),
             },
         };
         let Some((mut severity, _)) = base_policy.settings(RuleId::PolicyChange, &f.service) else {
@@ -111,9 +111,15 @@ pub fn policy_changes(
     out
 }
 
-/// Which key of the change's config hides `f`, as far as can be told from the rule's own settings; the
-/// other keys (layout, environments, services, limits) are named together.
-fn hidden_by(base: &Policy<'_>, change: &Policy<'_>, f: &Finding) -> String {
+/// Which key of the change's config hides `f`, as far as the two checks tell: the rule's own settings, a
+/// service or an environment the change no longer checks; other keys are named together.
+fn hidden_by(base: &Policy<'_>, change: &Policy<'_>, under_change: &Report, f: &Finding) -> String {
+    let left_out: Vec<&str> = f
+        .envs
+        .iter()
+        .filter(|e| !under_change.envs.contains(e))
+        .map(String::as_str)
+        .collect();
     match (
         base.settings(f.rule, &f.service),
         change.settings(f.rule, &f.service),
@@ -124,6 +130,18 @@ fn hidden_by(base: &Policy<'_>, change: &Policy<'_>, f: &Finding) -> String {
             f.rule,
             was.threshold.map_or("the default".into(), |t| t.to_string()),
             now.threshold.map_or("the default".into(), |t| t.to_string()),
+        ),
+        _ if !under_change.services.contains(&f.service) => format!(
+            "the change's config no longer checks service `{}` (layout, services)",
+            f.service
+        ),
+        _ if !left_out.is_empty() => format!(
+            "the change's config leaves out {} (environments)",
+            left_out
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         _ => "the change's config no longer reports it (its layout, environments, services or limits changed)"
             .to_string(),

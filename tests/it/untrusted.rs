@@ -265,6 +265,17 @@ fn a_policy_change_on_what_was_already_there_warns_by_default_and_blocks_where_t
     repo.write("config.toml", "[layout]\nexclude = [\"apps/web/**\"]\n");
     let v = json(&check(&repo, &["--base", "main", "--format", "json"]));
     assert_eq!(v["findings"][0]["rule"], "policy-change", "{v:#}");
+    let message = v["findings"][0]["message"].as_str().expect("message");
+    assert!(
+        message.contains("no longer checks service `web`"),
+        "{message}"
+    );
+
+    // An environment left out.
+    repo.write("config.toml", "[environments]\nignore = [\"staging\"]\n");
+    let v = json(&check(&repo, &["--base", "main", "--format", "json"]));
+    let message = v["findings"][0]["message"].as_str().expect("message");
+    assert!(message.contains("leaves out `staging`"), "{message}");
 
     // A base that protects its policy blocks them all.
     repo.git(&["checkout", "-q", "-f", "main"]);
