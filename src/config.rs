@@ -763,8 +763,18 @@ impl<'a> Parser<'a> {
                     let bytes = locate(&value, &["max_file_bytes".into()])
                         .unwrap_or_else(|| value.span());
                     config.limits = self.section(value, name).unwrap_or_default();
-                    if config.limits.max_file_bytes == Some(0) {
-                        self.error(&bytes, "`limits.max_file_bytes` must be positive".into());
+                    match config.limits.max_file_bytes {
+                        Some(0) => {
+                            self.error(&bytes, "`limits.max_file_bytes` must be positive".into());
+                        }
+                        Some(n) if n > crate::input::MAX_MAX_BYTES => self.error(
+                            &bytes,
+                            format!(
+                                "`limits.max_file_bytes` is at most {} (128 MiB): a repository's config must not make envparity read any file whole without bound",
+                                crate::input::MAX_MAX_BYTES
+                            ),
+                        ),
+                        _ => {}
                     }
                 }
                 "live" => config.live = self.section(value, name).unwrap_or_default(),
@@ -1584,6 +1594,18 @@ mod tests {
         assert_eq!(config.limits.max_file_bytes(), 32 * 1024 * 1024);
         let (config, _) = parse("[limits]\nmax_file_bytes = 4096\n").expect("valid");
         assert_eq!(config.limits.max_file_bytes(), 4096);
+        let Err(ConfigError::Invalid { diagnostics, .. }) =
+            parse("[limits]\nmax_file_bytes = 134217729\n")
+        else {
+            panic!("over 128 MiB is refused");
+        };
+        assert!(
+            diagnostics[0].message.contains("at most 134217728"),
+            "{diagnostics:?}"
+        );
+        assert_eq!(diagnostics[0].line, 2);
+        let (config, _) = parse("[limits]\nmax_file_bytes = 134217728\n").expect("valid");
+        assert_eq!(config.limits.max_file_bytes(), 128 * 1024 * 1024);
         let text = "[source]\npath = \".\"\n\n[limits]\nmax_file_bytes = 0\nmax_depth = 3\n";
         let Err(ConfigError::Invalid { diagnostics, .. }) = parse(text) else {
             panic!("zero is refused");

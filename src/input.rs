@@ -18,6 +18,11 @@ use std::sync::{Arc, OnceLock};
 /// The default of `limits.max_file_bytes`: 32 MiB (vendored CRD bundles are several MiB).
 pub const DEFAULT_MAX_BYTES: u64 = 32 * 1024 * 1024;
 
+/// The most `limits.max_file_bytes` may be: 128 MiB. config.toml is often part of the checked repository,
+/// so a pull request could otherwise raise the bound until one committed file (zeros compress to almost
+/// nothing in git) is read whole into memory, and kustomize's output cap (8× this) with it.
+pub const MAX_MAX_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Why a file was not read. The message names the file (relative to the root where the reader names files
 /// that way) and never includes anything read from it.
 #[derive(Debug, Clone, thiserror::Error)]
