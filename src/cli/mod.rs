@@ -304,7 +304,14 @@ fn check(
     let repo = checked_tree(&ctx);
     match base {
         Some(base) => {
-            let gate = pipeline::gate(&ctx.config, &ctx.state, &ctx.origin, &scope, base);
+            let gate = pipeline::gate(
+                &ctx.config,
+                &ctx.state,
+                &ctx.origin,
+                &scope,
+                base,
+                common.repo.as_deref(),
+            );
             spinner.finish_and_clear();
             match gate {
                 Ok(gate) => {

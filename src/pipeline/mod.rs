@@ -227,6 +227,55 @@ impl Origin {
         }
     }
 
+    /// Whether two origins check the same thing: the same directory (links resolved), or the same remote,
+    /// branch and subdirectory.
+    pub fn same_target(&self, other: &Origin) -> bool {
+        let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        match (self, other) {
+            (Origin::Dir(a), Origin::Dir(b)) => real(a) == real(b),
+            (
+                Origin::Git {
+                    checkout: Some(a), ..
+                },
+                Origin::Git {
+                    checkout: Some(b), ..
+                },
+            ) => real(a) == real(b),
+            (
+                Origin::Git {
+                    spec: a,
+                    subdir: sa,
+                    checkout: None,
+                },
+                Origin::Git {
+                    spec: b,
+                    subdir: sb,
+                    checkout: None,
+                },
+            ) => a.url == b.url && a.branch == b.branch && sa == sb,
+            _ => false,
+        }
+    }
+
+    /// What the origin checks, for messages (a URL without credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Origin::Dir(p)
+            | Origin::Git {
+                checkout: Some(p), ..
+            } => p.display().to_string(),
+            Origin::Git { spec, subdir, .. } => {
+                let url = crate::source::redact_url(&spec.url);
+                match (&spec.branch, subdir.as_os_str().is_empty()) {
+                    (Some(b), true) => format!("{url} (branch {b})"),
+                    (Some(b), false) => format!("{url} (branch {b}, {})", subdir.display()),
+                    (None, true) => url,
+                    (None, false) => format!("{url} ({})", subdir.display()),
+                }
+            }
+        }
+    }
+
     /// The directory `check` reads as it is, when there is one (a plain directory or a local checkout).
     pub fn working_tree(&self) -> Option<PathBuf> {
         match self {
@@ -554,13 +603,18 @@ impl Gate {
     }
 }
 
-/// `check --base REF`: checks the base commit and the change, and tells which findings are new.
+/// `check --base REF`: checks the base commit and the change, and tells which findings are new. When the
+/// config file lies in a git repository and the change edits it, the change is checked again with the
+/// base's config (`policy-change` findings, listed first); a change whose config points the gate at another
+/// repository or directory than the base's config does (with `repo_override`, `--repo`, both resolve the
+/// same) is an error.
 pub fn gate(
     config: &Config,
     state: &State,
     origin: &Origin,
     scope: &Scope,
     base: &str,
+    repo_override: Option<&str>,
 ) -> Result<Gate, PipelineError> {
     let (repo, subdir) = match origin {
         Origin::Dir(path) => {
@@ -593,29 +647,44 @@ pub fn gate(
         None,
     )?;
     let mut report = check(config, state, origin, scope)?;
-    if let Origin::Git {
-        spec,
-        checkout: Some(_),
-        ..
-    } = origin
-    {
-        let changes = policy_changes(
-            config,
-            state,
-            origin,
-            scope,
-            Path::new(&spec.url),
-            &base_checkout,
-            &report,
-        );
-        match changes {
-            Ok(changes) if !changes.is_empty() => {
-                report.findings.splice(0..0, changes);
-                report.summary = crate::finding::Summary::of(&report.findings);
+    match base_config(config, repo_override, &repo, &base_checkout, base) {
+        Ok(None) => {}
+        Ok(Some((base_config, base_origin))) => {
+            if !base_origin.same_target(origin) {
+                report.errors.insert(
+                    0,
+                    crate::finding::CheckError {
+                        service: None,
+                        env: None,
+                        kind: ErrorKind::Config,
+                        message: format!(
+                            "the change's config points check at {} where the base's config points it at {}: a change cannot move what its own gate checks (give --repo, or land the source change on its own)",
+                            origin.describe(),
+                            base_origin.describe()
+                        ),
+                    },
+                );
+            } else {
+                let changes = policy_changes(
+                    &base_config,
+                    config,
+                    state,
+                    origin,
+                    scope,
+                    &base_checkout,
+                    &report,
+                );
+                match changes {
+                    Ok(changes) if !changes.is_empty() => {
+                        report.findings.splice(0..0, changes);
+                        report.summary = crate::finding::Summary::of(&report.findings);
+                    }
+                    Ok(_) => {}
+                    Err(warning) => report.warnings.push(warning),
+                }
             }
-            Ok(_) => {}
-            Err(warning) => report.warnings.push(warning),
         }
+        Err(warning) => report.warnings.push(warning),
     }
     // A finding an exception now hides is still there, not fixed.
     let now: BTreeSet<&str> = report
@@ -648,60 +717,110 @@ pub fn gate(
     })
 }
 
-/// The `policy-change` findings of a change checked out in `workdir` against `base`: the change's tree
-/// checked again with the base commit's config (the same file, read from the base commit), compared with
-/// `report`. None when the config lies outside the repository or is the same in both; a warning (the
-/// comparison is skipped) when the base's config does not load.
+/// The base commit's config, when the config file lies in a local git repository (the checked one, or
+/// the one around the config file): the same file read from `base` there, anchored where the change's
+/// config is (so its paths resolve in the change's checkout), with the origin it resolves to. `None` when
+/// the config lies outside any repository or is the same in both (nothing a change could have edited); a
+/// warning when the base's config cannot be read or does not load.
+fn base_config(
+    config: &Config,
+    repo_override: Option<&str>,
+    origin_repo: &GitRepo,
+    base_checkout: &Checkout,
+    base: &str,
+) -> Result<Option<(Config, Origin)>, String> {
+    let file = config
+        .file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("config.toml"));
+    let Some(dir) = std::path::absolute(&file)
+        .ok()
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+    else {
+        return Ok(None);
+    };
+    let Ok(config_repo) = GitRepo::open_local(&dir) else {
+        return Ok(None);
+    };
+    let Some(rel) = policy_change::config_in_repo(config, config_repo.path()) else {
+        return Ok(None);
+    };
+    // The checked repository's base checkout, or (a config kept in another repository) that one's.
+    let other;
+    let snapshot = if same_dir(config_repo.path(), origin_repo.path()) {
+        base_checkout.snapshot.path()
+    } else {
+        let commit = config_repo
+            .resolve(base)
+            .map_err(|e| format!("policy changes not checked: {e}"))?;
+        other = checkout(&config_repo, &commit, Path::new(""))
+            .map_err(|e| format!("policy changes not checked: {e}"))?;
+        other.snapshot.path()
+    };
+    let at_base = snapshot.join(&rel);
+    let read =
+        |path: &Path| crate::input::read_file_to_string(path, crate::input::DEFAULT_MAX_BYTES);
+    let base_text = if at_base.exists() {
+        read(&at_base).map_err(|e| {
+            format!(
+                "policy changes not checked: the base's {}: {e}",
+                rel.display()
+            )
+        })?
+    } else {
+        String::new()
+    };
+    let change_text = match &config.file {
+        Some(file) => read(file).map_err(|e| format!("policy changes not checked: {e}"))?,
+        None => String::new(),
+    };
+    if base_text == change_text {
+        return Ok(None);
+    }
+    let anchor = std::path::absolute(&file).unwrap_or(file);
+    let (mut base_config, _) = Config::parse(&base_text, &anchor).map_err(|e| {
+        format!(
+            "policy changes not checked: {} at the base {} does not load: {}",
+            rel.display(),
+            crate::source::short(&base_checkout.commit.id),
+            crate::redact::bound(&e.to_string())
+        )
+    })?;
+    if !at_base.exists() {
+        base_config.file = config.file.clone();
+    }
+    let base_origin = Origin::resolve(&base_config, repo_override)
+        .map_err(|e| format!("policy changes not checked: the base's config: {e}"))?;
+    Ok(Some((base_config, base_origin)))
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// The `policy-change` findings of the change (`report`, its tree with its config) against the base's
+/// config: the change's tree checked again with `base_config`, compared with `report`.
 fn policy_changes(
+    base_config: &Config,
     config: &Config,
     state: &State,
     origin: &Origin,
     scope: &Scope,
-    workdir: &Path,
     base: &Checkout,
     report: &Report,
 ) -> Result<Vec<Finding>, String> {
-    let Some(rel) = policy_change::config_in_repo(config, workdir) else {
-        return Ok(Vec::new());
-    };
-    let at_base = base.snapshot.path().join(&rel);
-    let max = crate::input::DEFAULT_MAX_BYTES;
-    let read = |path: &Path| crate::input::read_file_to_string(path, max).ok();
-    let base_text = if at_base.exists() {
-        read(&at_base)
-    } else {
-        Some(String::new())
-    };
-    let change_text = match &config.file {
-        Some(file) => read(file),
-        None => Some(String::new()),
-    };
-    if base_text.is_some() && base_text == change_text {
-        return Ok(Vec::new());
-    }
     let short_base = crate::source::short(&base.commit.id);
-    let base_config = if at_base.exists() {
-        match Config::load(&at_base) {
-            Ok((c, _)) => c,
-            Err(e) => {
-                return Err(format!(
-                    "policy changes not checked: {} at the base {short_base} does not load: {}",
-                    rel.display(),
-                    crate::redact::bound(&e.to_string())
-                ));
-            }
-        }
-    } else {
-        Config::default()
-    };
-    let under_base = check(&base_config, state, origin, scope).map_err(|e| {
+    let under_base = check(base_config, state, origin, scope).map_err(|e| {
         format!("policy changes not checked: the change with the base {short_base}'s config: {e}")
     })?;
     let base_own = std::cell::OnceCell::new();
     let new_in_change = |f: &Finding| {
         let own: &Option<BTreeSet<String>> = base_own.get_or_init(|| {
             check_dir(
-                &base_config,
+                base_config,
                 state,
                 &base.root,
                 base.snapshot.path(),
@@ -721,7 +840,7 @@ fn policy_changes(
         own.as_ref().is_none_or(|own| !own.contains(&f.fingerprint))
     };
     Ok(policy_change::policy_changes(
-        &base_config,
+        base_config,
         config,
         &under_base,
         report,

@@ -347,3 +347,33 @@ fn an_existing_envparity_history_next_to_the_config_keeps_being_used_and_a_new_o
         "the old history goes on: {out}"
     );
 }
+
+#[test]
+fn a_change_that_points_its_own_gate_elsewhere_is_an_error() {
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = repo(dir.path(), "[source]\npath = \".\"\n");
+    break_staging(&repo);
+    // A directory with nothing to check, and the config aimed at it.
+    repo.write("elsewhere/README.md", "nothing here\n");
+    repo.write("config.toml", "[source]\npath = \"elsewhere\"\n");
+    repo.commit("staging: new image, gate looking elsewhere");
+
+    let out = check(&repo, &["--base", "main", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let v = json(&out);
+    let message = v["errors"][0]["message"].as_str().expect("an error");
+    assert!(
+        message.contains("cannot move what its own gate checks") && message.contains("elsewhere"),
+        "{message}"
+    );
+    assert_eq!(v["errors"][0]["kind"], "config");
+
+    // With --repo the command line decides what is checked, whatever either config says.
+    let out = check(
+        &repo,
+        &["--repo", ".", "--base", "main", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(json(&out)["errors"], serde_json::json!([]));
+    untouched(&repo);
+}
