@@ -99,6 +99,16 @@ pub enum PipelineError {
         /// Why.
         source: std::io::Error,
     },
+    /// The change's config points `check --base` at another directory or repository than the base's.
+    #[error(
+        "the change's config points check at {change} where the base's config points it at {base}: a change cannot move what its own gate checks (give --repo, or land the source change on its own)"
+    )]
+    GateMoved {
+        /// What the change's config checks.
+        change: String,
+        /// What the base's config checks.
+        base: String,
+    },
     /// The threads that check commits in parallel could not be started.
     #[error("could not start the backfill's worker threads: {source}")]
     Workers {
@@ -118,7 +128,8 @@ impl PipelineError {
             PipelineError::Live(e) => Some(e.kind()),
             PipelineError::NotGit { .. }
             | PipelineError::NoDir { .. }
-            | PipelineError::NoLiveSource => Some(ErrorKind::Config),
+            | PipelineError::NoLiveSource
+            | PipelineError::GateMoved { .. } => Some(ErrorKind::Config),
             PipelineError::History(_)
             | PipelineError::Report(_)
             | PipelineError::Notify(_)
@@ -616,6 +627,16 @@ pub fn gate(
     base: &str,
     repo_override: Option<&str>,
 ) -> Result<Gate, PipelineError> {
+    // Before anything is fetched: a change's config must not send the gate (and its credentials) elsewhere.
+    let base_config = base_config(config, repo_override, base);
+    if let Ok(Some((_, base_origin))) = &base_config
+        && !base_origin.same_target(origin)
+    {
+        return Err(PipelineError::GateMoved {
+            change: origin.describe(),
+            base: base_origin.describe(),
+        });
+    }
     let (repo, subdir) = match origin {
         Origin::Dir(path) => {
             return Err(PipelineError::NotGit {
@@ -647,41 +668,25 @@ pub fn gate(
         None,
     )?;
     let mut report = check(config, state, origin, scope)?;
-    match base_config(config, repo_override, &repo, &base_checkout, base) {
+    match base_config {
         Ok(None) => {}
-        Ok(Some((base_config, base_origin))) => {
-            if !base_origin.same_target(origin) {
-                report.errors.insert(
-                    0,
-                    crate::finding::CheckError {
-                        service: None,
-                        env: None,
-                        kind: ErrorKind::Config,
-                        message: format!(
-                            "the change's config points check at {} where the base's config points it at {}: a change cannot move what its own gate checks (give --repo, or land the source change on its own)",
-                            origin.describe(),
-                            base_origin.describe()
-                        ),
-                    },
-                );
-            } else {
-                let changes = policy_changes(
-                    &base_config,
-                    config,
-                    state,
-                    origin,
-                    scope,
-                    &base_checkout,
-                    &report,
-                );
-                match changes {
-                    Ok(changes) if !changes.is_empty() => {
-                        report.findings.splice(0..0, changes);
-                        report.summary = crate::finding::Summary::of(&report.findings);
-                    }
-                    Ok(_) => {}
-                    Err(warning) => report.warnings.push(warning),
+        Ok(Some((base_config, _))) => {
+            let changes = policy_changes(
+                &base_config,
+                config,
+                state,
+                origin,
+                scope,
+                &base_checkout,
+                &report,
+            );
+            match changes {
+                Ok(changes) if !changes.is_empty() => {
+                    report.findings.splice(0..0, changes);
+                    report.summary = crate::finding::Summary::of(&report.findings);
                 }
+                Ok(_) => {}
+                Err(warning) => report.warnings.push(warning),
             }
         }
         Err(warning) => report.warnings.push(warning),
@@ -725,8 +730,6 @@ pub fn gate(
 fn base_config(
     config: &Config,
     repo_override: Option<&str>,
-    origin_repo: &GitRepo,
-    base_checkout: &Checkout,
     base: &str,
 ) -> Result<Option<(Config, Origin)>, String> {
     let file = config
@@ -745,33 +748,15 @@ fn base_config(
     let Some(rel) = policy_change::config_in_repo(config, config_repo.path()) else {
         return Ok(None);
     };
-    // The checked repository's base checkout, or (a config kept in another repository) that one's.
-    let other;
-    let snapshot = if same_dir(config_repo.path(), origin_repo.path()) {
-        base_checkout.snapshot.path()
-    } else {
-        let commit = config_repo
-            .resolve(base)
-            .map_err(|e| format!("policy changes not checked: {e}"))?;
-        other = checkout(&config_repo, &commit, Path::new(""))
-            .map_err(|e| format!("policy changes not checked: {e}"))?;
-        other.snapshot.path()
-    };
-    let at_base = snapshot.join(&rel);
-    let read =
-        |path: &Path| crate::input::read_file_to_string(path, crate::input::DEFAULT_MAX_BYTES);
-    let base_text = if at_base.exists() {
-        read(&at_base).map_err(|e| {
-            format!(
-                "policy changes not checked: the base's {}: {e}",
-                rel.display()
-            )
-        })?
-    } else {
-        String::new()
-    };
+    let why = |e: &dyn std::fmt::Display| format!("policy changes not checked: {e}");
+    let max = crate::input::DEFAULT_MAX_BYTES;
+    let commit = config_repo.resolve(base).map_err(|e| why(&e))?;
+    let base_text = config_repo
+        .file_at(&commit.id, &rel, max)
+        .map_err(|e| why(&e))?
+        .unwrap_or_default();
     let change_text = match &config.file {
-        Some(file) => read(file).map_err(|e| format!("policy changes not checked: {e}"))?,
+        Some(file) => crate::input::read_file_to_string(file, max).map_err(|e| why(&e))?,
         None => String::new(),
     };
     if base_text == change_text {
@@ -782,23 +767,14 @@ fn base_config(
         format!(
             "policy changes not checked: {} at the base {} does not load: {}",
             rel.display(),
-            crate::source::short(&base_checkout.commit.id),
+            crate::source::short(&commit.id),
             crate::redact::bound(&e.to_string())
         )
     })?;
-    if !at_base.exists() {
-        base_config.file = config.file.clone();
-    }
+    base_config.file = config.file.clone();
     let base_origin = Origin::resolve(&base_config, repo_override)
-        .map_err(|e| format!("policy changes not checked: the base's config: {e}"))?;
+        .map_err(|e| why(&format_args!("the base's config: {e}")))?;
     Ok(Some((base_config, base_origin)))
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// The `policy-change` findings of the change (`report`, its tree with its config) against the base's

@@ -366,6 +366,38 @@ impl GitRepo {
         Ok(paths.into_iter().collect())
     }
 
+    /// The text of the file at `path` (repo-relative) in commit `rev`: `None` when the commit has no file
+    /// there; an error when it is not a regular file's blob, is over `max_bytes`, or is not UTF-8.
+    pub fn file_at(
+        &self,
+        rev: &str,
+        path: &Path,
+        max_bytes: u64,
+    ) -> Result<Option<String>, SourceError> {
+        let tree = self.tree_of(rev)?;
+        let Ok(entry) = tree.get_path(path) else {
+            return Ok(None);
+        };
+        let refuse = |why: String| SourceError::Git {
+            path: self.path.clone(),
+            action: "reading a file of the base commit",
+            reason: format!("{}: {why}", path.display()),
+        };
+        if entry.kind() != Some(git2::ObjectType::Blob) || entry.filemode() == 0o120000 {
+            return Err(refuse("not a regular file".into()));
+        }
+        let blob = self.blob(entry.id())?;
+        if blob.size() as u64 > max_bytes {
+            return Err(refuse(format!(
+                "{} bytes, more than the {max_bytes} read",
+                blob.size()
+            )));
+        }
+        String::from_utf8(blob.content().to_vec())
+            .map(Some)
+            .map_err(|_| refuse("not UTF-8".into()))
+    }
+
     /// The directory of the repository (the mirror's dir, or the checkout's work dir).
     pub fn path(&self) -> &Path {
         &self.path

@@ -358,15 +358,36 @@ fn a_change_that_points_its_own_gate_elsewhere_is_an_error() {
     repo.write("config.toml", "[source]\npath = \"elsewhere\"\n");
     repo.commit("staging: new image, gate looking elsewhere");
 
+    // Refused before anything is read or fetched from where the change points.
     let out = check(&repo, &["--base", "main", "--format", "json"]);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let v = json(&out);
-    let message = v["errors"][0]["message"].as_str().expect("an error");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        message.contains("cannot move what its own gate checks") && message.contains("elsewhere"),
-        "{message}"
+        stderr.contains("cannot move what its own gate checks") && stderr.contains("elsewhere"),
+        "{stderr}"
     );
-    assert_eq!(v["errors"][0]["kind"], "config");
+
+    // Aimed at a remote, with a credential of the CI job's: refused before any fetch could send it.
+    repo.write(
+        "config.toml",
+        "[source]\nurl = \"https://git.invalid/stolen.git\"\ntoken_env = \"CI_SECRET\"\n",
+    );
+    let out = command()
+        .args(["check", "--base", "main", "--format", "json"])
+        .current_dir(&repo.dir)
+        .env("CI_SECRET", "ci-secret-PLANTED-77")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let all = describe(&out);
+    assert!(
+        all.contains("cannot move what its own gate checks"),
+        "{all}"
+    );
+    assert!(
+        all.contains("https://git.invalid/stolen.git") && !all.contains("ci-secret-PLANTED-77")
+    );
+    repo.write("config.toml", "[source]\npath = \"elsewhere\"\n");
 
     // With --repo the command line decides what is checked, whatever either config says.
     let out = check(
