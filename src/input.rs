@@ -23,6 +23,16 @@ pub const DEFAULT_MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// nothing in git) is read whole into memory, and kustomize's output cap (8× this) with it.
 pub const MAX_MAX_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Creates `dir` and its missing parents owner-only (`0700`): envparity's state (history, render cache,
+/// mirrors, locks) is its owner's alone, whatever the umask. An existing directory keeps its mode.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// Why a file was not read. The message names the file (relative to the root where the reader names files
 /// that way) and never includes anything read from it.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -793,6 +793,23 @@ pub fn print_history(
     Ok(())
 }
 
+/// Who a digest went to (stdout) and who refused it (stderr).
+fn print_delivery(
+    period: &crate::notify::Period,
+    subject: &str,
+    delivery: &crate::notify::Delivery,
+) {
+    println!(
+        "digest {}: \"{subject}\" sent to {} ({})",
+        period.label(),
+        delivery.accepted.join(", "),
+        delivery.message_id
+    );
+    for r in &delivery.rejected {
+        eprintln!("warning: {} was not accepted: {}", r.address, r.error);
+    }
+}
+
 /// Prints what `envparity digest` did with `period`'s digest (the message itself, with `--dry-run`: into
 /// `out`, else to stdout).
 pub fn print_digest(
@@ -845,15 +862,7 @@ pub fn print_digest(
             Ok(Status::Ok)
         }
         RunOutcome::Sent { subject, delivery } => {
-            println!(
-                "digest {}: \"{subject}\" sent to {} ({})",
-                period.label(),
-                delivery.accepted.join(", "),
-                delivery.message_id
-            );
-            for r in &delivery.rejected {
-                eprintln!("warning: {} was not accepted: {}", r.address, r.error);
-            }
+            print_delivery(period, &subject, &delivery);
             Ok(Status::Ok)
         }
         RunOutcome::Partial {
@@ -861,15 +870,7 @@ pub fn print_digest(
             delivery,
             error,
         } => {
-            println!(
-                "digest {}: \"{subject}\" sent to {} ({})",
-                period.label(),
-                delivery.accepted.join(", "),
-                delivery.message_id
-            );
-            for r in &delivery.rejected {
-                eprintln!("warning: {} was not accepted: {}", r.address, r.error);
-            }
+            print_delivery(period, &subject, &delivery);
             eprintln!(
                 "error: digest {} not sent to everyone (recorded; the next run sends the rest, with the same Message-ID): {error}",
                 period.label()

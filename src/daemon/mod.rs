@@ -84,11 +84,7 @@ pub fn lock(state_dir: &Path) -> Result<Lock, DaemonError> {
         source,
     };
     // Created owner-only, like the history inside it.
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(state_dir).map_err(err)?;
+    crate::input::create_private_dir(state_dir).map_err(err)?;
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)

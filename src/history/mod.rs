@@ -454,16 +454,10 @@ impl History {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             // The state directory, when this creates it, is its owner's alone: the history holds
             // findings about the infrastructure and the mirrors its source.
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder
-                .create(parent)
-                .map_err(|source| HistoryError::CreateDir {
-                    path: parent.to_path_buf(),
-                    source,
-                })?;
+            crate::input::create_private_dir(parent).map_err(|source| HistoryError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
         }
         private_file(path)?;
         let open_err = |source| HistoryError::Open {

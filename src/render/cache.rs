@@ -70,7 +70,7 @@ impl Seal {
             RenderError::io(path, std::io::Error::other(format!("no randomness: {err}")))
         })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        private_dirs(dir).map_err(|err| RenderError::io(dir, err))?;
+        crate::input::create_private_dir(dir).map_err(|err| RenderError::io(dir, err))?;
         let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|err| RenderError::io(dir, err))?;
         let text = hex(&key);
         (|| {
@@ -260,7 +260,8 @@ impl<R: Renderer> CachedRenderer<R> {
     }
 
     fn store(&self, path: &Path, rendered: &Rendered) -> Result<(), RenderError> {
-        private_dirs(&self.cache_dir).map_err(|err| RenderError::io(&self.cache_dir, err))?;
+        crate::input::create_private_dir(&self.cache_dir)
+            .map_err(|err| RenderError::io(&self.cache_dir, err))?;
         let tmp = tempfile::NamedTempFile::new_in(&self.cache_dir)
             .map_err(|err| RenderError::io(&self.cache_dir, err))?;
         let entry = Entry {
@@ -294,16 +295,6 @@ fn entry_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Creates `dir` and its missing parents `0700`: the cache lives in the state directory, which only its
-/// owner reads (an existing directory keeps its mode).
-fn private_dirs(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }
 
 /// Entries used within this long are not touched again (one write a day per entry at most).

@@ -97,11 +97,7 @@ impl GitRepo {
             _ => PathBuf::from("."),
         };
         // The mirrors live in the state directory, which is its owner's alone.
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&parent).map_err(SourceError::io(&parent))?;
+        crate::input::create_private_dir(&parent).map_err(SourceError::io(&parent))?;
         let name = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

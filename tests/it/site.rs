@@ -1350,26 +1350,54 @@ fn staging_dirs(parent: &Path) -> BTreeSet<String> {
         .collect()
 }
 
-#[test]
-#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
-fn a_crash_while_publishing_leaves_the_previous_site() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state");
-    let cwd = dir.path().join("cwd");
-    let parent = dir.path().join("public");
+/// A site published once into `<dir>/public/site` from a history of hostile names in `<dir>/state`.
+struct Published {
+    state: PathBuf,
+    cwd: PathBuf,
+    parent: PathBuf,
+    out: PathBuf,
+    history: History,
+}
+
+fn published(dir: &Path) -> Published {
+    let state = dir.join("state");
+    let cwd = dir.join("cwd");
+    let parent = dir.join("public");
     let out = parent.join("site");
     std::fs::create_dir_all(&cwd).expect("mkdir");
-    let (state_s, out_s) = (utf8(&state), utf8(&out));
-    let report_args = ["report", "--state", state_s, "--out", out_s];
-
-    let mut history = hostile_history(&state.join("history.sqlite"));
-    let run = envparity(&cwd, &report_args);
+    let history = hostile_history(&state.join("history.sqlite"));
+    let run = envparity(
+        &cwd,
+        &["report", "--state", utf8(&state), "--out", utf8(&out)],
+    );
     assert_eq!(
         run.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    Published {
+        state,
+        cwd,
+        parent,
+        out,
+        history,
+    }
+}
+
+#[test]
+#[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
+fn a_crash_while_publishing_leaves_the_previous_site() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Published {
+        state,
+        cwd,
+        parent,
+        out,
+        mut history,
+    } = published(dir.path());
+    let (state_s, out_s) = (utf8(&state), utf8(&out));
+    let report_args = ["report", "--state", state_s, "--out", out_s];
     assert_same_site(
         "first publish",
         &read_tree(&out),
@@ -1688,22 +1716,15 @@ fn files_under(dir: &Path) -> BTreeSet<String> {
 #[cfg_attr(not(feature = "failpoints"), ignore = "needs --features failpoints")]
 fn a_publish_killed_with_sigkill_mid_write_or_before_the_swap_leaves_the_previous_site_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state");
-    let cwd = dir.path().join("cwd");
-    let parent = dir.path().join("public");
-    let out = parent.join("site");
-    std::fs::create_dir_all(&cwd).expect("mkdir");
+    let Published {
+        state,
+        cwd,
+        parent,
+        out,
+        mut history,
+    } = published(dir.path());
     let (state_s, out_s) = (utf8(&state), utf8(&out));
     let report_args = ["report", "--state", state_s, "--out", out_s];
-
-    let mut history = hostile_history(&state.join("history.sqlite"));
-    let run = envparity(&cwd, &report_args);
-    assert_eq!(
-        run.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     std::fs::write(out.join("README.md"), b"# our site\n").expect("write");
 
     // Mid-write: four files staged, the fifth never comes. Before the swap: the whole new site staged and
