@@ -322,6 +322,14 @@ fn check(
             }
         }
         None => {
+            if let Err(e) = pipeline::refuse_checkout_credentials(
+                &ctx.config,
+                &ctx.origin,
+                common.repo.as_deref(),
+            ) {
+                spinner.finish_and_clear();
+                return Ok(incomplete(e));
+            }
             let report = pipeline::check(&ctx.config, &ctx.state, &ctx.origin, &scope);
             spinner.finish_and_clear();
             match report {

@@ -76,7 +76,10 @@ fn pipeline_failure(e: pipeline::PipelineError) -> Failure {
         E::History(_) => "history",
         E::Render(_) | E::Workers { .. } => "render",
         E::Live(_) | E::NoLiveSource => "cluster",
-        E::NotGit { .. } | E::NoDir { .. } | E::GateMoved { .. } => "source",
+        E::NotGit { .. }
+        | E::NoDir { .. }
+        | E::GateMoved { .. }
+        | E::CheckoutCredentials { .. } => "source",
         E::Report(_) => "report",
         E::Notify(_) => "send",
         E::JobBusy { .. } | E::JobLock { .. } => "lock",

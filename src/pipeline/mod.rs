@@ -109,6 +109,20 @@ pub enum PipelineError {
         /// What the base's config checks.
         base: String,
     },
+    /// Plain `check` would fetch a remote with credentials named by a config file inside a git checkout.
+    #[error(
+        "check would fetch {url} with the credentials that {} names, and that file is part of the checkout {} (which a pull request can edit): give --repo (the remote, or `.` for the checkout) to say what to check",
+        config.display(),
+        checkout.display()
+    )]
+    CheckoutCredentials {
+        /// The config file.
+        config: PathBuf,
+        /// The checkout it lies in.
+        checkout: PathBuf,
+        /// The remote, without credentials.
+        url: String,
+    },
     /// The threads that check commits in parallel could not be started.
     #[error("could not start the backfill's worker threads: {source}")]
     Workers {
@@ -129,7 +143,8 @@ impl PipelineError {
             PipelineError::NotGit { .. }
             | PipelineError::NoDir { .. }
             | PipelineError::NoLiveSource
-            | PipelineError::GateMoved { .. } => Some(ErrorKind::Config),
+            | PipelineError::GateMoved { .. }
+            | PipelineError::CheckoutCredentials { .. } => Some(ErrorKind::Config),
             PipelineError::History(_)
             | PipelineError::Report(_)
             | PipelineError::Notify(_)
@@ -461,6 +476,45 @@ fn check_dir(
     .with_max_file_bytes(max);
     let report = check_tree(config, root, scope, &renderer, today(), live);
     Ok((report, renderer.stats().misses as u64))
+}
+
+/// `check` without a base and without `--repo` on a config that follows a remote with credentials, when
+/// the config file is part of a git checkout: a pull request can edit that file, and would have the job's
+/// token sent to a URL of its choosing. Refused; `--repo` (the remote, or `.` for the checkout) decides
+/// instead. (`check --base` compares the config with the base's before fetching anything.)
+pub fn refuse_checkout_credentials(
+    config: &Config,
+    origin: &Origin,
+    repo_override: Option<&str>,
+) -> Result<(), PipelineError> {
+    let s = &config.source;
+    let credentials = s.token_env.is_some() || s.token_file.is_some() || s.ssh_key.is_some();
+    let Origin::Git {
+        spec,
+        checkout: None,
+        ..
+    } = origin
+    else {
+        return Ok(());
+    };
+    if repo_override.is_some() || !credentials {
+        return Ok(());
+    }
+    let Some(file) = &config.file else {
+        return Ok(());
+    };
+    let dir = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match GitRepo::open_local(&dir) {
+        Ok(checkout) => Err(PipelineError::CheckoutCredentials {
+            config: file.clone(),
+            checkout: checkout.path().to_path_buf(),
+            url: crate::source::redact_url(&spec.url),
+        }),
+        Err(_) => Ok(()),
+    }
 }
 
 /// `check` without a base: the working tree if there is one, else the followed branch's head.

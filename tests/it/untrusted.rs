@@ -398,3 +398,38 @@ fn a_change_that_points_its_own_gate_elsewhere_is_an_error() {
     assert_eq!(json(&out)["errors"], serde_json::json!([]));
     untouched(&repo);
 }
+
+#[test]
+fn plain_check_does_not_follow_a_remote_with_credentials_that_a_config_in_the_checkout_names() {
+    let dir = tempfile::tempdir().expect("dir");
+    let repo = repo(
+        dir.path(),
+        "[source]\nurl = \"https://git.invalid/stolen.git\"\ntoken_env = \"CI_SECRET\"\n",
+    );
+    let run = |args: &[&str]| {
+        command()
+            .arg("check")
+            .args(args)
+            .current_dir(&repo.dir)
+            .env("CI_SECRET", "ci-secret-PLANTED-78")
+            .output()
+            .expect("run")
+    };
+    let out = run(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let all = describe(&out);
+    assert!(
+        all.contains("give --repo") && all.contains("https://git.invalid/stolen.git"),
+        "{all}"
+    );
+    assert!(!all.contains("ci-secret-PLANTED-78"), "{all}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().count(),
+        1,
+        "refused before any fetch, nothing else said: {all}"
+    );
+    // `--repo .` checks the checkout.
+    let out = run(&["--repo", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    untouched(&repo);
+}
