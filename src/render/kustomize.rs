@@ -313,11 +313,7 @@ impl Kustomize {
                     source: Arc::new(err),
                 }));
             }
-            Ok(Run::TimedOut) => {
-                return Err(Failure::Fatal(RenderError::Timeout {
-                    seconds: self.timeout.as_secs(),
-                }));
-            }
+            Ok(Run::TimedOut) => return Err(Failure::TimedOut),
             Ok(Run::TooLarge) => return Err(Failure::TooLarge),
             Ok(Run::Finished(output)) => output,
         };
@@ -482,9 +478,23 @@ impl Kustomize {
                         dir,
                         limit: self.max_output_bytes(),
                     },
+                    Failure::TimedOut => RenderError::Timeout {
+                        dir,
+                        seconds: self.timeout.as_secs(),
+                    },
                     Failure::Unmarked | Failure::Fatal(_) => RenderError::UnmarkedOutput { dir },
                 };
                 (vec![(i, Err(err))], Vec::new())
+            }
+            Err(Failure::TimedOut) => {
+                tracing::debug!(
+                    overlays = batch.indices.len(),
+                    "a shared kustomize run timed out; rendering each overlay alone"
+                );
+                (
+                    Vec::new(),
+                    batch.indices.iter().map(|&i| batch.only(i)).collect(),
+                )
             }
             Err(failure) => {
                 let named = match failure {
@@ -1017,6 +1027,9 @@ enum Failure {
     TooLarge,
     /// An object of a shared run whose name carries no marker of the run.
     Unmarked,
+    /// kustomize ran longer than the timeout and was killed: for a shared run, each overlay is rendered
+    /// alone, so that only the one that takes that long (a hostile overlay, or one too large) fails.
+    TimedOut,
     /// Nothing to retry: the process could not run, or the temp dir could not be written.
     Fatal(RenderError),
 }

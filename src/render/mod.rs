@@ -139,9 +139,12 @@ pub enum RenderError {
     },
     /// kustomize did not finish in time and was killed.
     #[error(
-        "kustomize did not finish within {seconds} s and was stopped (a hanging plugin or generator?)"
+        "kustomize did not finish rendering {} within {seconds} s and was stopped",
+        dir.display()
     )]
     Timeout {
+        /// The overlay, repo-relative.
+        dir: PathBuf,
         /// The limit.
         seconds: u64,
     },

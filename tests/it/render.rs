@@ -887,7 +887,58 @@ fn a_kustomize_run_that_hangs_is_stopped_and_reported() {
         "not stopped in time"
     );
     match &results[0] {
-        Err(RenderError::Timeout { seconds: 1 }) => {}
+        Err(e @ RenderError::Timeout { seconds: 1, .. }) => {
+            assert!(e.to_string().contains("apps/web/overlays/prod"), "{e}");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_shared_run_that_times_out_renders_each_overlay_alone_and_only_the_slow_one_fails() {
+    let repo = Repo::new();
+    for service in ["web", "api", "slow"] {
+        repo.base(service);
+        repo.prod(service);
+    }
+    // A kustomize that hangs on any run that includes the `slow` overlay, shared or alone.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let script = tmp.path().join("kubectl");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\ncase \"$1\" in version) exec kubectl \"$@\";; esac\n\
+         for a; do dir=$a; done\nif grep -rqs 'apps/slow' \"$dir\"; then sleep 30; fi\n\
+         exec kubectl \"$@\"\n",
+    )
+    .expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let kustomize = Kustomize::with_command(KustomizeCommand::Kubectl(script), &repo.root)
+        .expect("version answers")
+        .with_timeout(std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    let requests = [
+        repo.request("web", "prod"),
+        repo.request("slow", "prod"),
+        repo.request("api", "prod"),
+    ];
+    let results = kustomize.render(&requests);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "not stopped in time"
+    );
+    let uncached = Kustomize::detect(&repo.root)
+        .expect("kustomize")
+        .render(&[repo.request("web", "prod"), repo.request("api", "prod")]);
+    assert_eq!(ok(&results[0]), ok(&uncached[0]));
+    assert_eq!(ok(&results[2]), ok(&uncached[1]));
+    match &results[1] {
+        Err(e @ RenderError::Timeout { .. }) => {
+            assert!(e.to_string().contains("apps/slow/overlays/prod"), "{e}");
+        }
         other => panic!("expected a timeout, got {other:?}"),
     }
 }
