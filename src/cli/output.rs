@@ -254,6 +254,26 @@ fn sarif(report: &Report, repo: &Reader) -> serde_json::Value {
             })
         })
         .collect();
+    // What could not be checked: the run did not succeed, and each error is a notification of the tool's
+    // execution (code scanning shows them as tool errors), so an overlay that failed to render is not
+    // silently missing from the results.
+    let notifications: Vec<serde_json::Value> = report
+        .errors
+        .iter()
+        .map(|e| {
+            let at = match (&e.service, &e.env) {
+                (Some(s), Some(env)) => format!("{s}/{env}: "),
+                (Some(s), None) => format!("{s}: "),
+                (None, Some(env)) => format!("{env}: "),
+                (None, None) => String::new(),
+            };
+            json!({
+                "level": "error",
+                "message": {"text": format!("{at}{}", e.message)},
+                "descriptor": {"id": e.kind},
+            })
+        })
+        .collect();
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -263,6 +283,10 @@ fn sarif(report: &Report, repo: &Reader) -> serde_json::Value {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules,
             }},
+            "invocations": [{
+                "executionSuccessful": report.errors.is_empty(),
+                "toolExecutionNotifications": notifications,
+            }],
             "results": results,
         }],
     })

@@ -263,6 +263,11 @@ fn sarif_and_github_formats() {
         .as_str()
         .expect("uri");
     assert!(uri.starts_with("apps/web/"), "{uri}");
+    assert_eq!(v["runs"][0]["invocations"][0]["executionSuccessful"], true);
+    assert_eq!(
+        v["runs"][0]["invocations"][0]["toolExecutionNotifications"],
+        serde_json::json!([])
+    );
 
     let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "github"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -566,6 +571,20 @@ fn an_unsupported_overlay_blocks_until_layout_exclude_leaves_it_out() {
     let v = json(&out);
     assert_eq!(v["errors"][0]["kind"], "unsupported", "{v:#}");
     assert_eq!(v["errors"][0]["env"], "staging", "{v:#}");
+    // SARIF says the run did not succeed, and why.
+    let out = envparity(repo.path(), &["check", "--repo", ".", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let invocation = &json(&out)["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false, "{invocation:#}");
+    let note = &invocation["toolExecutionNotifications"][0];
+    assert_eq!(note["level"], "error");
+    assert_eq!(note["descriptor"]["id"], "unsupported");
+    assert!(
+        note["message"]["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("charts/staging: ")),
+        "{note:#}"
+    );
 
     fs::write(
         repo.path().join("config.toml"),
