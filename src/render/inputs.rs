@@ -62,11 +62,12 @@ pub fn input_files(dir: &Path, repo_root: &Path) -> Result<Vec<PathBuf>, RenderE
 }
 
 /// The values of the Secrets declared in `files` — each `stringData` value, each `data` value and its
-/// base64 decoding, and every line of them at least [`MIN_SECRET_LEN`] long — so that a kustomize error
-/// quoting a manifest's node shows none of them. Read boundedly, and only when a kustomize run failed;
-/// files that do not read or parse are skipped (their own error is reported elsewhere).
+/// base64 decoding, and every line of them at least [`MIN_SECRET_LEN`] long — and the values the
+/// kustomizations among them patch into a Secret (a strategic-merge patch of a Secret, inline or in a file;
+/// the `value` of each JSON 6902 operation aimed at `kind: Secret`), so that a kustomize error quoting a
+/// node shows none of them. Read boundedly, and only when a kustomize run failed; files that do not read or
+/// parse are skipped (their own error is reported elsewhere).
 pub(crate) fn secret_manifest_values(files: &[PathBuf], reader: &Reader) -> BTreeSet<String> {
-    use base64::Engine as _;
     let mut out = BTreeSet::new();
     let mut keep = |value: &str| {
         for part in std::iter::once(value).chain(value.lines()) {
@@ -76,6 +77,7 @@ pub(crate) fn secret_manifest_values(files: &[PathBuf], reader: &Reader) -> BTre
             }
         }
     };
+    let parse = |text: &str| crate::yaml::documents::<Value>(text).unwrap_or_default();
     for file in files {
         let Ok(text) = reader.read_to_string(file) else {
             continue;
@@ -83,33 +85,77 @@ pub(crate) fn secret_manifest_values(files: &[PathBuf], reader: &Reader) -> BTre
         if !text.contains("Secret") {
             continue;
         }
-        let Ok(documents) = crate::yaml::documents::<Value>(&text) else {
-            continue;
-        };
-        for doc in documents
-            .iter()
-            .filter(|d| d.get("kind").and_then(Value::as_str) == Some("Secret"))
-        {
-            let values = |field| {
-                doc.get(field)
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flat_map(|m| m.values())
-                    .filter_map(Value::as_str)
-            };
-            for value in values("stringData") {
-                keep(value);
-            }
-            for value in values("data") {
-                keep(value);
-                let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim());
-                if let Some(text) = decoded.ok().and_then(|b| String::from_utf8(b).ok()) {
-                    keep(&text);
+        for doc in parse(&text) {
+            secret_values(&doc, &mut keep);
+            // A kustomization: its patches aimed at Secrets.
+            let dir = file.parent().unwrap_or(Path::new(""));
+            let entries = ["patches", "patchesJson6902", "patchesStrategicMerge"]
+                .iter()
+                .filter_map(|key| doc.get(*key).and_then(Value::as_array))
+                .flatten();
+            for entry in entries {
+                let at_secret =
+                    entry.pointer("/target/kind").and_then(Value::as_str) == Some("Secret");
+                let text = match entry {
+                    Value::String(inline) => Some(inline.clone()),
+                    _ => match (
+                        entry.get("patch").and_then(Value::as_str),
+                        entry.get("path"),
+                    ) {
+                        (Some(inline), _) => Some(inline.to_string()),
+                        (None, Some(Value::String(path))) => {
+                            reader.read_to_string(&normalize(&dir.join(path))).ok()
+                        }
+                        _ => None,
+                    },
+                };
+                for patch in text.as_deref().map(parse).unwrap_or_default() {
+                    secret_values(&patch, &mut keep);
+                    if at_secret {
+                        for op in patch.as_array().into_iter().flatten() {
+                            every_string(op.get("value"), &mut keep);
+                        }
+                    }
                 }
             }
         }
     }
     out
+}
+
+/// The `stringData` and `data` values (and their decodings) of `doc` when it is a Secret.
+fn secret_values(doc: &Value, keep: &mut impl FnMut(&str)) {
+    use base64::Engine as _;
+    if doc.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return;
+    }
+    let values = |field| {
+        doc.get(field)
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(Value::as_str)
+    };
+    for value in values("stringData") {
+        keep(value);
+    }
+    for value in values("data") {
+        keep(value);
+        let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim());
+        if let Some(text) = decoded.ok().and_then(|b| String::from_utf8(b).ok()) {
+            keep(&text);
+        }
+    }
+}
+
+/// Every string inside `value`.
+fn every_string(value: Option<&Value>, keep: &mut impl FnMut(&str)) {
+    match value {
+        Some(Value::String(s)) => keep(s),
+        Some(Value::Array(items)) => items.iter().for_each(|v| every_string(Some(v), keep)),
+        Some(Value::Object(map)) => map.values().for_each(|v| every_string(Some(v), keep)),
+        _ => {}
+    }
 }
 
 /// What walking one overlay found.
@@ -729,6 +775,42 @@ mod tests {
             !values.contains("abc"),
             "too short to cut safely: {values:?}"
         );
+    }
+
+    #[test]
+    fn values_patched_into_a_secret_are_secret_values_too() {
+        let dir = tempfile::tempdir().expect("dir");
+        let kustomization = dir.path().join("kustomization.yaml");
+        let text = r#"resources: [../base]
+patches:
+- target: {kind: Secret, name: db}
+  patch: |-
+    - op: replace
+      path: /stringData/password
+      value: inline-op-PLANTED
+- target: {kind: Secret, name: db}
+  path: ops.yaml
+- target: {kind: Deployment, name: web}
+  patch: |-
+    - {op: replace, path: /spec/replicas, value: shown-not-secret}
+- patch: |-
+    apiVersion: v1
+    kind: Secret
+    metadata: {name: db}
+    stringData: {token: smp-inline-PLANTED}
+"#;
+        std::fs::write(&kustomization, text).expect("write");
+        std::fs::write(
+            dir.path().join("ops.yaml"),
+            "- op: add\n  path: /stringData/key\n  value: {nested: file-op-PLANTED}\n",
+        )
+        .expect("write");
+        let reader = Reader::new(dir.path(), DEFAULT_MAX_BYTES);
+        let values = secret_manifest_values(&[kustomization], &reader);
+        for v in ["inline-op-PLANTED", "file-op-PLANTED", "smp-inline-PLANTED"] {
+            assert!(values.contains(v), "{v}: {values:?}");
+        }
+        assert!(!values.contains("shown-not-secret"), "{values:?}");
     }
 
     #[test]
