@@ -23,6 +23,36 @@ pub const DEFAULT_MAX_BYTES: u64 = 32 * 1024 * 1024;
 /// nothing in git) is read whole into memory, and kustomize's output cap (8× this) with it.
 pub const MAX_MAX_BYTES: u64 = 128 * 1024 * 1024;
 
+/// `path` made absolute and free of symlinks as far as it exists (the rest appended as written, `..`
+/// resolved lexically), so that two spellings of one directory compare equal and a link or a `..` cannot
+/// hide where a directory really is.
+pub fn resolved_path(path: &Path) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(mut out) = existing.canonicalize() {
+            for part in rest.iter().rev() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::Normal(p) => out.push(p),
+                    _ => {}
+                }
+            }
+            return out;
+        }
+        match (existing.parent(), existing.components().next_back()) {
+            (Some(parent), Some(last)) => {
+                rest.push(last);
+                existing = parent;
+            }
+            _ => return path,
+        }
+    }
+}
+
 /// Creates `dir` and its missing parents owner-only (`0700`): envparity's state (history, render cache,
 /// mirrors, locks) is its owner's alone, whatever the umask. An existing directory keeps its mode.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {

@@ -782,20 +782,18 @@ fn base_config(
     repo_override: Option<&str>,
     base: &str,
 ) -> Result<Option<(Config, Origin)>, String> {
+    // Where the config file is, or would be (`config.toml` in the current directory).
     let file = config
         .file
         .clone()
         .unwrap_or_else(|| PathBuf::from("config.toml"));
-    let Some(dir) = std::path::absolute(&file)
-        .ok()
-        .and_then(|f| f.parent().map(Path::to_path_buf))
-    else {
+    let Ok(file) = std::path::absolute(&file) else {
         return Ok(None);
     };
-    let Ok(config_repo) = GitRepo::open_local(&dir) else {
+    let Some(Ok(config_repo)) = file.parent().map(GitRepo::open_local) else {
         return Ok(None);
     };
-    let Some(rel) = policy_change::config_in_repo(config, config_repo.path()) else {
+    let Some(rel) = policy_change::config_in_repo(&file, config_repo.path()) else {
         return Ok(None);
     };
     let why = |e: &dyn std::fmt::Display| format!("policy changes not checked: {e}");
@@ -812,8 +810,7 @@ fn base_config(
     if base_text == change_text {
         return Ok(None);
     }
-    let anchor = std::path::absolute(&file).unwrap_or(file);
-    let (mut base_config, _) = Config::parse(&base_text, &anchor).map_err(|e| {
+    let (mut base_config, _) = Config::parse(&base_text, &file).map_err(|e| {
         format!(
             "policy changes not checked: {} at the base {} does not load: {}",
             rel.display(),

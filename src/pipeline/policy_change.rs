@@ -148,15 +148,9 @@ fn hidden_by(base: &Policy<'_>, change: &Policy<'_>, under_change: &Report, f: &
     }
 }
 
-/// Where the config file is, or would be (`config.toml` in the current directory), relative to the
-/// repository's working directory `workdir`; `None` when it lies outside the repository (then a change
-/// cannot edit it, and there is no policy to compare).
-pub fn config_in_repo(config: &Config, workdir: &Path) -> Option<PathBuf> {
-    let file = config
-        .file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("config.toml"));
-    let file = std::path::absolute(&file).ok()?;
+/// `file` (the config file) relative to the repository's working directory `workdir`; `None` when it lies
+/// outside the repository (then a change cannot edit it, and there is no policy to compare).
+pub fn config_in_repo(file: &Path, workdir: &Path) -> Option<PathBuf> {
     let dir = file.parent()?.canonicalize().ok()?;
     let workdir = workdir.canonicalize().ok()?;
     let rel = dir.strip_prefix(&workdir).ok()?;

@@ -9,12 +9,13 @@
 //! config file that earlier versions made their default, when it holds a history, so upgrading moves
 //! nothing.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
 use super::{Origin, State};
 use crate::config::Config;
+use crate::input::resolved_path;
 
 /// What the state directory is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,10 +120,10 @@ pub fn cache_dir(origin: &Origin) -> Result<PathBuf, NoStateDir> {
 
 fn repo_key(origin: &Origin) -> String {
     let id = match origin {
-        Origin::Dir(p) => absolute(p).to_string_lossy().into_owned(),
+        Origin::Dir(p) => resolved_path(p).to_string_lossy().into_owned(),
         Origin::Git { spec, .. } => match url_path(&spec.url) {
             Some(_) => spec.url.clone(),
-            None => absolute(Path::new(&spec.url))
+            None => resolved_path(Path::new(&spec.url))
                 .to_string_lossy()
                 .into_owned(),
         },
@@ -156,39 +157,9 @@ fn url_path(s: &str) -> Option<&str> {
     })
 }
 
-/// `path` made absolute and free of symlinks as far as it exists (the rest appended as written, `..`
-/// resolved lexically), so that a link or a `..` cannot hide where a directory really is.
-fn absolute(path: &Path) -> PathBuf {
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = path.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut out = real;
-            for part in rest.iter().rev() {
-                match part {
-                    Component::ParentDir => {
-                        out.pop();
-                    }
-                    Component::Normal(p) => out.push(p),
-                    _ => {}
-                }
-            }
-            return out;
-        }
-        match (existing.parent(), existing.components().next_back()) {
-            (Some(parent), Some(last)) => {
-                rest.push(last);
-                existing = parent;
-            }
-            _ => return path,
-        }
-    }
-}
-
 /// Whether `dir` is `tree` or lies below it, once both are resolved.
 fn is_within(dir: &Path, tree: &Path) -> bool {
-    absolute(dir).starts_with(absolute(tree))
+    resolved_path(dir).starts_with(resolved_path(tree))
 }
 
 #[cfg(test)]

@@ -103,7 +103,10 @@ impl Staging {
     /// Starts a new site for `out` (sweeping temporary directories a crash left behind); refuses an `out`
     /// that overlaps `state_dir` or holds something other than an envparity site.
     pub fn new(out: &Path, state_dir: &Path) -> Result<Staging, ReportError> {
-        let (o, s) = (resolved(out), resolved(state_dir));
+        let (o, s) = (
+            crate::input::resolved_path(out),
+            crate::input::resolved_path(state_dir),
+        );
         let into_own_entry = o
             .strip_prefix(&s)
             .ok()
@@ -289,26 +292,6 @@ fn head(path: &Path, limit: u64) -> Option<String> {
         .read_to_string(&mut text)
         .ok()?;
     Some(text)
-}
-
-/// `path` made absolute with its longest existing ancestor's links resolved, so two spellings of one
-/// directory compare equal.
-fn resolved(path: &Path) -> PathBuf {
-    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut rest = Vec::new();
-    let mut cur = abs.as_path();
-    loop {
-        if let Ok(real) = cur.canonicalize() {
-            return rest.iter().rev().fold(real, |p, c| p.join(c));
-        }
-        match (cur.parent(), cur.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                cur = parent;
-            }
-            _ => return abs,
-        }
-    }
 }
 
 /// Every non-directory entry under `dir`, by path relative to it (with `/`); links are not followed.
